@@ -1,0 +1,135 @@
+"""Settings: one object, from the environment and `.env` (pydantic-settings).
+
+Every variable is listed with a one-line comment in `.env.example`. A wrong value stops
+start-up with one line per problem naming the variable (see `settings_or_exit`).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LauncherKind(StrEnum):
+    AUTO = "auto"
+    LOCAL = "local"
+    KUBERNETES = "kubernetes"
+
+
+class KafkaSecurity(StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+    SSL = "SSL"
+
+
+class SaslMechanism(StrEnum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # service
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    data_dir: Path = Path("var")
+    health_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    # store
+    sqlite_path: Path | None = None
+    arango_url: str | None = None
+    arango_db: str = "streamforge"
+    arango_user: str = "root"
+    arango_password: SecretStr = SecretStr("")
+
+    # kafka
+    kafka_bootstrap_servers: str | None = None
+    kafka_user: str | None = None
+    kafka_password: SecretStr | None = None
+    ca_path: Path | None = None
+    kafka_security_protocol: KafkaSecurity | None = None
+    kafka_sasl_mechanism: SaslMechanism = SaslMechanism.SCRAM_SHA_512
+    kafka_topic_partitions: int = Field(default=3, ge=1, le=1000)
+    kafka_consumer_group: str = "queue-manager"
+    kafka_max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    queue_control_topic: str = "queue-control"
+    queue_events_topic: str = "queue-events"
+    queue_control_dlq_topic: str = "queue-control.dlq"
+    embedded_broker_port: int = Field(default=0, ge=0, le=65535)
+
+    # jobs
+    job_launcher: LauncherKind = LauncherKind.AUTO
+    job_stop_grace_seconds: float = Field(default=10.0, ge=0, le=3600)
+    targets_file: Path | None = None
+    telemetry_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    k8s_namespace: str = "streamforge"
+    k8s_job_image: str = "registry.example.com/streamforge/queue-manager:latest"
+    k8s_service_account: str = "queue-manager-jobs"
+    k8s_secret_name: str = "queue-manager-secrets"
+    k8s_job_ttl_seconds: int = Field(default=3600, ge=0)
+    k8s_job_backoff_limit: int = Field(default=2, ge=0, le=20)
+    k8s_history_deadline_seconds: int = Field(default=86_400, ge=60)
+
+    # websocket
+    ws_heartbeat_seconds: float = Field(default=10.0, gt=0, le=3600)
+    ws_client_queue_size: int = Field(default=1000, ge=10, le=1_000_000)
+
+    # security
+    api_tokens: SecretStr | None = None
+    allow_unauthenticated: bool = False
+    open_metrics_and_health: bool = True
+
+    # exchanges (jobs)
+    binance_rest_url: str = "https://api.binance.com"
+    binance_futures_rest_url: str = "https://fapi.binance.com"
+    binance_ws_url: str = "wss://stream.binance.com:9443"
+    binance_futures_ws_url: str = "wss://fstream.binance.com"
+    moex_ws_url: str = "wss://iss.moex.com/infocx/v3/websocket"
+    moex_domain: str = "DEMO"
+    moex_login: str = "guest"
+    moex_passcode: SecretStr = SecretStr("guest")
+
+    @cached_property
+    def database_path(self) -> Path:
+        return self.sqlite_path or self.data_dir / "queue-manager.db"
+
+    @cached_property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+    @property
+    def token_list(self) -> list[str]:
+        raw = self.api_tokens.get_secret_value() if self.api_tokens else ""
+        return [token.strip() for token in raw.split(",") if token.strip()]
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One line per invalid variable: `PORT: Input should be a valid integer`."""
+    lines = []
+    for problem in error.errors():
+        name = ".".join(str(part) for part in problem["loc"]).upper() or "SETTINGS"
+        lines.append(f"invalid setting {name}: {problem['msg']}")
+    return lines
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    """Load settings; on a wrong value print one line per problem and exit 2."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        for line in describe_errors(error):
+            print(line, file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,1 @@
+"""Job launching: the JobLauncher port, its adapters (local, Kubernetes), target registry."""

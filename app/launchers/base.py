@@ -1,0 +1,66 @@
+"""The JobLauncher port: run one job per request, stop them, read their logs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a launcher needs to run one job; `env` is the job environment contract."""
+
+    queue_id: str
+    name: str
+    target: str
+    type: str
+    env: dict[str, str] = field(default_factory=dict)
+    bounded: bool = True
+    """History loads end by themselves (a deadline applies); streams run until stopped."""
+
+
+class JobPhase(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What the platform says happened to a job: how it ended, or that it is gone."""
+
+    queue_id: str
+    name: str
+    phase: JobPhase
+    message: str | None = None
+
+
+OutcomeHandler = Callable[[JobOutcome], Awaitable[None]]
+
+
+class JobLauncher(Protocol):
+    """Runs jobs. Launch is idempotent by job name: a second launch adopts the first job."""
+
+    async def start(self, on_outcome: OutcomeHandler) -> None:
+        """Begin watching jobs; every ended or vanished job is reported to `on_outcome`."""
+
+    async def close(self) -> None:
+        """Stop watching; the local launcher also stops every job it runs."""
+
+    async def launch(self, spec: JobSpec) -> str:
+        """Start the job (or adopt the existing one); returns a reference (pid, uid)."""
+
+    async def stop(self, queue_id: str, names: list[str], grace_seconds: float) -> None:
+        """Ask the jobs to stop, wait up to the grace period, then kill them."""
+
+    async def observe(self, queue_id: str, names: list[str]) -> dict[str, JobPhase]:
+        """The phase of each named job now (restart reconciliation)."""
+
+    async def logs(self, queue_id: str, name: str, tail: int) -> list[str]:
+        """The last `tail` lines of the job's output; raises JobNotFound."""
+
+    async def ping(self) -> None:
+        """Raises LauncherUnavailable when the platform cannot be reached."""

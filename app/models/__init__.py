@@ -1,0 +1,1 @@
+"""Pydantic models: API bodies, stored state, Kafka messages."""

@@ -1,0 +1,195 @@
+"""QueueCreate (what a client asks for) and QueueState / JobState (what the store keeps)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from app.models.catalog import (
+    SYMBOL_HINTS,
+    SYMBOL_PATTERNS,
+    Exchange,
+    SourceType,
+    loader_type_error,
+)
+from app.models.problems import FieldProblem
+from app.models.requests import ConnectorRequest, LoaderRequest, PipelineRequest
+from app.models.status import Status
+
+MAX_SYMBOLS = 2000
+MAX_REQUESTS = 20
+MAX_RANGE_DAYS = 3660
+Symbol = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=24)]
+TimeRange = Annotated[str, StringConstraints(max_length=21)]
+
+HISTORICAL_EXAMPLE: dict[str, Any] = {
+    "symbol": "BTCUSDT",
+    "time_range": "2024-06-01:2024-06-30",
+    "requests": [
+        {"target": "loader-producer", "type": "api_candles_5m", "interval": "5m"},
+        {"target": "arango-connector", "type": "api_candles_5m"},
+    ],
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_time_range(value: str) -> tuple[date, date]:
+    """`YYYY-MM-DD:YYYY-MM-DD` -> (start, end); ValueError says what is wrong."""
+    parts = value.split(":")
+    if len(parts) != 2:
+        raise ValueError("expected 'YYYY-MM-DD:YYYY-MM-DD'")
+    start, end = (_parse_day(p, which) for p, which in zip(parts, ("start", "end"), strict=True))
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise ValueError(f"range longer than {MAX_RANGE_DAYS} days")
+    return start, end
+
+
+def _parse_day(text: str, which: str) -> date:
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else _bad_day(text, which)
+    except ValueError:
+        return _bad_day(text, which)
+
+
+def _bad_day(text: str, which: str) -> date:
+    raise ValueError(f"{which} date {text!r} is not a real date in YYYY-MM-DD form")
+
+
+class QueueCreate(BaseModel):
+    """A pipeline run to start. Without `requests`, a default pipeline follows from `type`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"symbol": "BTCUSDT", "type": "api", "time_range": "2024-01-01:2024-01-03"},
+                HISTORICAL_EXAMPLE,
+            ]
+        },
+    )
+
+    exchange: Exchange = Exchange.BINANCE
+    symbol: Symbol | None = Field(default=None, description="Ticker, like BTCUSDT or SBER")
+    symbols: list[Symbol] = Field(
+        default_factory=list, max_length=MAX_SYMBOLS, description="Tickers of a multi-ticker load"
+    )
+    type: SourceType | None = Field(default=None, description="api | ws | rest")
+    time_range: TimeRange = Field(description="YYYY-MM-DD:YYYY-MM-DD, start <= end")
+    requests: list[PipelineRequest] = Field(default_factory=list, max_length=MAX_REQUESTS)
+
+    @field_validator("time_range")
+    @classmethod
+    def _real_dates(cls, value: str) -> str:
+        parse_time_range(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QueueCreate:
+        self._check_symbols()
+        if self.type is None and not self.requests:
+            raise FieldProblem("type", "required when no requests are given (api, ws or rest)")
+        if self.exchange is Exchange.MOEX and self.type in (SourceType.API, SourceType.REST):
+            raise FieldProblem("type", "moex offers only streams: use type ws")
+        self._check_requests()
+        return self
+
+    def _check_symbols(self) -> None:
+        if self.symbol is None and not self.symbols:
+            raise FieldProblem("symbol", "give symbol or symbols")
+        pattern, hint = SYMBOL_PATTERNS[self.exchange], SYMBOL_HINTS[self.exchange]
+        if self.symbol is not None and not pattern.match(self.symbol):
+            raise FieldProblem("symbol", f"{self.symbol!r} is not a {self.exchange} symbol: {hint}")
+        for index, symbol in enumerate(self.symbols):
+            if not pattern.match(symbol):
+                raise FieldProblem(f"symbols[{index}]", f"{symbol!r} is not valid: {hint}")
+
+    def _check_requests(self) -> None:
+        seen: dict[tuple[str, str], int] = {}
+        for index, request in enumerate(self.requests):
+            key = (request.target, request.type)
+            if key in seen:
+                raise FieldProblem(f"requests[{index}]", f"repeats requests[{seen[key]}]")
+            seen[key] = index
+            if isinstance(request, LoaderRequest | ConnectorRequest):
+                reason = loader_type_error(self.exchange, request.type)
+                if reason:
+                    raise FieldProblem(f"requests[{index}].type", reason)
+
+    @property
+    def all_symbols(self) -> list[str]:
+        """Every ticker of the queue, `symbol` first, without repeats."""
+        ordered = ([self.symbol] if self.symbol else []) + self.symbols
+        return list(dict.fromkeys(ordered))
+
+    @property
+    def source_type(self) -> SourceType:
+        """The explicit type, else `ws` when any loader streams, else `api`."""
+        if self.type is not None:
+            return self.type
+        streams = any(
+            r.target == "loader-producer" and r.type.startswith("ws_") for r in self.requests
+        )
+        return SourceType.WS if streams else SourceType.API
+
+
+class JobState(BaseModel):
+    """One request of a queue, run as one job."""
+
+    name: str
+    target: str
+    type: str
+    status: Status = Status.PENDING
+    records_written: int = 0
+    last_loaded_timestamp: str | None = None
+    error_message: str | None = None
+    kafka_topic: str | None = None
+    collection: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    seq: int = Field(default=-1, description="Last applied telemetry sequence number")
+    launcher_ref: str | None = Field(default=None, description="pid or Kubernetes uid")
+    request: dict[str, Any] = Field(default_factory=dict)
+
+
+class QueueState(BaseModel):
+    """A queue as stored and served: seed 002's fields plus its jobs."""
+
+    id: str
+    symbol: str
+    symbols: list[str] = Field(default_factory=list)
+    exchange: Exchange = Exchange.BINANCE
+    type: SourceType
+    status: Status = Status.PENDING
+    loader_type: str = Field(description="job (history), stream or connector")
+    time_range: str
+    start_time: str | None = None
+    end_time: str | None = None
+    last_loaded_timestamp: str | None = None
+    records_written: int = 0
+    error_message: str | None = None
+    kafka_topic: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    stop_requested: bool = False
+    command_id: str | None = None
+    revision: int = 0
+    jobs: list[JobState] = Field(default_factory=list)
+
+    def job(self, name: str) -> JobState | None:
+        return next((job for job in self.jobs if job.name == name), None)

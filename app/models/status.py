@@ -1,0 +1,73 @@
+"""The one place that owns status rules: statuses, allowed transitions, terminal states,
+and the queue status derived from its jobs (design brief: "Queue statuses")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Lifecycle of a job and of a queue (a queue's status is derived from its jobs)."""
+
+    PENDING = "pending"
+    STARTING = "starting"
+    LOADING = "loading"
+    STOPPING = "stopping"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+
+TERMINAL: frozenset[Status] = frozenset({Status.FINISHED, Status.STOPPED, Status.ERROR})
+
+_ENDINGS = {Status.STOPPING, Status.FINISHED, Status.STOPPED, Status.ERROR}
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.STARTING, Status.LOADING, *_ENDINGS}),
+    Status.STARTING: frozenset({Status.LOADING, *_ENDINGS}),
+    Status.LOADING: frozenset(_ENDINGS),
+    Status.STOPPING: frozenset({Status.FINISHED, Status.STOPPED, Status.ERROR}),
+    Status.FINISHED: frozenset(),
+    Status.STOPPED: frozenset(),
+    Status.ERROR: frozenset(),
+}
+
+
+def is_terminal(status: Status) -> bool:
+    return status in TERMINAL
+
+
+def can_transition(current: Status, new: Status) -> bool:
+    """True when `current -> new` is a legal change; staying put is not a transition."""
+    return new in ALLOWED[current]
+
+
+def derive_queue_status(job_statuses: Iterable[Status], stop_requested: bool) -> Status:
+    """The queue's status from its jobs.
+
+    All jobs ended: error if any failed, else stopped if any was stopped, else finished.
+    Otherwise a requested stop wins (stopping); then the most advanced running status.
+    """
+    statuses = list(job_statuses)
+    if all(is_terminal(s) for s in statuses):
+        return _settled_status(statuses, stop_requested)
+    if stop_requested:
+        return Status.STOPPING
+    if Status.LOADING in statuses or Status.STOPPING in statuses:
+        return Status.LOADING
+    if Status.STARTING in statuses:
+        return Status.STARTING
+    return Status.LOADING if any(is_terminal(s) for s in statuses) else Status.PENDING
+
+
+def _settled_status(statuses: list[Status], stop_requested: bool) -> Status:
+    if Status.ERROR in statuses:
+        return Status.ERROR
+    if Status.STOPPED in statuses or (stop_requested and not statuses):
+        return Status.STOPPED
+    return Status.FINISHED
+
+
+def stop_is_legal(current: Status) -> bool:
+    """Stopping is legal unless the queue already ended by itself (finished or error)."""
+    return current not in (Status.FINISHED, Status.ERROR)

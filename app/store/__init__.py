@@ -1,0 +1,1 @@
+"""Queue state storage: the QueueStore port and its adapters (SQLite, ArangoDB)."""

@@ -1,0 +1,57 @@
+"""The QueueStore port. Every adapter passes the same contract suite (tests/contract)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.models.queues import QueueState
+from app.models.status import Status
+
+Mutation = Callable[[QueueState], bool]
+"""Changes a queue in place; returns False when there was nothing to change."""
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[QueueState]
+    total: int
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: Status | None = None
+    symbol: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class QueueStore(Protocol):
+    """Where queues live. Writes are atomic per queue: `mutate` is a read-modify-write that
+    never loses a concurrent write (a stop and a telemetry update arriving together)."""
+
+    async def open(self) -> None:
+        """Create schema, collections and indexes when missing."""
+
+    async def close(self) -> None: ...
+
+    async def create(self, queue: QueueState) -> None:
+        """Insert; raises AlreadyExists when the id is taken (start-command idempotency)."""
+
+    async def get(self, queue_id: str) -> QueueState:
+        """Raises QueueNotFound."""
+
+    async def list(self, query: QueueFilter) -> QueuePage:
+        """Newest first."""
+
+    async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
+        """Apply `change` atomically; returns the queue after it and whether it changed."""
+
+    async def active(self) -> list[QueueState]:
+        """Every queue not yet in a terminal status (restart recovery)."""
+
+    async def count_by_status(self) -> dict[Status, int]: ...
+
+    async def ping(self) -> None:
+        """Raises StoreUnavailable unless the store can be written now."""

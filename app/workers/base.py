@@ -1,0 +1,67 @@
+"""What a job sees: its environment (the job-environment contract) and its context.
+
+Job code is written against these protocols; app/workers/runtime.py provides the real
+context (telemetry over Kafka, stop commands, SIGTERM), tests may provide their own sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import orjson
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from app.config import Settings
+
+
+class JobEnv(Settings):
+    """The job environment (design brief): the queue's identity plus broker/store settings."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    queue_id: str
+    target: str
+    job_type: str
+    job_name: str
+    exchange: str = "binance"
+    symbol: str = ""
+    symbols: str = Field(default="", description="comma-separated tickers")
+    time_range: str = ""
+    kafka_topic: str = ""
+    request_json: str = "{}"
+
+    @property
+    def symbol_list(self) -> list[str]:
+        listed = [s for s in self.symbols.split(",") if s]
+        return listed or ([self.symbol] if self.symbol else [])
+
+    @property
+    def request(self) -> dict[str, Any]:
+        loaded = orjson.loads(self.request_json)
+        return loaded if isinstance(loaded, dict) else {}
+
+
+class RecordSink(Protocol):
+    """Where a job's records go: batches to the queue's Kafka topic, keyed by symbol."""
+
+    async def send(self, records: Sequence[dict[str, Any]], key_field: str = "symbol") -> None:
+        """Deliver every record or raise; never drop silently."""
+
+    async def flush(self) -> None: ...
+
+
+class JobContext(Protocol):
+    """The running job's handle on the runtime."""
+
+    env: JobEnv
+    stop_requested: asyncio.Event
+    sink: RecordSink
+
+    def progress(self, records_written: int, last_loaded_timestamp: str | None = None) -> None:
+        """Record progress; the runtime sends it as telemetry every interval and at the end."""
+
+    def warn(self, message: str) -> None:
+        """A notable event (reconnect, silent stream) the user should see in telemetry."""
