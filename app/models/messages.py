@@ -29,6 +29,10 @@ class Telemetry(BaseModel):
     finished_at: datetime | None = None
     seq: int = Field(ge=0)
     ts: datetime = Field(default_factory=utcnow)
+    stats: dict[str, Any] | None = Field(
+        default=None,
+        description="Live figures of stream jobs (connections, per-ticker prices) for monitors",
+    )
 
 
 class StartCommand(BaseModel):

@@ -1,0 +1,3 @@
+"""Shared fixtures: the embedded broker (session), apps on SQLite, test job programs."""
+
+pytest_plugins = ["tests.fixtures.broker"]
