@@ -1,0 +1,129 @@
+"""KafkaBus: the one producer of a process, plus admin and consumer factories (aiokafka).
+
+Every Kafka failure leaves this module as BrokerUnavailable (or InvalidInput), never raw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pydantic import BaseModel
+
+from app.bus.errors import broker_errors
+from app.bus.options import client_options
+from app.config import Settings
+from app.errors import BrokerUnavailable
+
+__all__ = ["KafkaBus", "Message", "client_options", "encode_json"]
+
+TOPIC_ALREADY_EXISTS = 36
+Message = tuple[str | None, bytes]
+
+
+def encode_json(obj: Any) -> bytes:
+    """orjson bytes; pydantic models go through their JSON-mode dump first."""
+    if isinstance(obj, BaseModel):
+        obj = obj.model_dump(mode="json")
+    return orjson.dumps(obj)
+
+
+def _key(key: str | None) -> bytes | None:
+    return key.encode() if key is not None else None
+
+
+class KafkaBus:
+    """Owns one idempotent-enough producer (acks=all, short linger so sends batch)."""
+
+    def __init__(
+        self, settings: Settings, *, linger_ms: int = 5, request_timeout_ms: int = 10_000
+    ) -> None:
+        self.settings = settings
+        self.options = client_options(settings)
+        self._producer_options = {
+            "acks": "all",
+            "linger_ms": linger_ms,
+            "request_timeout_ms": request_timeout_ms,
+            "max_request_size": settings.kafka_max_message_bytes,
+        }
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self, connect_seconds: float = 10.0) -> None:
+        """Connect the producer; a broker silent for `connect_seconds` is an error."""
+        producer = AIOKafkaProducer(**self.options, **self._producer_options)
+        try:
+            with broker_errors("connect to Kafka"):
+                await asyncio.wait_for(producer.start(), connect_seconds)
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
+
+    async def stop(self) -> None:
+        """Flush what is queued and close; safe to call twice."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with broker_errors("close the Kafka producer"):
+                await producer.stop()
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise BrokerUnavailable("the Kafka bus is not started")
+        return self._producer
+
+    async def send(self, topic: str, key: str | None, value: bytes) -> None:
+        """Produce one message and wait for the broker's acknowledgement."""
+        with broker_errors(f"send to {topic}"):
+            await self.producer.send_and_wait(topic, value, key=_key(key))
+
+    async def send_json(self, topic: str, key: str | None, obj: Any) -> None:
+        await self.send(topic, key, encode_json(obj))
+
+    async def send_many(self, topic: str, messages: Sequence[Message]) -> list[Message]:
+        """Produce a batch at once; return the messages the broker did not acknowledge."""
+        with broker_errors(f"send to {topic}"):
+            futures = [await self.producer.send(topic, v, key=_key(k)) for k, v in messages]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        return [m for m, r in zip(messages, results, strict=True) if isinstance(r, Exception)]
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        """The topic's partitions (a broker with auto-create makes the topic on the way)."""
+        with broker_errors(f"read metadata of {topic}"):
+            return set(await self.producer.partitions_for(topic))
+
+    async def ping(self, timeout: float = 1.5) -> None:  # noqa: ASYNC109 (contract)
+        """Prove the broker answers a metadata request within `timeout` seconds."""
+        with broker_errors("ping Kafka"):
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout)
+
+    async def ensure_topics(
+        self, names: Iterable[str], partitions: int, replication_factor: int = 1
+    ) -> None:
+        """Create the missing topics; one that already exists is fine."""
+        wanted = [NewTopic(name, partitions, replication_factor) for name in names]
+        admin = AIOKafkaAdminClient(**self.options)
+        try:
+            with broker_errors("create topics"):
+                await admin.start()
+                response = await admin.create_topics(wanted)
+        finally:
+            await admin.close()
+        _raise_topic_errors(response.topic_errors)
+
+    def consumer(
+        self, topics: Sequence[str], group_id: str | None, **opts: Any
+    ) -> AIOKafkaConsumer:
+        """An unstarted consumer connecting like the producer; start it inside broker_errors."""
+        return AIOKafkaConsumer(*topics, group_id=group_id, **self.options, **opts)
+
+
+def _raise_topic_errors(topic_errors: Iterable[tuple[Any, ...]]) -> None:
+    for name, code, *message in topic_errors:
+        if code not in (0, TOPIC_ALREADY_EXISTS):
+            detail = message[0] if message and message[0] else f"error code {code}"
+            raise BrokerUnavailable(f"create topic {name}: {detail}")
