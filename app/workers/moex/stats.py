@@ -1,0 +1,66 @@
+"""Live figures for monitors (Telemetry.stats): connections, update counts, latest prices."""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+FIELDS = ("open", "high", "low", "close", "volume", "bid", "ask", "last")
+
+
+@dataclass
+class TickerFigures:
+    values: dict[str, str | None] = field(default_factory=dict)
+    updates: int = 0
+    last_update: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**{name: self.values.get(name) for name in FIELDS},
+                "updates": self.updates, "last_update": self.last_update}
+
+
+@dataclass
+class LiveStats:
+    """Shared by every connection of one job; read once a second by the stats loop."""
+
+    connections_total: int = 0
+    online: set[int] = field(default_factory=set)
+    updates: int = 0
+    records: int = 0
+    last_event_ms: int | None = None
+    tickers: dict[str, TickerFigures] = field(default_factory=dict)
+
+    def observe(self, records: list[Any]) -> None:
+        """Count one MESSAGE and remember the newest figures of each record's ticker."""
+        self.updates += 1
+        self.records += len(records)
+        for record in records:
+            self._remember(record)
+
+    def _remember(self, record: dict[str, Any]) -> None:
+        figures = self.tickers.setdefault(record["symbol"], TickerFigures())
+        figures.updates += 1
+        figures.last_update = time.time()
+        self.last_event_ms = max(self.last_event_ms or 0, int(record["event_time"]))
+        figures.values.update(_prices(record))
+
+    def snapshot(self, limit: int = 50) -> dict[str, Any]:
+        """The Telemetry.stats dict, with only the `limit` most active tickers."""
+        busiest = heapq.nlargest(limit, self.tickers.items(), key=lambda item: item[1].updates)
+        return {
+            "connections_online": len(self.online),
+            "connections_total": self.connections_total,
+            "updates": self.updates,
+            "tickers_seen": len(self.tickers),
+            "tickers": {symbol: figures.as_dict() for symbol, figures in busiest},
+        }
+
+
+def _prices(record: dict[str, Any]) -> dict[str, str | None]:
+    if record["kind"] == "book_snapshot":
+        bid = record["bids"][0][0] if record["bids"] else None
+        ask = record["asks"][0][0] if record["asks"] else None
+        return {"bid": bid, "ask": ask}
+    return {name: record[name] for name in FIELDS if record.get(name) is not None}
