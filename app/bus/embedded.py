@@ -34,6 +34,15 @@ def free_port() -> int:
         return port
 
 
+def require_free_port(port: int) -> None:
+    """Fail clearly when another process listens there: it would answer our readiness probe."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError as error:
+            raise BrokerUnavailable(f"port {port} is in use: {error.strerror}") from None
+
+
 def _die_with_parent(parent_pid: int) -> None:
     """Runs in the child before exec: SIGKILL it when the parent thread dies."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -88,6 +97,7 @@ class EmbeddedBroker:
         """Spawn the broker and return its bootstrap once it answers Kafka requests."""
         if self._process is not None:
             return self.bootstrap
+        require_free_port(self.port)
         self._process = self._spawn()
         await self._wait_until_ready()
         return self.bootstrap
@@ -115,6 +125,7 @@ class EmbeddedBroker:
         while loop.time() < deadline:
             self._raise_if_exited()
             if await answers_kafka(self.bootstrap, timeout=1.0):
+                self._raise_if_exited()
                 return
             await asyncio.sleep(0.05)
         await self.stop()

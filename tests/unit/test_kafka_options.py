@@ -21,7 +21,7 @@ BOOTSTRAP = "kafka-1:9093,kafka-2:9093"
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, kafka_bootstrap_servers=BOOTSTRAP, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, kafka_bootstrap_servers=BOOTSTRAP, **values)
 
 
 def write_self_signed_ca(path: Path) -> Path:
@@ -64,8 +64,7 @@ def test_user_with_ca_means_sasl_ssl_with_context_from_ca(ca_file: Path) -> None
     context = options["ssl_context"]
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED
-    subjects = [dict(item[0] for item in c["subject"]) for c in context.get_ca_certs()]
-    assert {"commonName": "streamforge test CA"} in subjects
+    assert "streamforge test CA" in str(context.get_ca_certs())
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
@@ -122,4 +121,4 @@ def test_unreadable_ca_file_names_ca_path(tmp_path: Path) -> None:
 
 def test_missing_bootstrap_is_invalid() -> None:
     with pytest.raises(InvalidInput, match="KAFKA_BOOTSTRAP_SERVERS"):
-        client_options(Settings(_env_file=None))  # type: ignore[call-arg]
+        client_options(Settings(_env_file=None))
