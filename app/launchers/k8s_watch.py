@@ -1,0 +1,154 @@
+"""Follow our Jobs: list, then watch from the list's resourceVersion; report how each ends.
+
+One owned task runs the loop: a 410 Gone relists at once, any other failure backs off
+(capped, jittered) and starts again from a fresh list, so nothing missed while away is lost.
+The client is synchronous: the stream is read line by line in worker threads, and close()
+shuts the socket down so no thread stays blocked after the task is cancelled.
+
+Several replicas each run a watcher and each reports the same outcomes; the queue service
+applies an outcome idempotently, so no leader election is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from typing import Any
+
+import structlog
+from kubernetes.watch.watch import iter_resp_lines
+from urllib3 import HTTPResponse
+from urllib3.exceptions import ReadTimeoutError
+
+from app.errors import LauncherUnavailable
+from app.launchers.base import JobOutcome, OutcomeHandler
+from app.launchers.k8s_api import KubeApi
+from app.launchers.k8s_render import MANAGED_SELECTOR
+from app.launchers.k8s_status import is_managed
+from app.launchers.k8s_tracker import OutcomeTracker
+
+Json = dict[str, Any]
+log = structlog.get_logger(__name__)
+GONE = 410
+
+
+class WatchExpired(Exception):
+    """The resourceVersion is too old (410 Gone): list again and watch from there."""
+
+
+class Backoff:
+    """Exponential delays with jitter, capped; reset after a successful list."""
+
+    def __init__(self, initial: float, cap: float) -> None:
+        self.initial = initial
+        self.cap = cap
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        self.failures += 1
+        ceiling = min(self.cap, self.initial * 2.0 ** (self.failures - 1))
+        jitter: float = random.uniform(0.5, 1.0)
+        return ceiling * jitter
+
+
+class JobWatcher:
+    """Owns the watch task; `synced` is set once the first list has been reconciled."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        on_outcome: OutcomeHandler,
+        *,
+        backoff: Backoff,
+        idle_timeout: float = 60.0,
+    ) -> None:
+        self._api, self._on_outcome, self._backoff = api, on_outcome, backoff
+        self._idle_timeout = idle_timeout
+        self._tracker = OutcomeTracker()
+        self._task: asyncio.Task[None] | None = None
+        self._stream: HTTPResponse | None = None
+        self.synced = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._supervise(), name="k8s-job-watch")
+
+    async def close(self) -> None:
+        """Cancel the task and unblock its reader thread; bounded by the socket shutdown."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        self._shutdown_stream()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await self._list_and_watch()
+            except WatchExpired:
+                log.info("k8s watch expired (410 Gone); listing again")
+            except Exception as error:
+                delay = self._backoff.next_delay()
+                log.warning("k8s watch failed; retrying", error=str(error), delay=delay)
+                await asyncio.sleep(delay)
+
+    async def _list_and_watch(self) -> None:
+        version = await self._list()
+        while True:
+            version = await self._watch_from(version)
+
+    async def _list(self) -> str:
+        listing = await self._api.list_jobs(MANAGED_SELECTOR)
+        jobs = [job for job in listing.get("items") or [] if is_managed(job)]
+        await self._report(self._tracker.relisted(jobs))
+        self._backoff.failures = 0
+        self.synced.set()
+        return str(listing.get("metadata", {}).get("resourceVersion") or "")
+
+    async def _watch_from(self, version: str) -> str:
+        """Read one watch stream to its end; returns the last resourceVersion seen."""
+        self._stream = await self._api.open_watch(MANAGED_SELECTOR, version, self._idle_timeout)
+        try:
+            lines = iter_resp_lines(self._stream)  # type: ignore[no-untyped-call]
+            while (line := await asyncio.to_thread(next, lines, None)) is not None:
+                version = await self._handle(json.loads(line), version)
+        except ReadTimeoutError:
+            pass  # a quiet stream: reopen it from the same version
+        finally:
+            self._shutdown_stream()
+        return version
+
+    async def _handle(self, event: Json, version: str) -> str:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            raise _stream_error(obj)
+        if kind != "BOOKMARK" and is_managed(obj):
+            outcome = self._tracker.gone(obj) if kind == "DELETED" else self._tracker.seen(obj)
+            await self._report([outcome] if outcome else [])
+        return str(obj.get("metadata", {}).get("resourceVersion") or version)
+
+    async def _report(self, outcomes: list[JobOutcome]) -> None:
+        for outcome in outcomes:
+            try:
+                await self._on_outcome(outcome)
+            except Exception as error:  # the handler's failure must not stop the watch
+                log.error("job outcome handler failed", job=outcome.name, error=repr(error))
+
+    def _shutdown_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.shutdown()  # wakes a reader thread blocked on the socket
+            stream.close()
+
+
+def _stream_error(status: Json) -> Exception:
+    if status.get("code") == GONE:
+        return WatchExpired(status.get("message") or "resource version too old")
+    return LauncherUnavailable(
+        f"the Kubernetes watch failed: {status.get('code')} "
+        f"{status.get('reason')}: {status.get('message')}"
+    )
