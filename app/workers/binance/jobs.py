@@ -1,0 +1,23 @@
+"""Which Binance loader a job type means, run until it ends or is asked to stop."""
+
+from __future__ import annotations
+
+from app.workers.base import JobContext
+from app.workers.binance.market import market_of
+from app.workers.binance.rest_history import HistoryRun
+from app.workers.binance.settings import BinanceTuning
+from app.workers.binance.stopping import until_stopped
+
+
+async def run(ctx: JobContext, tuning: BinanceTuning | None = None) -> None:
+    """REST history (`api_*`) or live streams (`ws_*`) for the job's symbols."""
+    tuning = tuning or BinanceTuning()
+    market = market_of(ctx.env)
+    job_type = ctx.env.job_type
+    if job_type.startswith("api_"):
+        work = HistoryRun(ctx, market, tuning).run(job_type)
+    else:
+        from app.workers.binance.streams import run_streams
+
+        work = run_streams(ctx, market, tuning)
+    await until_stopped(ctx.stop_requested, work)

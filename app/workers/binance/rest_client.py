@@ -1,0 +1,90 @@
+"""A polite Binance REST reader: weight-aware pacing, Retry-After, capped jittered retries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import orjson
+import stamina
+
+from app.workers.binance.errors import RateLimited, RequestRejected, ServerError
+from app.workers.binance.settings import BinanceTuning
+
+WEIGHT_HEADER = "x-mbx-used-weight-1m"
+
+
+def retry_wait(error: Exception) -> bool | float:
+    """Backoff hook: Retry-After for 429/418, the default backoff for 5xx, else give up."""
+    if isinstance(error, RateLimited):
+        return error.retry_after
+    return isinstance(error, ServerError)
+
+
+class RestClient:
+    def __init__(self, base_url: str, tuning: BinanceTuning) -> None:
+        self._tuning = tuning
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=tuning.request_timeout_s)
+        self.used_weight = 0
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def get(self, path: str, params: dict[str, Any]) -> Any:
+        """GET with retries of idempotent reads; waits exactly as long as Binance asks."""
+        t = self._tuning
+        async for attempt in stamina.retry_context(
+            on=retry_wait,
+            attempts=t.retry_attempts,
+            timeout=None,
+            wait_initial=t.retry_initial_s,
+            wait_max=t.retry_max_s,
+            wait_jitter=t.retry_jitter_s,
+        ):
+            with attempt:
+                return await self._get_once(path, params)
+        raise AssertionError("unreachable: stamina raises when attempts run out")
+
+    async def _get_once(self, path: str, params: dict[str, Any]) -> Any:
+        try:
+            response = await self._http.get(path, params=params)
+        except httpx.HTTPError as error:
+            raise ServerError(f"GET {path} failed: {error!r}") from error
+        self._note_weight(response)
+        _raise_for_status(response)
+        await self._slow_down_near_limit()
+        return orjson.loads(response.content)
+
+    def _note_weight(self, response: httpx.Response) -> None:
+        raw = response.headers.get(WEIGHT_HEADER)
+        if raw and raw.isdigit():
+            self.used_weight = int(raw)
+
+    async def _slow_down_near_limit(self) -> None:
+        """Near the per-minute weight limit, wait for the next window instead of a 429."""
+        t = self._tuning
+        if self.used_weight < t.weight_limit_1m * t.weight_slowdown_ratio:
+            return
+        window = t.weight_window_s
+        await asyncio.sleep(window - (time.time() % window) + 0.01)
+        self.used_weight = 0
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if status in (429, 418):
+        raise RateLimited(status, _retry_after(response))
+    if status >= 500:
+        raise ServerError(f"Binance answered {status}")
+    if status >= 400:
+        raise RequestRejected(f"Binance answered {status}: {response.text[:200]}")
+
+
+def _retry_after(response: httpx.Response) -> float:
+    raw = response.headers.get("retry-after", "")
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        return 60.0

@@ -1,0 +1,184 @@
+"""A local Binance REST server (aiohttp) with deterministic market data.
+
+Spot (/api/v3) and USD-M futures (/fapi/v1): klines, aggTrades, depth, with the documented
+limits, `X-MBX-USED-WEIGHT-1M` on every answer, and switchable 429/418 (Retry-After) and 5xx.
+Every request is logged with its monotonic time so tests can check waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+INTERVAL_MS = {"1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
+               "30m": 1_800_000, "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000,
+               "6h": 21_600_000, "8h": 28_800_000, "12h": 43_200_000, "1d": 86_400_000,
+               "3d": 259_200_000, "1w": 604_800_000}  # fmt: skip
+HOUR_MS = 3_600_000
+WEIGHTS = {"klines": 2, "aggTrades": 4, "depth": 250}
+
+
+@dataclass
+class Logged:
+    at: float
+    path: str
+    params: dict[str, str]
+    status: int
+
+
+@dataclass
+class TradeTape:
+    """aggTrade `a` happens at origin + (a // per_ms) * gap_ms: several trades share a ms."""
+
+    origin_ms: int = 1_717_200_000_000
+    per_ms: int = 3
+    gap_ms: int = 7
+
+    def time_of(self, agg_id: int) -> int:
+        return self.origin_ms + (agg_id // self.per_ms) * self.gap_ms
+
+    def first_id_at(self, ms: int) -> int:
+        steps = max(0, -(-(ms - self.origin_ms) // self.gap_ms))
+        return steps * self.per_ms
+
+    def row(self, agg_id: int) -> dict[str, Any]:
+        price = f"{60000 + (agg_id * 37) % 1000}.{agg_id % 100:02d}"
+        return {"a": agg_id, "p": price, "q": f"0.{(agg_id * 13) % 1000:03d}",
+                "f": agg_id * 2, "l": agg_id * 2 + 1, "T": self.time_of(agg_id),
+                "m": agg_id % 2 == 0, "M": True}  # fmt: skip
+
+
+def kline_row(open_time: int, interval_ms: int) -> list[Any]:
+    base = 60000 + (open_time // interval_ms) % 997
+    close_time = open_time + interval_ms - 1
+    return [open_time, f"{base}.10", f"{base + 5}.00", f"{base - 5}.00", f"{base}.20",
+            "12.345", close_time, "740000.5", 42, "6.1", "370000.2", "0"]  # fmt: skip
+
+
+@dataclass
+class FakeBinanceRest:
+    futures_agg_window_check: bool = True
+    weight_limit: int = 6000
+    weight_window_s: float = 60.0
+    tape: TradeTape = field(default_factory=TradeTape)
+    depth_source: Callable[[str, int], dict[str, Any]] | None = None
+    log: list[Logged] = field(default_factory=list)
+    faults: list[tuple[int, float | None]] = field(default_factory=list)
+    used_weights: list[int] = field(default_factory=list)
+    requested: asyncio.Event = field(default_factory=asyncio.Event)
+    _used: int = 0
+    _window: int = -1
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    def fail_next(self, status: int, times: int = 1, retry_after: float | None = None) -> None:
+        """The next `times` requests answer `status` (429/418 with Retry-After, or 5xx)."""
+        self.faults.extend([(status, retry_after)] * times)
+
+    def requests_to(self, suffix: str) -> list[Logged]:
+        return [entry for entry in self.log if entry.path.endswith(suffix)]
+
+    async def start(self) -> str:
+        app = web.Application()
+        for prefix in ("/api/v3", "/fapi/v1"):
+            for name in WEIGHTS:
+                app.router.add_get(f"{prefix}/{name}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    def _charge(self, weight: int) -> int:
+        window = int(time.time() // self.weight_window_s)
+        if window != self._window:
+            self._window, self._used = window, 0
+        self._used += weight
+        return self._used
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        params = dict(request.query)
+        futures = request.path.startswith("/fapi")
+        name = request.path.rsplit("/", 1)[1]
+        used = self._charge(WEIGHTS[name])
+        response = self._fault() or self._answer(name, params, futures)
+        response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
+        self.log.append(Logged(time.monotonic(), request.path, params, response.status))
+        self.used_weights.append(used)
+        self.requested.set()
+        return response
+
+    def _fault(self) -> web.Response | None:
+        if not self.faults:
+            return None
+        status, retry_after = self.faults.pop(0)
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        body = {"code": -1003, "msg": "Too many requests"} if status in (429, 418) else {}
+        return _json(body, status, headers)
+
+    def _answer(self, name: str, params: dict[str, str], futures: bool) -> web.Response:
+        try:
+            if name == "klines":
+                return _json(self._klines(params, futures))
+            if name == "aggTrades":
+                return _json(self._agg_trades(params, futures))
+            return _json(self._depth(params, futures))
+        except BadRequest as error:
+            return _json({"code": error.code, "msg": str(error)}, 400)
+
+    def _klines(self, params: dict[str, str], futures: bool) -> list[list[Any]]:
+        limit = _limit(params, 500, 1500 if futures else 1000)
+        step = INTERVAL_MS[params["interval"]]
+        start = int(params.get("startTime", self.tape.origin_ms))
+        end = int(params.get("endTime", start + step * limit))
+        first = -(-start // step) * step
+        return [kline_row(t, step) for t in range(first, end + 1, step)][:limit]
+
+    def _agg_trades(self, params: dict[str, str], futures: bool) -> list[dict[str, Any]]:
+        limit = _limit(params, 500, 1000)
+        if "fromId" in params:
+            first = int(params["fromId"])
+            return [self.tape.row(a) for a in range(first, first + limit)]
+        start, end = int(params["startTime"]), int(params.get("endTime", 2**62))
+        if "endTime" in params and end - start >= HOUR_MS:
+            raise BadRequest(-1127, "More than 1 hours between startTime and endTime.")
+        first = self.tape.first_id_at(start)
+        rows = (self.tape.row(a) for a in range(first, first + limit))
+        return [row for row in rows if row["T"] <= end]
+
+    def _depth(self, params: dict[str, str], futures: bool) -> dict[str, Any]:
+        limit = _limit(params, 100, 1000 if futures else 5000)
+        if self.depth_source is None:
+            raise BadRequest(-1121, "Invalid symbol.")
+        return self.depth_source(params["symbol"].upper(), limit)
+
+
+class BadRequest(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _limit(params: dict[str, str], default: int, maximum: int) -> int:
+    limit = int(params.get("limit", default))
+    if not 1 <= limit <= maximum:
+        raise BadRequest(-1130, f"Illegal characters found in parameter 'limit'; max {maximum}.")
+    return limit
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body), status=status, headers=headers, content_type="application/json"
+    )
