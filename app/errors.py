@@ -87,3 +87,8 @@ class LauncherForbidden(QueueManagerError):
 class LaunchFailed(QueueManagerError):
     status_code = 500
     default_message = "the job could not be launched"
+
+
+class PayloadTooLarge(QueueManagerError):
+    status_code = 413
+    default_message = "request body too large"

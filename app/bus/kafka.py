@@ -91,6 +91,11 @@ class KafkaBus:
         results = await asyncio.gather(*futures, return_exceptions=True)
         return [m for m, r in zip(messages, results, strict=True) if isinstance(r, Exception)]
 
+    async def flush(self) -> None:
+        """Wait until every queued message is sent (or has failed)."""
+        with broker_errors("flush the Kafka producer"):
+            await self.producer.flush()
+
     async def partitions_for(self, topic: str) -> set[int]:
         """The topic's partitions (a broker with auto-create makes the topic on the way)."""
         with broker_errors(f"read metadata of {topic}"):

@@ -42,7 +42,7 @@ class QueueStore(Protocol):
     async def get(self, queue_id: str) -> QueueState:
         """Raises QueueNotFound."""
 
-    async def list(self, query: QueueFilter) -> QueuePage:
+    async def page(self, query: QueueFilter) -> QueuePage:
         """Newest first."""
 
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:

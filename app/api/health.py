@@ -1,0 +1,51 @@
+"""Kubernetes probes and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.api.deps import State
+from app.api.errors import envelope
+from app.errors import QueueManagerError
+from app.models.envelope import Envelope, ErrorEnvelope, ok
+
+router = APIRouter(tags=["health"])
+_DOWN: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorEnvelope, "description": "not ready: data names what is down"}
+}
+
+
+@router.get("/health/live", summary="The process answers")
+async def live() -> Envelope[dict[str, str]]:
+    return ok("alive", {})
+
+
+@router.get("/health/startup", responses=_DOWN, summary="Initialisation finished")
+async def startup(state: State) -> Envelope[dict[str, str]]:
+    if not state.started:
+        return envelope(503, "starting up")  # type: ignore[return-value]
+    return ok("started", {})
+
+
+@router.get("/health/ready", responses=_DOWN, summary="Every dependency answers")
+async def ready(state: State) -> Envelope[dict[str, str]]:
+    results = await state.health.run()
+    failing = {name: reason for name, reason in results.items() if reason != "ok"}
+    if failing:
+        names = ", ".join(sorted(failing))
+        return envelope(503, f"not ready: {names} unavailable", results)  # type: ignore[return-value]
+    return ok("All systems operational", results)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(state: State) -> Response:
+    try:
+        counts = await state.queues.store.count_by_status()
+    except QueueManagerError:
+        counts = {}  # the store is down: serve the other metrics all the same
+    for status, count in counts.items():
+        state.metrics.queues.labels(status.value).set(count)
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,139 @@
+"""REST routes of seed 002: start, stop, list, get, plus a job's log tail."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Response
+from pydantic import BaseModel
+
+from app.api.deps import MetricsDep, Queues
+from app.models.envelope import Envelope, ErrorEnvelope, ok
+from app.models.queues import HISTORICAL_EXAMPLE, QueueCreate, QueueState
+from app.models.status import Status
+from app.store.base import QueueFilter
+
+router = APIRouter(prefix="/queues", tags=["queues"])
+EXAMPLE_ID = "b927fa13-3b22-4d44-bc81-1f902a222eee"
+QueueId = Annotated[str, Path(max_length=64, examples=[EXAMPLE_ID])]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorEnvelope, "description": text}
+    for code, text in {
+        401: "missing or wrong bearer token",
+        404: "unknown queue or job",
+        409: "illegal transition",
+        422: "invalid input: names the field and the reason",
+        503: "a dependency (store, broker, job platform) is down",
+    }.items()
+}
+
+
+class QueueRef(BaseModel):
+    queue_id: str
+    status: Status
+
+
+class JobLog(BaseModel):
+    queue_id: str
+    job: str
+    target: str
+    type: str
+    lines: list[str]
+
+
+START_EXAMPLES = {
+    "basic": {
+        "summary": "seed 002: default pipeline",
+        "value": {"symbol": "BTCUSDT", "type": "api", "time_range": "2024-01-01:2024-01-03"},
+    },
+    "historical": {
+        "summary": "history pipeline: candles into ArangoDB",
+        "value": HISTORICAL_EXAMPLE,
+    },
+    "moex": {
+        "summary": "MOEX candles stream for three tickers",
+        "value": {
+            "exchange": "moex",
+            "symbols": ["SBER", "GAZP", "LKOH"],
+            "type": "ws",
+            "time_range": "2024-08-01:2024-08-01",
+        },
+    },
+}
+
+
+@router.post("/start", responses=_ERRORS, summary="Start a queue")
+async def start_queue(
+    queues: Queues,
+    metrics: MetricsDep,
+    body: Annotated[QueueCreate, Body(openapi_examples=START_EXAMPLES)],
+) -> Envelope[QueueRef]:
+    metrics.queue_requests.labels("start").inc()
+    queue = await queues.start(body)
+    return ok("Queue started", QueueRef(queue_id=queue.id, status=queue.status))
+
+
+@router.post("/stop", responses=_ERRORS, summary="Stop a queue (idempotent)")
+async def stop_queue(
+    queues: Queues,
+    metrics: MetricsDep,
+    queue_id: Annotated[str, Query(max_length=64, examples=[EXAMPLE_ID])],
+) -> Envelope[QueueRef]:
+    metrics.queue_requests.labels("stop").inc()
+    queue = await queues.stop(queue_id)
+    message = "Queue stopped" if queue.status is Status.STOPPED else "Queue stopping"
+    return ok(message, QueueRef(queue_id=queue.id, status=queue.status))
+
+
+@router.get(
+    "",
+    responses=_ERRORS,
+    summary="List queues, newest first",
+    description="`data` is the page (seed 002); the header X-Total-Count gives the total.",
+)
+async def list_queues(
+    queues: Queues,
+    metrics: MetricsDep,
+    response: Response,
+    status: Status | None = None,
+    symbol: Annotated[str | None, Query(max_length=24, examples=["BTCUSDT"])] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Envelope[list[QueueState]]:
+    metrics.queue_requests.labels("list").inc()
+    page = await queues.page(QueueFilter(status, symbol, limit, offset))
+    response.headers["X-Total-Count"] = str(page.total)
+    return ok("Queues fetched", page.items)
+
+
+@router.get("/{queue_id}", responses=_ERRORS, summary="Get one queue with its jobs")
+async def get_queue(queues: Queues, metrics: MetricsDep, queue_id: QueueId) -> Envelope[QueueState]:
+    metrics.queue_requests.labels("get").inc()
+    return ok("Queue status", await queues.get(queue_id))
+
+
+@router.get("/{queue_id}/logs", responses=_ERRORS, summary="Last lines of a job's log")
+async def job_logs(
+    queues: Queues,
+    metrics: MetricsDep,
+    queue_id: QueueId,
+    job: Annotated[
+        str | None,
+        Query(
+            max_length=128,
+            description=(
+                "job name, target, or target:type; default: the first failed job, else the first"
+            ),
+            examples=["loader-producer"],
+        ),
+    ] = None,
+    tail: Annotated[int, Query(ge=1, le=5000)] = 100,
+) -> Envelope[JobLog]:
+    metrics.queue_requests.labels("logs").inc()
+    chosen, lines = await queues.logs(queue_id, job, tail)
+    return ok(
+        "Job log",
+        JobLog(
+            queue_id=queue_id, job=chosen.name, target=chosen.target, type=chosen.type, lines=lines
+        ),
+    )

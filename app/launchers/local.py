@@ -1,0 +1,128 @@
+"""Local adapter of JobLauncher: each job is a subprocess of the registry's command.
+
+Output (stdout and stderr together, like a pod log) goes to DATA_DIR/jobs/<queue>/<job>.log.
+Exit code 0 ends the job finished; anything else ends it in error with the log's tail.
+Children die with the service (PDEATHSIG) and are reaped by a supervised watcher task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from app.errors import JobNotFound, LaunchFailed
+from app.launchers.base import JobOutcome, JobPhase, JobSpec, OutcomeHandler
+from app.launchers.processes import describe_exit, spawn, tail_lines, terminate
+from app.launchers.targets import TargetSpec
+
+log = structlog.get_logger(__name__)
+ERROR_TAIL_LINES = 20
+
+
+@dataclass
+class _RunningJob:
+    spec: JobSpec
+    process: asyncio.subprocess.Process
+    watcher: asyncio.Task[None] | None = None
+
+
+class LocalLauncher:
+    owns_jobs = True
+    """Jobs die with the service; on shutdown the service stops them first."""
+
+    def __init__(
+        self, registry: dict[str, TargetSpec], jobs_dir: Path, extra_env: dict[str, str]
+    ) -> None:
+        self._registry = registry
+        self._jobs_dir = jobs_dir
+        self._extra_env = extra_env
+        self._running: dict[str, _RunningJob] = {}
+        self._on_outcome: OutcomeHandler | None = None
+
+    async def start(self, on_outcome: OutcomeHandler) -> None:
+        self._on_outcome = on_outcome
+
+    async def close(self) -> None:
+        await self.stop("", list(self._running), grace_seconds=5.0)
+
+    async def launch(self, spec: JobSpec) -> str:
+        running = self._running.get(spec.name)
+        if running is not None:
+            return str(running.process.pid)
+        argv = self._argv(spec.target)
+        try:
+            process = await spawn(argv, self._env(spec), self.log_path(spec.queue_id, spec.name))
+        except OSError as error:
+            raise LaunchFailed(f"cannot start {argv[0]}: {error}") from error
+        job = _RunningJob(spec, process)
+        self._running[spec.name] = job
+        job.watcher = asyncio.create_task(self._watch(job), name=f"job-watch-{spec.name}")
+        log.info("job launched", queue_id=spec.queue_id, job=spec.name, pid=process.pid)
+        return str(process.pid)
+
+    async def stop(self, queue_id: str, names: list[str], grace_seconds: float) -> None:
+        jobs = [self._running[name] for name in names if name in self._running]
+        await asyncio.gather(*(terminate(job.process, grace_seconds) for job in jobs))
+        await asyncio.gather(*(job.watcher for job in jobs if job.watcher), return_exceptions=True)
+
+    async def observe(self, queue_id: str, names: list[str]) -> dict[str, JobPhase]:
+        return {
+            name: JobPhase.RUNNING if name in self._running else JobPhase.MISSING
+            for name in names
+        }
+
+    async def logs(self, queue_id: str, name: str, tail: int) -> list[str]:
+        path = self.log_path(queue_id, name)
+        try:
+            return await asyncio.to_thread(tail_lines, path, tail)
+        except FileNotFoundError as error:
+            raise JobNotFound(f"job {name} of queue {queue_id} has no log yet") from error
+
+    async def ping(self) -> None:
+        return None
+
+    def log_path(self, queue_id: str, name: str) -> Path:
+        return self._jobs_dir / queue_id / f"{name}.log"
+
+    def _argv(self, target: str) -> list[str]:
+        entry = self._registry.get(target)
+        if entry is None or not entry.command:
+            raise LaunchFailed(
+                f"target {target} has no runnable command in the target registry "
+                "(an external image); register one in TARGETS_FILE to run it locally"
+            )
+        command = list(entry.command)
+        return [sys.executable, *command[1:]] if command[0] == "python" else command
+
+    def _env(self, spec: JobSpec) -> dict[str, str]:
+        return {**os.environ, **self._extra_env, **spec.env}
+
+    async def _watch(self, job: _RunningJob) -> None:
+        """Wait for the process, then report how it ended (supervised: never raises)."""
+        code = await job.process.wait()
+        self._running.pop(job.spec.name, None)
+        outcome = self._outcome_of(job.spec, code)
+        log.info("job ended", queue_id=job.spec.queue_id, job=job.spec.name, code=code)
+        if self._on_outcome is not None:
+            try:
+                await self._on_outcome(outcome)
+            except Exception:
+                log.exception("job outcome not recorded", queue_id=job.spec.queue_id)
+
+    def _outcome_of(self, spec: JobSpec, code: int) -> JobOutcome:
+        if code == 0:
+            return JobOutcome(spec.queue_id, spec.name, JobPhase.SUCCEEDED)
+        tail = "\n".join(self._safe_tail(spec))
+        message = f"{describe_exit(code)}" + (f"; last output:\n{tail}" if tail else "")
+        return JobOutcome(spec.queue_id, spec.name, JobPhase.FAILED, message)
+
+    def _safe_tail(self, spec: JobSpec) -> list[str]:
+        try:
+            return tail_lines(self.log_path(spec.queue_id, spec.name), ERROR_TAIL_LINES)
+        except OSError:
+            return []

@@ -1,0 +1,72 @@
+"""create_app() and the lifespan that starts and stops every resource in order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from app import __version__
+from app.api import health, queues
+from app.api.errors import install_error_handlers
+from app.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from app.config import Settings
+from app.health import HealthChecks
+from app.metrics import Metrics
+from app.services.changes import ChangeFeed
+from app.services.queue_service import QueueService
+from app.state import AppState
+from app.wiring import job_environment, make_launcher, make_store
+
+log = structlog.get_logger(__name__)
+DESCRIPTION = """Control plane for market-data pipelines: start a queue (a pipeline run of
+loader, connector and ML jobs), follow it, stop it. Every answer is the envelope
+`{status, message, data}`, errors included."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = Metrics()
+    app = FastAPI(
+        title="StreamForge queue-manager", version=__version__, description=DESCRIPTION,
+        lifespan=lambda app: _lifespan(app, settings, metrics),
+    )
+    install_error_handlers(app)
+    app.include_router(queues.router)
+    app.include_router(health.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI, settings: Settings, metrics: Metrics) -> AsyncIterator[None]:
+    async with AsyncExitStack() as stack:
+        state = await _build_state(stack, settings, metrics)
+        app.state.services = state
+        await state.queues.recover()
+        state.started = True
+        log.info("queue-manager started", host=settings.host, port=settings.port)
+        yield
+        log.info("queue-manager stopping")
+
+
+async def _build_state(stack: AsyncExitStack, settings: Settings, metrics: Metrics) -> AppState:
+    store = make_store(settings)
+    await store.open()
+    stack.push_async_callback(store.close)
+    launcher = make_launcher(settings)
+    feed = ChangeFeed()
+    service = QueueService(
+        store=store, launcher=launcher, feed=feed, metrics=metrics,
+        job_env=job_environment(settings), stop_grace_seconds=settings.job_stop_grace_seconds,
+    )
+    await launcher.start(service.on_outcome)
+    stack.push_async_callback(launcher.close)
+    stack.push_async_callback(service.shutdown)
+    checks = HealthChecks(settings.health_timeout_seconds)
+    checks.add("store", store.ping)
+    checks.add("jobs", launcher.ping)
+    return AppState(settings=settings, metrics=metrics, queues=service, health=checks)

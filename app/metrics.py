@@ -1,0 +1,67 @@
+"""Prometheus metrics, one registry per app instance (tests build many apps)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "http_requests_total", "Total HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.http_duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request duration",
+            ["method", "route", "status"],
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.queue_requests = Counter(
+            "queue_requests_total",
+            "Total number of queue-related API requests",
+            ["action"],
+            registry=r,
+        )
+        self.queues = Gauge("queues", "Queues by status", ["status"], registry=r)
+        self.jobs_launched = Counter("jobs_launched_total", "Jobs launched", ["target"], registry=r)
+        self.jobs_failed = Counter(
+            "jobs_failed_total", "Jobs that ended in error", ["target"], registry=r
+        )
+        self.auth_failures = Counter(
+            "auth_failures_total",
+            "Requests refused for a missing or wrong token",
+            ["route"],
+            registry=r,
+        )
+        self._control_plane(r)
+
+    def _control_plane(self, r: CollectorRegistry) -> None:
+        self.telemetry_consumed = Counter(
+            "telemetry_consumed_total", "Telemetry messages consumed", ["result"], registry=r
+        )
+        self.commands = Counter(
+            "commands_total", "Commands consumed", ["command", "result"], registry=r
+        )
+        self.dead_lettered = Counter(
+            "dead_lettered_total",
+            "Messages set aside to the dead-letter topic",
+            ["reason"],
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "consumer_lag_messages",
+            "queue-control messages not yet consumed",
+            ["partition"],
+            registry=r,
+        )
+        self.ws_clients = Gauge("websocket_clients", "Connected WebSocket clients", registry=r)
+        self.ws_sent = Counter("websocket_events_sent_total", "Events sent", registry=r)
+        self.ws_dropped = Counter(
+            "websocket_events_dropped_total",
+            "Events dropped or conflated for slow clients",
+            ["reason"],
+            registry=r,
+        )

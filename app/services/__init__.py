@@ -1,0 +1,1 @@
+"""Application services: queue lifecycle, dispatcher, reconciliation, WebSocket fan-out."""

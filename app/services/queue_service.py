@@ -1,0 +1,237 @@
+"""Queue lifecycle: start, stop, list, get, logs, job outcomes and restart recovery.
+
+Start records first and launches second (launch is idempotent by job name), so a crash
+between the two is settled by `recover` at the next start instead of leaving a queue stuck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+
+import orjson
+import structlog
+
+from app.errors import (
+    AlreadyExists,
+    DependencyUnavailable,
+    IllegalTransition,
+    JobNotFound,
+    QueueManagerError,
+)
+from app.launchers.base import JobLauncher, JobOutcome, JobPhase, JobSpec
+from app.metrics import Metrics
+from app.models.messages import Telemetry
+from app.models.queues import JobState, QueueCreate, QueueState
+from app.models.status import Status, is_terminal, stop_is_legal
+from app.services import transitions
+from app.services.changes import ChangeFeed, QueueChange
+from app.services.pipeline import new_queue
+from app.services.tasks import TaskGroup
+from app.store.base import QueueFilter, QueuePage, QueueStore
+
+log = structlog.get_logger(__name__)
+COMMAND_NAMESPACE = uuid.UUID("6f1c0a52-5b8e-4a47-9d1e-0c3f1f6b7e21")
+StopListener = Callable[[QueueState], Awaitable[None]]
+
+
+class QueueService:
+    def __init__(
+        self,
+        *,
+        store: QueueStore,
+        launcher: JobLauncher,
+        feed: ChangeFeed,
+        metrics: Metrics,
+        job_env: dict[str, str],
+        stop_grace_seconds: float,
+    ) -> None:
+        self.store = store
+        self.launcher = launcher
+        self.feed = feed
+        self.metrics = metrics
+        self._job_env = job_env
+        self._grace = stop_grace_seconds
+        self._background = TaskGroup("queue-service")
+        self.stop_listeners: list[StopListener] = []
+        """Told of every stop before the jobs are signalled (the stop command publisher)."""
+
+    # --- commands -------------------------------------------------------------------------
+    async def start(self, create: QueueCreate, command_id: str | None = None) -> QueueState:
+        """Record the queue, then launch its jobs. A repeated command_id returns the first."""
+        queue_id = str(uuid.uuid5(COMMAND_NAMESPACE, command_id) if command_id else uuid.uuid4())
+        queue = new_queue(create, queue_id, command_id)
+        try:
+            await self.store.create(queue)
+        except AlreadyExists:
+            return await self.store.get(queue_id)
+        await self.feed.publish(QueueChange(queue, None))
+        return await self._launch(queue, queue.jobs)
+
+    async def stop(self, queue_id: str) -> QueueState:
+        """Ask every job to stop. Idempotent; 409 for a queue that already ended by itself."""
+        queue = await self.store.get(queue_id)
+        if not stop_is_legal(queue.status):
+            raise IllegalTransition(f"queue {queue_id} is {queue.status}: it cannot be stopped")
+        queue, changed = await self._mutate(queue_id, transitions.request_stop)
+        if changed:
+            await self._halt_jobs(queue)
+        return queue
+
+    async def get(self, queue_id: str) -> QueueState:
+        return await self.store.get(queue_id)
+
+    async def page(self, query: QueueFilter) -> QueuePage:
+        return await self.store.page(query)
+
+    async def logs(self, queue_id: str, job: str | None, tail: int) -> tuple[JobState, list[str]]:
+        queue = await self.store.get(queue_id)
+        chosen = _choose_job(queue, job)
+        return chosen, await self.launcher.logs(queue_id, chosen.name, tail)
+
+    # --- reports from jobs and the platform -----------------------------------------------
+    async def apply_telemetry(self, queue_id: str, reports: list[Telemetry]) -> QueueState | None:
+        """Apply a batch of one queue's telemetry in one store write."""
+        def change(queue: QueueState) -> bool:
+            return any([transitions.apply_telemetry(queue, report) for report in reports])
+
+        queue, _ = await self._mutate(queue_id, change)
+        return queue
+
+    async def on_outcome(self, outcome: JobOutcome) -> None:
+        """The launcher saw a job end or vanish."""
+        status, message = _status_of(outcome)
+        queue, changed = await self._mutate(
+            outcome.queue_id, lambda q: transitions.mark_job(q, outcome.name, status, message)
+        )
+        job = queue.job(outcome.name)
+        if changed and job is not None and job.status is Status.ERROR:
+            self.metrics.jobs_failed.labels(job.target).inc()
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def recover(self) -> None:
+        """At start-up: launch jobs never launched, settle jobs whose process is gone."""
+        for queue in await self.store.active():
+            try:
+                await self._recover_queue(queue)
+            except QueueManagerError as error:
+                log.warning("recovery failed", queue_id=queue.id, error=str(error))
+
+    async def shutdown(self) -> None:
+        """Stop jobs that die with us (local launcher) so their queues end as stopped."""
+        if getattr(self.launcher, "owns_jobs", False):
+            for queue in await self.store.active():
+                await self._mutate(queue.id, transitions.request_stop)
+        await self._background.close()
+
+    # --- internals ------------------------------------------------------------------------
+    async def _launch(self, queue: QueueState, jobs: Iterable[JobState]) -> QueueState:
+        pending = [job for job in jobs if job.status is Status.PENDING]
+        results = await asyncio.gather(*(self._launch_one(queue, job) for job in pending))
+        queue, _ = await self._mutate(queue.id, lambda q: _record_launches(q, results))
+        unavailable = [r for _, r in results if isinstance(r, DependencyUnavailable)]
+        if unavailable and len(unavailable) == len(results):
+            raise unavailable[0]
+        return queue
+
+    async def _launch_one(
+        self, queue: QueueState, job: JobState
+    ) -> tuple[str, str | QueueManagerError]:
+        try:
+            reference = await self.launcher.launch(self._spec(queue, job))
+        except QueueManagerError as error:
+            self.metrics.jobs_failed.labels(job.target).inc()
+            return job.name, error
+        self.metrics.jobs_launched.labels(job.target).inc()
+        return job.name, reference
+
+    def _spec(self, queue: QueueState, job: JobState) -> JobSpec:
+        env = {
+            **self._job_env,
+            "QUEUE_ID": queue.id, "TARGET": job.target, "JOB_TYPE": job.type,
+            "JOB_NAME": job.name, "EXCHANGE": queue.exchange.value, "SYMBOL": queue.symbol,
+            "SYMBOLS": ",".join(queue.symbols), "TIME_RANGE": queue.time_range,
+            "KAFKA_TOPIC": job.kafka_topic or "", "COLLECTION": job.collection or "",
+            "REQUEST_JSON": orjson.dumps(job.request).decode(),
+        }
+        if job.last_loaded_timestamp:
+            env["RESUME_FROM"] = job.last_loaded_timestamp
+        bounded = not job.type.startswith("ws_") and job.target != "visualizer"
+        return JobSpec(queue.id, job.name, job.target, job.type, env, bounded)
+
+    async def _halt_jobs(self, queue: QueueState) -> None:
+        """Tell the jobs (stop command) and the platform (signal, then kill) in background."""
+        for listener in self.stop_listeners:
+            await listener(queue)
+        names = [job.name for job in queue.jobs if job.status is Status.STOPPING]
+        self._background.spawn(
+            self.launcher.stop(queue.id, names, self._grace), name=f"stop-{queue.id}"
+        )
+
+    async def _recover_queue(self, queue: QueueState) -> None:
+        live = [job for job in queue.jobs if not is_terminal(job.status)]
+        phases = await self.launcher.observe(queue.id, [job.name for job in live])
+        gone = [j.name for j in live if phases.get(j.name) is JobPhase.MISSING
+                and j.status is not Status.PENDING]
+        for name in gone:
+            await self.on_outcome(JobOutcome(queue.id, name, JobPhase.MISSING, _GONE))
+        if queue.stop_requested:
+            current = await self.store.get(queue.id)
+            await self._halt_jobs(current)
+        else:
+            await self._launch(queue, [j for j in live if j.status is Status.PENDING])
+
+    async def _mutate(
+        self, queue_id: str, change: Callable[[QueueState], bool]
+    ) -> tuple[QueueState, bool]:
+        previous: list[Status] = []
+
+        def tracked(queue: QueueState) -> bool:
+            previous.append(queue.status)
+            return change(queue)
+
+        queue, changed = await self.store.mutate(queue_id, tracked)
+        if changed:
+            await self.feed.publish(QueueChange(queue, previous[-1]))
+        return queue, changed
+
+
+_GONE = "the job's process is gone: the service restarted while it ran"
+
+
+def _status_of(outcome: JobOutcome) -> tuple[Status, str | None]:
+    if outcome.phase is JobPhase.SUCCEEDED:
+        return Status.FINISHED, None
+    if outcome.phase is JobPhase.RUNNING:
+        return Status.LOADING, None
+    if outcome.phase is JobPhase.MISSING:
+        return Status.ERROR, outcome.message or "the job disappeared before it reported an end"
+    return Status.ERROR, outcome.message or "the job failed"
+
+
+def _record_launches(queue: QueueState, results: list[tuple[str, str | QueueManagerError]]) -> bool:
+    changed = False
+    for name, result in results:
+        job = queue.job(name)
+        if job is None:
+            continue
+        if isinstance(result, QueueManagerError):
+            changed |= transitions.mark_job(queue, name, Status.ERROR, result.message)
+        else:
+            job.launcher_ref = result
+            changed |= transitions.mark_job(queue, name, Status.STARTING)
+    return changed
+
+
+def _choose_job(queue: QueueState, wanted: str | None) -> JobState:
+    """By job name, by target (when one job has it), or by default the first failed job."""
+    if wanted is None:
+        failed = [job for job in queue.jobs if job.status is Status.ERROR]
+        return (failed or queue.jobs)[0]
+    matches = [j for j in queue.jobs if wanted in (j.name, j.target, f"{j.target}:{j.type}")]
+    if len(matches) == 1:
+        return matches[0]
+    names = ", ".join(f"{j.target}:{j.type}" for j in queue.jobs)
+    reason = "is ambiguous" if matches else "matches no job"
+    raise JobNotFound(f"job {wanted!r} {reason}; this queue's jobs are: {names}")

@@ -1,0 +1,123 @@
+"""Pure changes to a QueueState: telemetry, launcher outcomes, stop requests.
+
+Each function changes the queue in place and returns whether anything changed, so it can
+run inside QueueStore.mutate (an atomic read-modify-write). Status legality comes from
+app/models/status.py; after every change `refresh` re-derives the queue's own fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from app.models.messages import Telemetry
+from app.models.queues import JobState, QueueState, utcnow
+from app.models.status import Status, can_transition, derive_queue_status, is_terminal
+
+MAX_ERROR_CHARS = 4000
+
+
+def set_job_status(job: JobState, status: Status, error: str | None = None) -> bool:
+    """Move a job to `status` when legal; terminal jobs never change again."""
+    if status == job.status or not can_transition(job.status, status):
+        return False
+    now = utcnow()
+    job.status = status
+    if status in (Status.STARTING, Status.LOADING) and job.started_at is None:
+        job.started_at = now
+    if is_terminal(status):
+        job.finished_at = job.finished_at or now
+    if error:
+        job.error_message = error[-MAX_ERROR_CHARS:]
+    return True
+
+
+def apply_telemetry(queue: QueueState, report: Telemetry) -> bool:
+    """Apply one telemetry report; duplicates, late reports (by seq) and reports for
+    ended jobs change nothing."""
+    job = queue.job(report.job)
+    if job is None or is_terminal(job.status) or report.seq <= job.seq:
+        return False
+    job.seq = report.seq
+    _copy_progress(job, report)
+    set_job_status(job, _as_stopped_if_stopping(job, report.status), report.error_message)
+    if report.finished_at and is_terminal(job.status):
+        job.finished_at = report.finished_at
+    refresh(queue)
+    return True
+
+
+def _as_stopped_if_stopping(job: JobState, status: Status) -> Status:
+    """A job asked to stop that then ends without failing has been stopped."""
+    if job.status is Status.STOPPING and status is Status.FINISHED:
+        return Status.STOPPED
+    return status
+
+
+def _copy_progress(job: JobState, report: Telemetry) -> None:
+    if report.records_written is not None:
+        job.records_written = max(job.records_written, report.records_written)
+    if report.last_loaded_timestamp:
+        job.last_loaded_timestamp = report.last_loaded_timestamp
+    if report.error_message and report.status is Status.ERROR:
+        job.error_message = report.error_message[-MAX_ERROR_CHARS:]
+
+
+def mark_job(queue: QueueState, name: str, status: Status, error: str | None = None) -> bool:
+    """A launcher's word on a job (launched, exited, vanished). A job we were stopping
+    counts as stopped however its process ended (the kill after the grace period too)."""
+    job = queue.job(name)
+    if job is None:
+        return False
+    if job.status is Status.STOPPING and is_terminal(status):
+        status = Status.STOPPED
+    changed = set_job_status(job, status, error)
+    return refresh(queue) or changed
+
+
+def request_stop(queue: QueueState) -> bool:
+    """Mark the queue as stopping: pending jobs stop at once, running ones are asked to."""
+    if queue.stop_requested or is_terminal(queue.status):
+        return False
+    queue.stop_requested = True
+    for job in queue.jobs:
+        next_status = Status.STOPPED if job.status is Status.PENDING else Status.STOPPING
+        set_job_status(job, next_status)
+    refresh(queue)
+    return True
+
+
+def refresh(queue: QueueState) -> bool:
+    """Re-derive the queue's status and totals from its jobs; True when the status moved."""
+    status = derive_queue_status((job.status for job in queue.jobs), queue.stop_requested)
+    moved = status != queue.status
+    queue.status = status
+    queue.records_written = _records_of(queue.jobs)
+    queue.last_loaded_timestamp = _latest(job.last_loaded_timestamp for job in queue.jobs)
+    queue.error_message = _first_error(queue.jobs)
+    queue.started_at = queue.started_at or _earliest(job.started_at for job in queue.jobs)
+    if is_terminal(status):
+        queue.finished_at = queue.finished_at or utcnow()
+    queue.updated_at = utcnow()
+    return moved
+
+
+def _records_of(jobs: list[JobState]) -> int:
+    """Records loaded: the loaders' total, or every job's when there is no loader."""
+    loaders = [job.records_written for job in jobs if job.target == "loader-producer"]
+    return sum(loaders) if loaders else sum(job.records_written for job in jobs)
+
+
+def _latest(values: Iterable[str | None]) -> str | None:
+    present = [value for value in values if value]
+    return max(present) if present else None
+
+
+def _earliest(values: Iterable[datetime | None]) -> datetime | None:
+    present = [value for value in values if value is not None]
+    return min(present) if present else None
+
+
+def _first_error(jobs: list[JobState]) -> str | None:
+    failed = [job for job in jobs if job.status is Status.ERROR and job.error_message]
+    return f"{failed[0].target} ({failed[0].type}): {failed[0].error_message}" if failed else None

@@ -1,0 +1,20 @@
+"""The typed state the lifespan builds and the routes use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.config import Settings
+from app.health import HealthChecks
+from app.metrics import Metrics
+from app.services.queue_service import QueueService
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    metrics: Metrics
+    queues: QueueService
+    health: HealthChecks
+    started: bool = False
+    extras: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,207 @@
+"""SQLite adapter of QueueStore: the embedded default.
+
+WAL mode; one writer thread owns the only writing connection, so every `mutate` is a
+read-modify-write run start to end in that thread inside BEGIN IMMEDIATE: nothing can
+interleave with it, in this process or another (the file lock). Readers use their own
+connections from a small pool, so lists never wait behind writes. aiosqlite was not used:
+its per-statement awaits would let other coroutines interleave inside a transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import orjson
+
+from app.errors import AlreadyExists, QueueNotFound, StoreUnavailable
+from app.models.queues import QueueState, utcnow
+from app.models.status import TERMINAL, Status
+from app.store.base import Mutation, QueueFilter, QueuePage
+
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 2000
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS queues (
+  id TEXT PRIMARY KEY, status TEXT NOT NULL, symbol TEXT NOT NULL,
+  created_at TEXT NOT NULL, revision INTEGER NOT NULL, doc BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS queues_by_created ON queues(created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS queues_by_status ON queues(status, created_at DESC, id DESC);
+CREATE TABLE IF NOT EXISTS queue_symbols (
+  symbol TEXT NOT NULL, queue_id TEXT NOT NULL, PRIMARY KEY (symbol, queue_id));
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+class SqliteQueueStore:
+    def __init__(self, path: Path, readers: int = 4) -> None:
+        self._path = path
+        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    async def open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        await self._write(lambda db: db.executescript(SCHEMA))
+
+    async def close(self) -> None:
+        for pool in (self._writer_pool, self._reader_pool):
+            await asyncio.to_thread(pool.shutdown, True)
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+
+    async def create(self, queue: QueueState) -> None:
+        await self._write(lambda db: _insert(db, queue))
+
+    async def get(self, queue_id: str) -> QueueState:
+        return await self._read(lambda db: _load(db, queue_id))
+
+    async def page(self, query: QueueFilter) -> QueuePage:
+        return await self._read(lambda db: _page(db, query))
+
+    async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
+        return await self._write(lambda db: _mutate(db, queue_id, change))
+
+    async def active(self) -> list[QueueState]:
+        return await self._read(_active)
+
+    async def count_by_status(self) -> dict[Status, int]:
+        rows = await self._read(
+            lambda db: db.execute("SELECT status, COUNT(*) FROM queues GROUP BY status").fetchall()
+        )
+        counts = dict.fromkeys(Status, 0)
+        counts.update({Status(status): count for status, count in rows})
+        return counts
+
+    async def ping(self) -> None:
+        """A real write: a locked or read-only file fails here, not only on the next start."""
+        stamp = utcnow().isoformat()
+        await self._write(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('heartbeat', ?)", (stamp,)
+            )
+        )
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_pool, self._transaction, work)
+
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_pool, self._guarded, work)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def in_transaction(db: sqlite3.Connection) -> T:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(db)
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+            return result
+
+        return self._guarded(in_transaction)
+
+    def _guarded(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return work(self._connection())
+        except sqlite3.IntegrityError as error:
+            raise AlreadyExists(f"queue already exists: {error}") from error
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite store {self._path}: {error}") from error
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = _connect(self._path)
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                         check_same_thread=False)
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+def _dump(queue: QueueState) -> bytes:
+    return orjson.dumps(queue.model_dump(mode="json"))
+
+
+def _parse(doc: bytes | str) -> QueueState:
+    return QueueState.model_validate_json(doc)
+
+
+def _insert(db: sqlite3.Connection, queue: QueueState) -> None:
+    db.execute(
+        "INSERT INTO queues(id, status, symbol, created_at, revision, doc) VALUES (?,?,?,?,?,?)",
+        (queue.id, queue.status, queue.symbol, queue.created_at.isoformat(), queue.revision,
+         _dump(queue)),
+    )
+    db.executemany(
+        "INSERT OR IGNORE INTO queue_symbols(symbol, queue_id) VALUES (?, ?)",
+        [(symbol, queue.id) for symbol in queue.symbols or [queue.symbol]],
+    )
+
+
+def _load(db: sqlite3.Connection, queue_id: str) -> QueueState:
+    row = db.execute("SELECT doc FROM queues WHERE id = ?", (queue_id,)).fetchone()
+    if row is None:
+        raise QueueNotFound(f"no queue with id {queue_id}")
+    return _parse(row[0])
+
+
+def _mutate(db: sqlite3.Connection, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
+    queue = _load(db, queue_id)
+    if not change(queue):
+        return queue, False
+    queue.revision += 1
+    db.execute(
+        "UPDATE queues SET status = ?, revision = ?, doc = ? WHERE id = ?",
+        (queue.status, queue.revision, _dump(queue), queue_id),
+    )
+    return queue, True
+
+
+def _page(db: sqlite3.Connection, query: QueueFilter) -> QueuePage:
+    where, params = _where(query)
+    total = db.execute(f"SELECT COUNT(*) FROM queues {where}", params).fetchone()[0]
+    rows = db.execute(
+        f"SELECT doc FROM queues {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        [*params, query.limit, query.offset],
+    ).fetchall()
+    return QueuePage(items=[_parse(row[0]) for row in rows], total=total)
+
+
+def _where(query: QueueFilter) -> tuple[str, list[str]]:
+    clauses, params = [], []
+    if query.status is not None:
+        clauses.append("status = ?")
+        params.append(query.status.value)
+    if query.symbol is not None:
+        clauses.append("id IN (SELECT queue_id FROM queue_symbols WHERE symbol = ?)")
+        params.append(query.symbol.upper())
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _active(db: sqlite3.Connection) -> list[QueueState]:
+    placeholders = ",".join("?" for _ in TERMINAL)
+    rows = db.execute(
+        f"SELECT doc FROM queues WHERE status NOT IN ({placeholders})", [s.value for s in TERMINAL]
+    ).fetchall()
+    return [_parse(row[0]) for row in rows]

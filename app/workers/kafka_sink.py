@@ -1,0 +1,57 @@
+"""The Kafka RecordSink: records as orjson, in batches, keyed by a field, retried, never lost."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import stamina
+import structlog
+
+from app.bus.kafka import KafkaBus, Message
+from app.errors import BrokerUnavailable, InvalidInput
+
+log = structlog.get_logger("app.workers.sink")
+
+
+class KafkaRecordSink:
+    """Sends each batch to one topic; only unacknowledged messages are retried."""
+
+    def __init__(self, bus: KafkaBus, topic: str, retry_seconds: float = 30.0) -> None:
+        self.bus = bus
+        self.topic = topic
+        self.retry_seconds = retry_seconds
+        self.delivered = 0
+
+    async def send(self, records: Sequence[dict[str, Any]], key_field: str = "symbol") -> None:
+        """Deliver every record or raise BrokerUnavailable once the retry budget is spent."""
+        if not self.topic:
+            raise InvalidInput("KAFKA_TOPIC is not set: the job has nowhere to write records")
+        pending = [_message(record, key_field) for record in records]
+        async for attempt in stamina.retry_context(
+            on=BrokerUnavailable, attempts=None, timeout=self.retry_seconds, wait_max=2.0
+        ):
+            with attempt:
+                pending = await self.bus.send_many(self.topic, pending)
+                _raise_if_unacknowledged(self.topic, pending)
+        self.delivered += len(records)
+
+    async def flush(self) -> None:
+        """Push out anything still queued in the producer (e.g. from a cancelled send)."""
+        await self.bus.flush()
+
+
+def _raise_if_unacknowledged(topic: str, pending: list[Message]) -> None:
+    if pending:
+        log.warning("records not acknowledged; retrying", count=len(pending))
+        raise BrokerUnavailable(f"{len(pending)} records to {topic} not acknowledged")
+
+
+def _message(record: dict[str, Any], key_field: str) -> Message:
+    key = record.get(key_field)
+    try:
+        value = orjson.dumps(record)
+    except TypeError as error:
+        raise InvalidInput(f"record is not JSON-serializable: {error}") from None
+    return (str(key) if key is not None else None, value)

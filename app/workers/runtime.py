@@ -1,0 +1,274 @@
+"""The job runtime: run one job entrypoint with telemetry, stop handling and a clean exit.
+
+`python -m app.workers TARGET` calls `run_job(entrypoint)`. The runtime connects to Kafka
+(retrying, bounded), reports `starting` and `loading`, then progress every interval, and
+a final `finished`, `stopped` or `error`. SIGTERM/SIGINT or a `stop` command for the queue
+asks the entrypoint to return; after STOP_TIMEOUT it is cancelled. Exit code: 0 for
+finished/stopped, 1 for error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import stamina
+import structlog
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.bus.kafka import KafkaBus
+from app.config import describe_errors
+from app.errors import BrokerUnavailable, QueueManagerError
+from app.models.status import Status
+from app.workers.base import JobContext, JobEnv, RecordSink
+from app.workers.kafka_sink import KafkaRecordSink
+from app.workers.stop_watch import StopWatch
+from app.workers.telemetry import TelemetryReporter
+
+Entrypoint = Callable[[JobContext], Awaitable[None]]
+log = structlog.get_logger("app.workers.runtime")
+
+
+class RuntimeOptions(BaseSettings):
+    """Runtime bounds, from the environment (STOP_TIMEOUT=5 etc.)."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    stop_timeout: float = Field(default=5.0, ge=0, le=3600)
+    broker_connect_timeout: float = Field(default=30.0, gt=0, le=3600)
+    sink_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
+    telemetry_retry_seconds: float = Field(default=10.0, gt=0, le=3600)
+    flush_timeout: float = Field(default=10.0, gt=0, le=3600)
+    stop_lookback_seconds: float = Field(default=2.0, ge=0, le=3600)
+
+
+@dataclass
+class RuntimeContext:
+    """The JobContext the runtime hands to an entrypoint."""
+
+    env: JobEnv
+    stop_requested: asyncio.Event
+    sink: RecordSink
+    reporter: TelemetryReporter
+
+    def progress(self, records_written: int, last_loaded_timestamp: str | None = None) -> None:
+        self.reporter.progress(records_written, last_loaded_timestamp)
+
+    def warn(self, message: str) -> None:
+        self.reporter.warn(message)
+
+    def set_stats(self, stats: dict[str, Any]) -> None:
+        self.reporter.set_stats(stats)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    error_message: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.status is Status.ERROR else 0
+
+
+def run_job(entrypoint: Entrypoint) -> NoReturn:
+    """Process entry: JSON logs to stderr, env from the process, exit with the job's code."""
+    configure_logging()
+    try:
+        env, options = JobEnv(), RuntimeOptions()
+    except ValidationError as error:
+        for line in describe_errors(error):
+            log.error("invalid job environment", problem=line)
+        sys.exit(1)
+    sys.exit(asyncio.run(run_job_async(entrypoint, env, options, handle_signals=True)))
+
+
+async def run_job_async(
+    entrypoint: Entrypoint, env: JobEnv, options: RuntimeOptions, *, handle_signals: bool = False
+) -> int:
+    """Run one job to its end; returns the process exit code."""
+    stop = asyncio.Event()
+    since_ms = int((time.time() - options.stop_lookback_seconds) * 1000)
+    with _signals_set(stop, enabled=handle_signals):
+        try:
+            bus = await connect(env, options)
+        except QueueManagerError as error:
+            log.error("cannot start the job: Kafka unreachable or misconfigured",
+                      bootstrap=env.kafka_bootstrap_servers, error=error.message)  # fmt: skip
+            return 1
+        try:
+            return await JobRun(entrypoint, env, options, bus, stop).run(since_ms)
+        finally:
+            await _close(bus)
+
+
+async def connect(env: JobEnv, options: RuntimeOptions) -> KafkaBus:
+    """Start a bus, retrying with capped backoff for up to BROKER_CONNECT_TIMEOUT seconds."""
+    async for attempt in stamina.retry_context(
+        on=BrokerUnavailable, attempts=None, timeout=options.broker_connect_timeout,
+        wait_initial=0.2, wait_max=2.0,
+    ):  # fmt: skip
+        with attempt:
+            bus = KafkaBus(env)
+            await bus.start(connect_seconds=min(5.0, options.broker_connect_timeout))
+    return bus
+
+
+async def _close(bus: KafkaBus) -> None:
+    try:
+        await bus.stop()
+    except QueueManagerError as error:
+        log.warning("closing the Kafka producer failed", error=error.message)
+
+
+@contextlib.contextmanager
+def _signals_set(stop: asyncio.Event, *, enabled: bool) -> Any:
+    """SIGTERM and SIGINT set `stop` (a platform stop or Ctrl-C) instead of killing us."""
+    if not enabled:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _on_signal, stop, signum)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+def _on_signal(stop: asyncio.Event, signum: signal.Signals) -> None:
+    log.info("stop requested by signal", signal=signum.name)
+    stop.set()
+
+
+class JobRun:
+    """One connected run: background helpers, the supervised entrypoint, the final report."""
+
+    def __init__(
+        self, entrypoint: Entrypoint, env: JobEnv, options: RuntimeOptions,
+        bus: KafkaBus, stop: asyncio.Event,
+    ) -> None:  # fmt: skip
+        self.entrypoint = entrypoint
+        self.options = options
+        self.reporter = TelemetryReporter(bus, env)
+        sink = KafkaRecordSink(bus, env.kafka_topic, options.sink_retry_seconds)
+        self.context = RuntimeContext(env, stop, sink, self.reporter)
+        self.bus = bus
+
+    @property
+    def stop(self) -> asyncio.Event:
+        return self.context.stop_requested
+
+    async def run(self, since_ms: int) -> int:
+        env = self.context.env
+        watch = StopWatch(self.bus, env.queue_control_topic, env.queue_id, since_ms)
+        helpers = [asyncio.create_task(watch.run(self.stop), name="stop-watch")]
+        try:
+            outcome = await self._run_reported(helpers)
+        finally:
+            await _cancel_all(helpers)
+        await self._report_final(outcome)
+        return outcome.exit_code
+
+    async def _run_reported(self, helpers: list[asyncio.Task[None]]) -> Outcome:
+        try:
+            await self._publish(Status.STARTING)
+            await self._publish(Status.LOADING)
+        except QueueManagerError as error:
+            return _failed("telemetry could not be delivered", error)
+        interval = self.context.env.telemetry_interval_seconds
+        helpers.append(asyncio.create_task(self.reporter.report_every(interval), name="telemetry"))
+        outcome = await self._supervise()
+        return await self._flushed(outcome)
+
+    async def _supervise(self) -> Outcome:
+        """Run the entrypoint; on stop give it STOP_TIMEOUT seconds, then cancel it."""
+        body = asyncio.create_task(self._call_entrypoint(), name="job")
+        stopper = asyncio.create_task(self.stop.wait(), name="stop-wait")
+        try:
+            await asyncio.wait({body, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not body.done():
+                await self._wait_then_cancel(body)
+        finally:
+            await _cancel_all([stopper, body])
+        return self._outcome_of(body)
+
+    async def _call_entrypoint(self) -> None:
+        await self.entrypoint(self.context)
+
+    async def _wait_then_cancel(self, body: asyncio.Task[None]) -> None:
+        done, _ = await asyncio.wait({body}, timeout=self.options.stop_timeout)
+        if not done:
+            log.warning("job ignored the stop request; cancelling",
+                        stop_timeout=self.options.stop_timeout)  # fmt: skip
+
+    def _outcome_of(self, body: asyncio.Task[None]) -> Outcome:
+        if body.cancelled():
+            stopped = self.stop.is_set()
+            return Outcome(Status.STOPPED) if stopped else Outcome(Status.ERROR, "job cancelled")
+        error = body.exception()
+        if error is not None:
+            log.error("job failed", exc_info=error)
+            return Outcome(Status.ERROR, str(error) or type(error).__name__)
+        return Outcome(Status.STOPPED if self.stop.is_set() else Status.FINISHED)
+
+    async def _flushed(self, outcome: Outcome) -> Outcome:
+        """Records already handed to the sink must reach the broker before we report."""
+        try:
+            await asyncio.wait_for(self.context.sink.flush(), self.options.flush_timeout)
+        except (QueueManagerError, TimeoutError) as error:
+            if outcome.status is not Status.ERROR:
+                return _failed("records could not be flushed", error)
+        return outcome
+
+    async def _report_final(self, outcome: Outcome) -> None:
+        try:
+            await self._publish(outcome.status, outcome.error_message)
+        except QueueManagerError as error:
+            log.error("final telemetry not delivered", status=outcome.status.value,
+                      error=error.message)  # fmt: skip
+
+    async def _publish(self, status: Status, error_message: str | None = None) -> None:
+        """Telemetry with capped-backoff retries, bounded by TELEMETRY_RETRY_SECONDS."""
+        async for attempt in stamina.retry_context(
+            on=BrokerUnavailable, attempts=None, timeout=self.options.telemetry_retry_seconds,
+            wait_max=2.0,
+        ):  # fmt: skip
+            with attempt:
+                await self.reporter.publish(status, error_message)
+
+
+def _failed(what: str, error: BaseException) -> Outcome:
+    detail = error.message if isinstance(error, QueueManagerError) else type(error).__name__
+    log.error(what, error=detail)
+    return Outcome(Status.ERROR, f"{what}: {detail}")
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel tasks we own and wait until each has really ended."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def configure_logging() -> None:
+    """One JSON object per line on stderr; tracebacks as structured JSON, not text walls."""
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,83 @@
+"""A job's telemetry: progress state, monotonic `seq`, periodic reports on queue-control."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections import deque
+from typing import Any
+
+import structlog
+
+from app.bus.kafka import KafkaBus
+from app.errors import QueueManagerError
+from app.models.messages import Telemetry
+from app.models.queues import utcnow
+from app.models.status import Status, is_terminal
+from app.workers.base import JobEnv
+
+log = structlog.get_logger("app.workers.telemetry")
+MAX_WARNINGS = 10
+
+
+class TelemetryReporter:
+    """Holds what the job reported and publishes it, keyed by queue_id so order is kept."""
+
+    def __init__(self, bus: KafkaBus, env: JobEnv) -> None:
+        self.bus = bus
+        self.env = env
+        self.records_written = 0
+        self.last_loaded_timestamp: str | None = None
+        self.stats: dict[str, Any] | None = None
+        self.warnings: deque[str] = deque(maxlen=MAX_WARNINGS)
+        self.wake = asyncio.Event()
+        self._seq = itertools.count()
+
+    def progress(self, records_written: int, last_loaded_timestamp: str | None = None) -> None:
+        self.records_written = records_written
+        if last_loaded_timestamp is not None:
+            self.last_loaded_timestamp = last_loaded_timestamp
+
+    def warn(self, message: str) -> None:
+        """Keep the last warnings in stats and report them now rather than next interval."""
+        log.warning("job warning", message=message)
+        self.warnings.append(message)
+        self.wake.set()
+
+    def set_stats(self, stats: dict[str, Any]) -> None:
+        self.stats = stats
+
+    def build(self, status: Status, error_message: str | None = None) -> Telemetry:
+        """The next message; `seq` grows by one on every build."""
+        return Telemetry(
+            queue_id=self.env.queue_id, job=self.env.job_name, status=status,
+            records_written=self.records_written,
+            last_loaded_timestamp=self.last_loaded_timestamp,
+            error_message=error_message[:4000] if error_message else None,
+            finished_at=utcnow() if is_terminal(status) else None,
+            seq=next(self._seq), stats=self._stats_with_warnings(),
+        )  # fmt: skip
+
+    def _stats_with_warnings(self) -> dict[str, Any] | None:
+        if not self.warnings:
+            return self.stats
+        return {**(self.stats or {}), "warnings": list(self.warnings)}
+
+    async def publish(self, status: Status, error_message: str | None = None) -> None:
+        """Send one telemetry message and wait for the broker's acknowledgement."""
+        telemetry = self.build(status, error_message)
+        await self.bus.send_json(self.env.queue_control_topic, self.env.queue_id, telemetry)
+        log.info("telemetry", status=status.value, seq=telemetry.seq,
+                 records_written=telemetry.records_written)  # fmt: skip
+
+    async def report_every(self, interval: float) -> None:
+        """Report `loading` every interval (or at once after a warning) until cancelled."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), interval)
+            self.wake.clear()
+            try:
+                await self.publish(Status.LOADING)
+            except QueueManagerError as error:
+                log.warning("telemetry not delivered; next interval retries", error=str(error))
