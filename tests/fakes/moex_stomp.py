@@ -1,0 +1,287 @@
+"""A local MOEX ISS+ STOMP-over-WebSocket server following shared/protocols/moex.md.
+
+Its framing is written independently of app/workers/moex/stomp.py, so a bug in the client's
+codec cannot hide behind the same bug here. Unpleasant parts included: Access denied,
+ERROR frames, CRLF clients dropped, text and binary client frames, both subprotocol names,
+and `drop_all()` to kill every connection at once. Counters and `wait_until` let tests await
+states instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+STREAMS = {"MXSE.candles", "MXSE.orderbooks", "MXSE.securities"}
+SELECTOR = re.compile(r'^TICKER="(?P<ticker>[A-Z0-9]+\.[A-Z0-9]+\.[A-Za-z0-9]+)"'
+                      r'(?: and interval="(?P<interval>[A-Za-z0-9]+)")?$')
+COLUMNS = {
+    "candles": ["FROM", "TILL", "OPEN", "HIGH", "LOW", "CLOSE", "VALUE", "VOLUME"],
+    "orderbooks": ["BUYSELL", "PRICE", "QUANTITY"],
+    "securities": ["TICKER", "LAST", "BID", "OFFER", "HIGH", "LOW", "VOLTODAY", "TIME"],
+}
+
+
+def frame(command: str, headers: dict[str, str], body: str = "") -> str:
+    lines = [command, *(f"{name}:{value}" for name, value in headers.items())]
+    return "\n".join(lines) + "\n\n" + body + "\0"
+
+
+def parse(data: str) -> list[tuple[str, dict[str, str], str]]:
+    frames = []
+    for chunk in data.split("\0"):
+        if not chunk.strip("\n"):
+            continue
+        head, _, body = chunk.lstrip("\n").partition("\n\n")
+        command, *lines = head.split("\n")
+        headers = dict(line.split(":", 1) for line in lines)
+        frames.append((command, headers, body))
+    return frames
+
+
+def snapshot_rows(stream: str, ticker: str) -> list[list[Any]]:
+    """Deterministic history: two candles, a two-level book, one securities row."""
+    if stream == "candles":
+        return [["2026-01-22 09:58:00", "2026-01-22 09:58:59", [306.13, 2], [306.5, 2],
+                 [306.0, 2], [306.25, 2], [1234567.8, 1], 4000],
+                ["2026-01-22 09:59:00", "2026-01-22 09:59:59", [306.25, 2], [306.3, 2],
+                 [306.2, 2], [306.3, 2], [99.5, 1], 320]]
+    if stream == "orderbooks":
+        return [["B", [306.1, 2], 10], ["B", [306.05, 2], 7],
+                ["S", [306.2, 2], 5], ["S", [306.35, 2], 12]]
+    return [[ticker, [306.13, 2], [306.1, 2], [306.2, 2], [307.0, 2], [305.5, 2], 123456,
+             "09:59:01"]]
+
+
+def update_rows(stream: str, ticker: str, step: int) -> tuple[list[str], list[list[Any]]]:
+    """One changing row: the current candle, a book level, or two securities columns."""
+    if stream == "candles":
+        return COLUMNS["candles"], [["2026-01-22 09:59:00", "2026-01-22 09:59:59",
+                                     [306.25, 2], [306.3, 2], [306.2, 2],
+                                     [30630 + step, 2], [99.5, 1], 320 + step]]
+    if stream == "orderbooks":
+        return COLUMNS["orderbooks"], [["B", [306.1, 2], 10 + step]]
+    return ["TICKER", "LAST", "VOLTODAY"], [[ticker, [30613 + step, 2], 123456 + step]]
+
+
+@dataclass
+class Sub:
+    id: str
+    stream: str
+    ticker: str
+    interval: str | None
+
+
+@dataclass(eq=False)
+class Session:
+    ws: ServerConnection
+    subs: dict[str, Sub] = field(default_factory=dict)
+    seq: int = 0
+    updater: asyncio.Task[None] | None = None
+
+
+@dataclass(eq=False)
+class FakeMoexServer:
+    domain: str = "DEMO"
+    login: str = "guest"
+    passcode: str = "guest"
+    update_interval: float | None = None
+    binary_messages: bool = False
+    reject_extra_connect_headers: bool = False
+    subscribe_error: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 0
+    connections_total: int = 0
+    sessions: set[Session] = field(default_factory=set)
+    subscriptions: Counter[str] = field(default_factory=Counter)
+    client_frames: Counter[str] = field(default_factory=Counter)
+    commands: Counter[str] = field(default_factory=Counter)
+    subprotocols: Counter[str] = field(default_factory=Counter)
+    connect_headers: list[dict[str, str]] = field(default_factory=list)
+    _server: Server | None = None
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/infocx/v3/websocket"
+
+    @property
+    def active_subscriptions(self) -> int:
+        return sum(self.subscriptions.values())
+
+    async def __aenter__(self) -> FakeMoexServer:
+        self._server = await serve(self._handle, self.host, self.port, compression=None,
+                                   subprotocols=[Subprotocol("STOMP"), Subprotocol("v12.stomp")])
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def wait_until(self, predicate: Callable[[], bool], seconds: float = 5.0) -> None:
+        """Await a state of the counters (re-checked on every change), bounded in time."""
+        async with asyncio.timeout(seconds):
+            while not predicate():
+                await self._changed.wait()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def drop_all(self) -> int:
+        """Kill every connection at once, without a closing handshake."""
+        dropped = list(self.sessions)
+        for session in dropped:
+            session.ws.transport.abort()
+        return len(dropped)
+
+    async def error_all(self, message: str) -> None:
+        """Send an ERROR frame on every connection and close it, as the gateway does."""
+        for session in list(self.sessions):
+            await self._fail(session, message)
+
+    async def publish(self, stream: str, ticker: str, kind: str, columns: list[str],
+                      rows: list[list[Any]]) -> int:
+        """Send a MESSAGE to every subscription of `ticker` on `stream`; how many got it."""
+        sent = 0
+        for session in list(self.sessions):
+            for sub in list(session.subs.values()):
+                if sub.stream == stream and sub.ticker.endswith(f".{ticker}"):
+                    await self._message(session, sub, kind, columns, rows)
+                    sent += 1
+        return sent
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        session = Session(ws)
+        self.connections_total += 1
+        self.subprotocols[str(ws.subprotocol)] += 1
+        self.sessions.add(session)
+        self._notify()
+        try:
+            await self._serve(session)
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._forget(session)
+
+    async def _serve(self, session: Session) -> None:
+        if session.ws.subprotocol is None:
+            await session.ws.close(1002, "STOMP subprotocol required")
+            return
+        async for data in session.ws:
+            self.client_frames["binary" if isinstance(data, bytes) else "text"] += 1
+            text = data.decode() if isinstance(data, bytes) else data
+            if "\r\n" in text:
+                await session.ws.close(1002, "CRLF line endings")
+                return
+            for command, headers, body in parse(text):
+                if not await self._on_frame(session, command, headers, body):
+                    return
+
+    async def _forget(self, session: Session) -> None:
+        if session.updater is not None:
+            session.updater.cancel()
+            await asyncio.wait({session.updater})
+        for sub in session.subs.values():
+            self.subscriptions[sub.ticker] -= 1
+        self.subscriptions += Counter()  # drop zero counts
+        self.sessions.discard(session)
+        self._notify()
+
+    async def _on_frame(self, session: Session, command: str, headers: dict[str, str],
+                        body: str) -> bool:
+        """Handle one client frame; False when the connection is to be closed."""
+        self.commands[command] += 1
+        if command in ("CONNECT", "STOMP"):
+            return await self._connect(session, headers)
+        if command == "SUBSCRIBE":
+            return await self._subscribe(session, headers)
+        if command == "UNSUBSCRIBE":
+            self._unsubscribe(session, headers.get("id", ""))
+            return True
+        if command == "DISCONNECT":
+            if "receipt" in headers:
+                await self._send(session, frame("RECEIPT", {"receipt-id": headers["receipt"]}))
+            await session.ws.close()
+            return False
+        return await self._fail(session, "gateway.notimplemented")
+
+    async def _connect(self, session: Session, headers: dict[str, str]) -> bool:
+        self.connect_headers.append(headers)
+        given = (headers.get("domain"), headers.get("login"), headers.get("passcode"))
+        if given != (self.domain, self.login, self.passcode):
+            return await self._fail(session, "Access denied")
+        if self.reject_extra_connect_headers and set(headers) - {"domain", "login", "passcode"}:
+            return await self._fail(session, "gateway.exception")
+        await self._send(session, frame("CONNECTED", {"version": "1.2"}, _structure()))
+        if self.update_interval:
+            session.updater = asyncio.create_task(self._updates(session, self.update_interval))
+        return True
+
+    async def _subscribe(self, session: Session, headers: dict[str, str]) -> bool:
+        match = SELECTOR.match(headers.get("selector", ""))
+        destination = headers.get("destination", "")
+        if self.subscribe_error or not match or destination not in STREAMS or "id" not in headers:
+            return await self._fail(session, self.subscribe_error or "gateway.invalidrequest")
+        stream = destination.split(".", 1)[1]
+        sub = Sub(headers["id"], stream, match["ticker"], match["interval"])
+        session.subs[sub.id] = sub
+        self.subscriptions[sub.ticker] += 1
+        if "receipt" in headers:
+            await self._send(session, frame("RECEIPT", {"receipt-id": headers["receipt"]}))
+        self._notify()
+        rows = snapshot_rows(stream, sub.ticker.rsplit(".", 1)[1])
+        await self._message(session, sub, "snapshot", COLUMNS[stream], rows)
+        return True
+
+    def _unsubscribe(self, session: Session, sub_id: str) -> None:
+        sub = session.subs.pop(sub_id, None)
+        if sub is not None:
+            self.subscriptions[sub.ticker] -= 1
+            self._notify()
+
+    async def _fail(self, session: Session, message: str) -> bool:
+        await self._send(session, frame("ERROR", {"message": message}, message))
+        await session.ws.close()
+        return False
+
+    async def _updates(self, session: Session, interval: float) -> None:
+        step = 0
+        while True:
+            await asyncio.sleep(interval)
+            step += 1
+            for sub in list(session.subs.values()):
+                columns, rows = update_rows(sub.stream, sub.ticker.rsplit(".", 1)[1], step)
+                await self._message(session, sub, "updates", columns, rows)
+
+    async def _message(self, session: Session, sub: Sub, kind: str, columns: list[str],
+                       rows: list[list[Any]]) -> None:
+        session.seq += 1
+        body = json.dumps({"properties": {"type": kind, "seqnum": session.seq,
+                                          "timestamp": 1769065140},
+                           "columns": columns, "data": rows})
+        await self._send(session, frame("MESSAGE", {"subscription": sub.id,
+                                                    "destination": f"MXSE.{sub.stream}",
+                                                    "content-type": "application/json"}, body))
+
+    async def _send(self, session: Session, text: str) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await session.ws.send(text.encode() if self.binary_messages else text)
+
+
+def _structure() -> str:
+    streams = {"enums": [], "streams": ["candles", "orderbooks", "securities"], "queries": []}
+    return json.dumps({"version": {"server": "fake-moex", "stomp": "1.2"},
+                       "structure": {"MXSE": streams, "MXCX": streams}})
