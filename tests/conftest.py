@@ -1,3 +1,3 @@
 """Shared fixtures: the embedded broker (session), apps on SQLite, test job programs."""
 
-pytest_plugins = ["tests.fixtures.broker"]
+pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.kube", "tests.fixtures.app"]
