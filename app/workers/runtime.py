@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import time
@@ -22,6 +23,7 @@ import stamina
 import structlog
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from structlog.typing import Processor
 
 from app.bus.kafka import KafkaBus
 from app.config import describe_errors
@@ -260,15 +262,18 @@ async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
 
 
 def configure_logging() -> None:
-    """One JSON object per line on stderr; tracebacks as structured JSON, not text walls."""
+    """One JSON object per line on stderr (ours and libraries'); tracebacks as JSON."""
+    shared: list[Processor] = [
+        structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
+    ]  # fmt: skip
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=[*shared, structlog.processors.dict_tracebacks,
+                    structlog.processors.JSONRenderer()],
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
-    )
+    )  # fmt: skip
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processor=structlog.processors.JSONRenderer(), foreign_pre_chain=shared,
+    ))  # fmt: skip
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
