@@ -43,10 +43,11 @@ def fixed(value: Any) -> str | None:
         number, decimals = value
         if number is None:
             return None
-        return str(Decimal(number).quantize(Decimal(1).scaleb(-int(decimals))))
+        exact = Decimal(number).quantize(Decimal(1).scaleb(-int(decimals)))
+        return format(exact, "f")  # never "1E-8"
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
         raise MoexProtocolError(f"not a MOEX number: {value!r}")
-    return str(value)
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 def parse_message(body: bytes) -> Message:
