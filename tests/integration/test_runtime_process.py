@@ -1,0 +1,90 @@
+"""`python -m app.workers` as a real process: signals, exit codes, a broker that comes late."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.bus.embedded import EmbeddedBroker, free_port
+from tests.fixtures.broker import RunningBroker
+from tests.fixtures.jobs import JobTopics, job_topics, read_telemetry
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def topics(broker: RunningBroker, topic_prefix: str) -> JobTopics:
+    return job_topics(broker.bootstrap, topic_prefix)
+
+
+async def start_job(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.workers", *args, cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def finish(process: asyncio.subprocess.Process, within: float) -> tuple[int, str]:
+    _, stderr = await asyncio.wait_for(process.communicate(), within)
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+async def read_until(process: asyncio.subprocess.Process, marker: str) -> None:
+    """Read the job's stderr until a line contains `marker` (the job reached that point)."""
+    assert process.stderr is not None
+    while marker not in (line := (await process.stderr.readline()).decode()):
+        assert line, f"stderr closed before {marker!r}"
+
+
+async def test_sigterm_stops_a_running_job_with_exit_0(topics: JobTopics) -> None:
+    env = topics.env_vars({"records": 10_000, "batch": 5, "interval_ms": 50})
+    process = await start_job({**env, "STOP_TIMEOUT": "1"}, "demo-job")
+    await read_telemetry(topics, until_status={"loading"}, within=8)
+    process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    code, stderr = await finish(process, within=5)
+    assert code == 0, stderr
+    assert time.monotonic() - sent < 1 + 2
+    final = (await read_telemetry(topics))[-1]
+    assert final["status"] == "stopped"
+    assert final["records_written"] > 0
+
+
+async def test_a_failing_job_exits_1_with_error_telemetry(topics: JobTopics) -> None:
+    process = await start_job(topics.env_vars({"records": 4, "fail": "boom"}), "demo-job")
+    code, stderr = await finish(process, within=8)
+    assert code == 1
+    assert '"event": "job failed"' in stderr and "Traceback" not in stderr
+    final = (await read_telemetry(topics))[-1]
+    assert (final["status"], final["error_message"]) == ("error", "boom")
+
+
+async def test_an_unknown_target_exits_2_with_the_known_ones(topics: JobTopics) -> None:
+    code, stderr = await finish(await start_job(topics.env_vars(), "no-such-job"), within=8)
+    assert code == 2
+    assert "unknown target 'no-such-job'" in stderr and "demo-job" in stderr
+
+
+async def test_a_job_waits_for_a_broker_that_comes_up_late(
+    topic_prefix: str, tmp_path: Path
+) -> None:
+    late = EmbeddedBroker(tmp_path / "tansu.log", port=free_port())
+    topics = job_topics(late.bootstrap, topic_prefix)
+    process = await start_job({**topics.env_vars({"records": 3}),
+                               "BROKER_CONNECT_TIMEOUT": "8"}, "demo-job")  # fmt: skip
+    try:
+        await asyncio.wait_for(read_until(process, "stamina.retry_scheduled"), 8)
+        await late.start()
+        code, stderr = await finish(process, within=8)
+        assert code == 0, stderr
+        assert (await read_telemetry(topics))[-1]["status"] == "finished"
+    finally:
+        await late.stop()
