@@ -28,6 +28,7 @@ class JsonResponse(JSONResponse):
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 _TAGS = {target.value for target in Target}
+_TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}
 _REASONS = {"extra_forbidden": "unknown field", "missing": "required"}
 
 
@@ -47,8 +48,16 @@ def _problem(error: dict[str, Any]) -> dict[str, str]:
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, FieldProblem):
         return {"field": _join(path, cause.path), "reason": cause.reason}
+    if error.get("type") in _TAG_ERRORS:
+        return {"field": _join(path, "target"), "reason": _tag_reason(error)}
     reason = _REASONS.get(error.get("type", ""), error.get("msg", "invalid"))
     return {"field": path or "body", "reason": reason.removeprefix("Value error, ")}
+
+
+def _tag_reason(error: dict[str, Any]) -> str:
+    given = (error.get("ctx") or {}).get("tag")
+    known = ", ".join(sorted(_TAGS))
+    return f"unknown target {given!r}; known targets: {known}" if given else f"required ({known})"
 
 
 def _path(loc: Sequence[Any]) -> str:

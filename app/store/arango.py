@@ -1,0 +1,180 @@
+"""ArangoDB adapter of QueueStore (python-arango), for cluster mode.
+
+Documents of collection `queue_state` are QueueState with `_key` = queue id. `mutate` is
+optimistic: read with `_rev`, change, replace with a revision check, retry on conflict;
+so a stop and a telemetry update arriving together both land. The client is synchronous:
+calls run in a small thread pool. Every python-arango/requests error becomes ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from arango.client import ArangoClient
+from arango.database import StandardDatabase
+from arango.exceptions import (
+    ArangoError,
+    DocumentInsertError,
+    DocumentReplaceError,
+    DocumentRevisionError,
+)
+
+from app.config import Settings
+from app.errors import AlreadyExists, ConcurrentUpdate, QueueNotFound, StoreUnavailable
+from app.models.queues import QueueState, utcnow
+from app.models.status import TERMINAL, Status
+from app.store.base import Mutation, QueueFilter, QueuePage
+
+T = TypeVar("T")
+COLLECTION = "queue_state"
+META = "queue_manager_meta"
+MAX_ATTEMPTS = 20
+UNIQUE_CONSTRAINT = 1210
+CONFLICT = 1200
+INDEXES = (["created_at", "_key"], ["status", "created_at"], ["symbols[*]"])
+PAGE_QUERY = """
+FOR q IN queue_state
+  FILTER @status == null OR q.status == @status
+  FILTER @symbol == null OR @symbol IN q.symbols
+  SORT q.created_at DESC, q._key DESC
+  LIMIT @offset, @limit
+  RETURN q
+"""
+COUNT_QUERY = """
+RETURN LENGTH(FOR q IN queue_state
+  FILTER @status == null OR q.status == @status
+  FILTER @symbol == null OR @symbol IN q.symbols
+  RETURN 1)
+"""
+
+
+class ArangoQueueStore:
+    def __init__(self, settings: Settings, timeout_seconds: float = 5.0) -> None:
+        self._settings = settings
+        self._client = ArangoClient(hosts=settings.arango_url or "", request_timeout=timeout_seconds)
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="arango")
+        self._db: StandardDatabase | None = None
+
+    async def open(self) -> None:
+        self._db = await self._call(self._prepare)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._pool.shutdown, True)
+        self._client.close()
+
+    async def create(self, queue: QueueState) -> None:
+        await self._call(lambda: self._collection().insert(_document(queue)))
+
+    async def get(self, queue_id: str) -> QueueState:
+        return _queue(await self._call(lambda: self._fetch(queue_id)))
+
+    async def page(self, query: QueueFilter) -> QueuePage:
+        binds = {"status": query.status.value if query.status else None,
+                 "symbol": query.symbol.upper() if query.symbol else None}
+        rows = await self._call(lambda: self._aql(PAGE_QUERY, {
+            **binds, "offset": query.offset, "limit": query.limit}))
+        total = await self._call(lambda: self._aql(COUNT_QUERY, binds))
+        return QueuePage(items=[_queue(row) for row in rows], total=int(total[0]))
+
+    async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
+        return await self._call(lambda: self._mutate(queue_id, change))
+
+    async def active(self) -> list[QueueState]:
+        rows = await self._call(lambda: self._aql(
+            "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN q",
+            {"ended": [status.value for status in TERMINAL]}))
+        return [_queue(row) for row in rows]
+
+    async def count_by_status(self) -> dict[Status, int]:
+        rows = await self._call(lambda: self._aql(
+            "FOR q IN queue_state COLLECT s = q.status WITH COUNT INTO n RETURN [s, n]", {}))
+        counts = dict.fromkeys(Status, 0)
+        counts.update({Status(status): count for status, count in rows})
+        return counts
+
+    async def ping(self) -> None:
+        stamp = {"_key": "heartbeat", "at": utcnow().isoformat()}
+        await self._call(lambda: self._database().collection(META).insert(
+            stamp, overwrite=True, silent=True))
+
+    # --- synchronous parts, run in the pool ------------------------------------------------
+    def _prepare(self) -> StandardDatabase:
+        name, user = self._settings.arango_db, self._settings.arango_user
+        password = self._settings.arango_password.get_secret_value()
+        system = self._client.db("_system", username=user, password=password)
+        if not system.has_database(name):
+            system.create_database(name)
+        db = self._client.db(name, username=user, password=password)
+        for collection in (COLLECTION, META):
+            if not db.has_collection(collection):
+                db.create_collection(collection)
+        for fields in INDEXES:
+            db.collection(COLLECTION).add_index({"type": "persistent", "fields": fields})
+        return db
+
+    def _mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
+        for _ in range(MAX_ATTEMPTS):
+            document = self._fetch(queue_id)
+            queue = _queue(document)
+            if not change(queue):
+                return queue, False
+            queue.revision += 1
+            if self._replace_if_unchanged(queue, document["_rev"]):
+                return queue, True
+        raise ConcurrentUpdate(f"queue {queue_id} changed {MAX_ATTEMPTS} times while updating")
+
+    def _replace_if_unchanged(self, queue: QueueState, revision: str) -> bool:
+        try:
+            self._collection().replace({**_document(queue), "_rev": revision}, check_rev=True)
+        except (DocumentRevisionError, DocumentReplaceError) as error:
+            if getattr(error, "error_code", None) in (CONFLICT, None):
+                return False
+            raise
+        return True
+
+    def _fetch(self, queue_id: str) -> dict[str, Any]:
+        document = self._collection().get(queue_id)
+        if document is None:
+            raise QueueNotFound(f"no queue with id {queue_id}")
+        return dict(document)
+
+    def _aql(self, query: str, binds: dict[str, Any]) -> list[Any]:
+        cursor: Any = self._database().aql.execute(query, bind_vars=binds)
+        return list(cursor)
+
+    def _database(self) -> StandardDatabase:
+        if self._db is None:
+            raise StoreUnavailable("ArangoDB store used before open()")
+        return self._db
+
+    def _collection(self) -> Any:
+        return self._database().collection(COLLECTION)
+
+    async def _call(self, work: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _guarded, work)
+
+
+def _guarded(work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except DocumentInsertError as error:
+        if error.error_code == UNIQUE_CONSTRAINT:
+            raise AlreadyExists(f"queue already exists: {error.error_message}") from error
+        raise StoreUnavailable(f"ArangoDB refused the write: {error}") from error
+    except ArangoError as error:
+        raise StoreUnavailable(f"ArangoDB: {error}") from error
+    except OSError as error:
+        raise StoreUnavailable(f"ArangoDB unreachable: {error}") from error
+
+
+def _document(queue: QueueState) -> dict[str, Any]:
+    return {"_key": queue.id, **queue.model_dump(mode="json")}
+
+
+def _queue(document: dict[str, Any]) -> QueueState:
+    fields = {k: v for k, v in document.items() if not k.startswith("_")}
+    return QueueState.model_validate(fields)

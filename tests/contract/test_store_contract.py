@@ -1,0 +1,124 @@
+"""One contract for every QueueStore adapter: SQLite always, ArangoDB when ARANGO_URL is set."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+from app.errors import AlreadyExists, QueueNotFound
+from app.models.messages import Telemetry
+from app.models.queues import QueueCreate, QueueState
+from app.models.status import Status
+from app.services import transitions
+from app.services.pipeline import new_queue
+from app.store.base import QueueFilter, QueueStore
+from app.store.sqlite import SqliteQueueStore
+
+ADAPTERS = ["sqlite", pytest.param("arango", marks=pytest.mark.skipif(
+    not os.environ.get("ARANGO_URL"), reason="ARANGO_URL not set: no ArangoDB here"))]
+
+
+@pytest.fixture(params=ADAPTERS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[QueueStore]:
+    adapter: QueueStore
+    if request.param == "sqlite":
+        adapter = SqliteQueueStore(tmp_path / "store.db")
+    else:
+        from app.store.arango import ArangoQueueStore
+
+        database = f"contract_{uuid.uuid4().hex[:10]}"
+        adapter = ArangoQueueStore(Settings(_env_file=None, arango_db=database))  # type: ignore[call-arg]
+    await adapter.open()
+    yield adapter
+    await adapter.close()
+
+
+def make(symbol: str = "BTCUSDT", **extra: object) -> QueueState:
+    body = {"symbol": symbol, "type": "api", "time_range": "2024-01-01:2024-01-02", **extra}
+    return new_queue(QueueCreate.model_validate(body), str(uuid.uuid4()))
+
+
+async def test_create_then_get_round_trips(store: QueueStore) -> None:
+    queue = make()
+    await store.create(queue)
+    assert (await store.get(queue.id)).model_dump() == queue.model_dump()
+
+
+async def test_create_twice_is_refused(store: QueueStore) -> None:
+    queue = make()
+    await store.create(queue)
+    with pytest.raises(AlreadyExists):
+        await store.create(queue)
+
+
+async def test_unknown_id_is_not_found(store: QueueStore) -> None:
+    with pytest.raises(QueueNotFound):
+        await store.get("no-such-queue")
+    with pytest.raises(QueueNotFound):
+        await store.mutate("no-such-queue", lambda q: True)
+
+
+async def test_page_is_newest_first_filtered_and_counted(store: QueueStore) -> None:
+    queues = [make("ETHUSDT" if i % 2 else "BTCUSDT") for i in range(7)]
+    for queue in queues:
+        await store.create(queue)
+        await asyncio.sleep(0.002)  # distinct created_at values: ordering is what is tested
+    page = await store.page(QueueFilter(symbol="ETHUSDT", limit=2, offset=1))
+    eth = [q.id for q in reversed(queues) if q.symbol == "ETHUSDT"]
+    assert (page.total, [q.id for q in page.items]) == (3, eth[1:3])
+    everything = await store.page(QueueFilter(limit=100))
+    assert [q.id for q in everything.items] == [q.id for q in reversed(queues)]
+
+
+async def test_symbol_filter_finds_multi_ticker_queues(store: QueueStore) -> None:
+    queue = make(symbols=["ETHUSDT", "SOLUSDT"])
+    await store.create(queue)
+    page = await store.page(QueueFilter(symbol="solusdt"))
+    assert [q.id for q in page.items] == [queue.id]
+
+
+async def test_status_filter_and_counts(store: QueueStore) -> None:
+    first, second = make(), make()
+    for queue in (first, second):
+        await store.create(queue)
+    await store.mutate(second.id, transitions.request_stop)
+    page = await store.page(QueueFilter(status=Status.STOPPED))
+    assert [q.id for q in page.items] == [second.id]
+    counts = await store.count_by_status()
+    assert (counts[Status.PENDING], counts[Status.STOPPED]) == (1, 1)
+    assert [q.id for q in await store.active()] == [first.id]
+
+
+async def test_mutate_without_change_writes_nothing(store: QueueStore) -> None:
+    queue = make()
+    await store.create(queue)
+    after, changed = await store.mutate(queue.id, lambda q: False)
+    assert not changed and after.revision == queue.revision
+
+
+async def test_concurrent_stop_and_telemetry_both_land(store: QueueStore) -> None:
+    """A stop and a telemetry update arriving together must not lose either write."""
+    queue = make()
+    await store.create(queue)
+    job = queue.jobs[0].name
+
+    def telemetry(seq: int) -> Telemetry:
+        return Telemetry(queue_id=queue.id, job=job, status=Status.LOADING, seq=seq,
+                         records_written=seq * 10)
+
+    updates = [store.mutate(queue.id, lambda q, s=s: transitions.apply_telemetry(  # type: ignore[misc]
+        q, telemetry(s))) for s in range(20)]
+    await asyncio.gather(*updates, store.mutate(queue.id, transitions.request_stop))
+    final = await store.get(queue.id)
+    assert final.stop_requested
+    assert final.jobs[0].seq == 19 and final.jobs[0].records_written == 190
+
+
+async def test_ping_succeeds_on_a_working_store(store: QueueStore) -> None:
+    await store.ping()

@@ -1,0 +1,39 @@
+"""A small job program for launcher tests: `python -m tests.jobs.scripted MODE [ARG]`.
+
+Modes: exit N (say so on stderr, exit N); sleep S (then exit 0); stubborn S (ignore
+SIGTERM, sleep S); family S (start a grandchild that sleeps S, then sleep S);
+env (print the job environment as JSON, exit 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+JOB_KEYS = ("QUEUE_ID", "TARGET", "JOB_TYPE", "JOB_NAME", "SYMBOL", "SYMBOLS", "TIME_RANGE",
+            "KAFKA_TOPIC", "REQUEST_JSON", "EXCHANGE", "QUEUE_CONTROL_TOPIC", "COLLECTION")
+
+
+def main(mode: str, arg: str = "0") -> int:
+    print(f"scripted job {mode} {arg} pid={os.getpid()}", flush=True)
+    if mode == "exit":
+        print(f"failing on purpose with code {arg}", file=sys.stderr, flush=True)
+        return int(arg)
+    if mode == "stubborn":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if mode == "family":
+        child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({arg})"])
+        print(f"grandchild pid={child.pid}", flush=True)
+    if mode == "env":
+        print(json.dumps({key: os.environ.get(key) for key in JOB_KEYS}), flush=True)
+        return 0
+    time.sleep(float(arg))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))

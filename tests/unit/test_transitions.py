@@ -1,0 +1,83 @@
+"""Telemetry and launcher reports applied to a queue: seq dedupe, terminal jobs, stop."""
+
+from __future__ import annotations
+
+from app.models.messages import Telemetry
+from app.models.queues import QueueCreate, QueueState
+from app.models.status import Status
+from app.services import transitions
+from app.services.pipeline import new_queue
+from tests.seed_examples import BASIC
+
+
+def queue() -> QueueState:
+    return new_queue(QueueCreate.model_validate(BASIC), "q-1")
+
+
+def report(q: QueueState, status: Status, seq: int, records: int = 0) -> Telemetry:
+    return Telemetry(queue_id=q.id, job=q.jobs[0].name, status=status, seq=seq,
+                     records_written=records, last_loaded_timestamp=f"2024-01-01T00:0{seq}:00")
+
+
+def test_telemetry_moves_job_and_queue() -> None:
+    q = queue()
+    assert transitions.apply_telemetry(q, report(q, Status.LOADING, 0, records=10))
+    assert (q.jobs[0].status, q.status, q.records_written) == (Status.LOADING, Status.LOADING, 10)
+    assert q.last_loaded_timestamp == "2024-01-01T00:00:00"
+
+
+def test_duplicate_and_out_of_order_telemetry_change_nothing() -> None:
+    q = queue()
+    transitions.apply_telemetry(q, report(q, Status.LOADING, 5, records=50))
+    before = q.model_dump()
+    assert not transitions.apply_telemetry(q, report(q, Status.LOADING, 5, records=99))
+    assert not transitions.apply_telemetry(q, report(q, Status.STARTING, 3, records=30))
+    assert q.model_dump() == before
+
+
+def test_telemetry_for_a_terminal_job_changes_nothing() -> None:
+    q = queue()
+    transitions.apply_telemetry(q, report(q, Status.FINISHED, 1, records=7))
+    assert not transitions.apply_telemetry(q, report(q, Status.LOADING, 2, records=9))
+    assert (q.jobs[0].status, q.jobs[0].records_written) == (Status.FINISHED, 7)
+
+
+def test_telemetry_for_an_unknown_job_is_ignored() -> None:
+    q = queue()
+    stray = Telemetry(queue_id=q.id, job="nope", status=Status.LOADING, seq=1)
+    assert not transitions.apply_telemetry(q, stray)
+
+
+def test_all_jobs_finished_finishes_the_queue() -> None:
+    q = queue()
+    for job in q.jobs:
+        transitions.mark_job(q, job.name, Status.FINISHED)
+    assert q.status is Status.FINISHED and q.finished_at is not None
+
+
+def test_failed_job_fails_queue_with_its_message_once_all_ended() -> None:
+    q = queue()
+    transitions.mark_job(q, q.jobs[0].name, Status.ERROR, "boom")
+    assert q.status is Status.PENDING or q.status is Status.LOADING
+    transitions.mark_job(q, q.jobs[1].name, Status.FINISHED)
+    assert q.status is Status.ERROR
+    assert q.error_message is not None and "boom" in q.error_message
+
+
+def test_stop_stops_pending_jobs_at_once_and_running_ones_later() -> None:
+    q = queue()
+    transitions.mark_job(q, q.jobs[0].name, Status.LOADING)
+    assert transitions.request_stop(q)
+    assert [j.status for j in q.jobs] == [Status.STOPPING, Status.STOPPED]
+    assert q.status is Status.STOPPING
+    assert not transitions.request_stop(q)
+    transitions.mark_job(q, q.jobs[0].name, Status.ERROR, "killed by SIGKILL")
+    assert q.status is Status.STOPPED
+
+
+def test_a_job_that_finishes_while_stopping_counts_as_stopped() -> None:
+    q = queue()
+    transitions.mark_job(q, q.jobs[0].name, Status.LOADING)
+    transitions.request_stop(q)
+    transitions.apply_telemetry(q, report(q, Status.FINISHED, 1))
+    assert q.jobs[0].status is Status.STOPPED
