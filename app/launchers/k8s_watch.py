@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import random
+import time
 from typing import Any
 
 import structlog
@@ -32,6 +33,8 @@ from app.launchers.k8s_tracker import OutcomeTracker
 Json = dict[str, Any]
 log = structlog.get_logger(__name__)
 GONE = 410
+MIN_STREAM_SECONDS = 1.0
+"""An empty stream that ends sooner is a failure: back off instead of spinning."""
 
 
 class WatchExpired(Exception):
@@ -112,14 +115,19 @@ class JobWatcher:
     async def _watch_from(self, version: str) -> str:
         """Read one watch stream to its end; returns the last resourceVersion seen."""
         self._stream = await self._api.open_watch(MANAGED_SELECTOR, version, self._idle_timeout)
+        opened, events = time.monotonic(), 0
         try:
             lines = iter_resp_lines(self._stream)  # type: ignore[no-untyped-call]
             while (line := await asyncio.to_thread(next, lines, None)) is not None:
-                version = await self._handle(json.loads(line), version)
+                if line.strip():
+                    events += 1
+                    version = await self._handle(json.loads(line), version)
         except ReadTimeoutError:
-            pass  # a quiet stream: reopen it from the same version
+            return version  # a quiet stream: reopen it from the same version
         finally:
             self._shutdown_stream()
+        if not events and time.monotonic() - opened < MIN_STREAM_SECONDS:
+            raise LauncherUnavailable("the Kubernetes watch closed at once")  # back off
         return version
 
     async def _handle(self, event: Json, version: str) -> str:
@@ -141,7 +149,10 @@ class JobWatcher:
     def _shutdown_stream(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
-            stream.shutdown()  # wakes a reader thread blocked on the socket
+            # Wakes a reader thread blocked on the socket; a stream that has already ended
+            # has released its connection and has nothing to wake.
+            with contextlib.suppress(ValueError, RuntimeError, OSError):
+                stream.shutdown()
             stream.close()
 
 
