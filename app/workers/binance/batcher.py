@@ -1,0 +1,36 @@
+"""Records from every connection of a stream job, sent to the sink in batches."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from app.workers.base import JobContext
+from app.workers.binance.timerange import iso_ms
+
+
+class Batcher:
+    """Collects records; `flush` sends them in one batch and reports progress.
+
+    One lock serialises sends, so a timed flush and a full-batch flush never interleave.
+    """
+
+    def __init__(self, ctx: JobContext, size: int) -> None:
+        self.ctx = ctx
+        self.size = size
+        self.pending: list[Any] = []
+        self.written = 0
+        self._lock = asyncio.Lock()
+
+    @property
+    def full(self) -> bool:
+        return len(self.pending) >= self.size
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self.pending = self.pending, []
+            if not batch:
+                return
+            await self.ctx.sink.send(batch)
+            self.written += len(batch)
+            self.ctx.progress(self.written, iso_ms(batch[-1]["event_time"]))

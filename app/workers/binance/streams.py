@@ -1,0 +1,70 @@
+"""Live stream jobs: every symbol's stream over as few connections as the limits allow."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from app.workers.base import JobContext
+from app.workers.binance.batcher import Batcher
+from app.workers.binance.connection import StreamConnection, StreamHandler
+from app.workers.binance.market import Market
+from app.workers.binance.settings import BinanceTuning
+from app.workers.binance.stream_names import (
+    normalizer_for,
+    plan_connections,
+    stream_suffix,
+    streams_for,
+)
+
+
+class NormalizingHandler:
+    """Stateless streams: one record per event, appended to the shared batch."""
+
+    def __init__(self, exchange: str, suffix: str, batcher: Batcher) -> None:
+        self.exchange = exchange
+        self.normalize = normalizer_for(suffix)
+        self.batcher = batcher
+
+    def on_connect(self, streams: list[str]) -> None:
+        return None
+
+    def __call__(self, stream: str, data: dict[str, Any], now: int) -> None:
+        self.batcher.pending.append(self.normalize(self.exchange, data, now))
+
+
+def connections_for(
+    ctx: JobContext, market: Market, tuning: BinanceTuning, handler: StreamHandler,
+    batcher: Batcher,
+) -> list[StreamConnection]:  # fmt: skip
+    suffix = stream_suffix(ctx.env.job_type, market)
+    streams = streams_for(ctx.env.symbol_list, suffix)
+    per_connection = tuning.streams_per_connection or market.streams_per_connection
+    pace = tuning.messages_per_second or market.messages_per_second
+    return [
+        StreamConnection(ctx, market.ws_url + route, names, handler, batcher, tuning, pace)
+        for route, names in plan_connections(streams, market, per_connection)
+    ]
+
+
+async def run_streams(ctx: JobContext, market: Market, tuning: BinanceTuning) -> None:
+    """Runs until cancelled (the job is stopped); every connection task is owned here."""
+    batcher = Batcher(ctx, tuning.batch_size)
+    suffix = stream_suffix(ctx.env.job_type, market)
+    if suffix.startswith("depth"):
+        from app.workers.binance.depth_book import DepthBooks
+
+        books = DepthBooks(ctx, market, tuning, batcher)
+        try:
+            await _run_all(connections_for(ctx, market, tuning, books, batcher))
+        finally:
+            await books.aclose()
+    else:
+        handler = NormalizingHandler(market.exchange, suffix, batcher)
+        await _run_all(connections_for(ctx, market, tuning, handler, batcher))
+
+
+async def _run_all(connections: list[StreamConnection]) -> None:
+    async with asyncio.TaskGroup() as group:
+        for connection in connections:
+            group.create_task(connection.run())
