@@ -23,6 +23,7 @@ class KafkaRecordSink:
         self.topic = topic
         self.retry_seconds = retry_seconds
         self.delivered = 0
+        self.failed_attempts = 0
 
     async def send(self, records: Sequence[dict[str, Any]], key_field: str = "symbol") -> None:
         """Deliver every record or raise BrokerUnavailable once the retry budget is spent."""
@@ -33,9 +34,17 @@ class KafkaRecordSink:
             on=BrokerUnavailable, attempts=None, timeout=self.retry_seconds, wait_max=2.0
         ):
             with attempt:
-                pending = await self.bus.send_many(self.topic, pending)
-                _raise_if_unacknowledged(self.topic, pending)
+                await self._attempt(pending)
         self.delivered += len(records)
+
+    async def _attempt(self, pending: list[Message]) -> None:
+        """One try: `pending` shrinks to the unacknowledged; raising (counted) means retry."""
+        try:
+            pending[:] = await self.bus.send_many(self.topic, pending)
+            _raise_if_unacknowledged(self.topic, pending)
+        except BrokerUnavailable:
+            self.failed_attempts += 1
+            raise
 
     async def flush(self) -> None:
         """Push out anything still queued in the producer (e.g. from a cancelled send)."""
