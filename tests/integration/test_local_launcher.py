@@ -1,0 +1,107 @@
+"""The local launcher: job environment, exit codes, stop with grace then kill, no orphans."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from tests.fixtures.app import scripted
+from tests.fixtures.processes import pid_exists, wait_for_exit
+from tests.seed_examples import BASIC
+
+
+def ended(queue: dict[str, Any]) -> bool:
+    return queue["status"] in ("finished", "stopped", "error")
+
+
+def loading_pids(queue: dict[str, Any]) -> list[int]:
+    return [int(job["launcher_ref"]) for job in queue["jobs"] if job["launcher_ref"]]
+
+
+async def test_job_gets_the_job_environment(app_with: Any) -> None:
+    targets = {"loader-producer": scripted("env"), "arango-connector": scripted("exit", "0")}
+    async with app_with(targets=targets) as qm:
+        queue_id = await qm.start(BASIC)
+        queue = await qm.wait_for(queue_id, ended)
+        lines = (await qm.client.get(f"/queues/{queue_id}/logs",
+                                     params={"job": "loader-producer"})).json()["data"]["lines"]
+        env = json.loads(lines[-1])
+        assert env["QUEUE_ID"] == queue_id and env["TARGET"] == "loader-producer"
+        assert env["JOB_TYPE"] == "api_candles_1m" and env["SYMBOL"] == "BTCUSDT"
+        assert env["TIME_RANGE"] == BASIC["time_range"]
+        assert env["KAFKA_TOPIC"] == queue["kafka_topic"] and env["QUEUE_CONTROL_TOPIC"]
+        assert json.loads(env["REQUEST_JSON"]) == {"target": "loader-producer",
+                                                   "type": "api_candles_1m"}
+
+
+async def test_stop_sends_sigterm_and_the_job_ends_stopped(app_with: Any) -> None:
+    targets = {"loader-producer": scripted("sleep", "30"), "arango-connector": scripted("sleep", "30")}
+    async with app_with(targets=targets, job_stop_grace_seconds=5) as qm:
+        queue_id = await qm.start(BASIC)
+        pids = loading_pids(await qm.queue(queue_id))
+        started = time.monotonic()
+        await qm.client.post("/queues/stop", params={"queue_id": queue_id})
+        queue = await qm.wait_for(queue_id, ended)
+        assert queue["status"] == "stopped" and time.monotonic() - started < 3
+        assert all(job["status"] == "stopped" for job in queue["jobs"])
+        assert not any(pid_exists(pid) for pid in pids)
+
+
+async def test_a_job_ignoring_sigterm_is_killed_after_the_grace_period(app_with: Any) -> None:
+    targets = {"loader-producer": scripted("stubborn", "30"), "arango-connector": scripted("exit", "0")}
+    async with app_with(targets=targets, job_stop_grace_seconds=0.5) as qm:
+        queue_id = await qm.start(BASIC)
+        await qm.wait_for(queue_id, lambda q: q["jobs"][1]["status"] == "finished")
+        started = time.monotonic()
+        await qm.client.post("/queues/stop", params={"queue_id": queue_id})
+        queue = await qm.wait_for(queue_id, ended)
+        elapsed = time.monotonic() - started
+        assert 0.5 <= elapsed < 3, elapsed
+        assert queue["jobs"][0]["status"] == "stopped"
+        assert "SIGKILL" in queue["jobs"][0]["error_message"]
+
+
+async def test_stop_kills_the_jobs_whole_process_group(app_with: Any) -> None:
+    targets = {"loader-producer": scripted("family", "30"), "arango-connector": scripted("exit", "0")}
+    async with app_with(targets=targets) as qm:
+        queue_id = await qm.start(BASIC)
+        grandchild = await _grandchild_pid(qm, queue_id)
+        await qm.client.post("/queues/stop", params={"queue_id": queue_id})
+        await qm.wait_for(queue_id, ended)
+        assert await wait_for_exit(grandchild, within=3)
+
+
+async def _grandchild_pid(qm: Any, queue_id: str) -> int:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = (await qm.client.get(f"/queues/{queue_id}/logs",
+                                     params={"job": "loader-producer"})).json()["data"]["lines"]
+        found = [m.group(1) for line in lines if (m := re.search(r"grandchild pid=(\d+)", line))]
+        if found:
+            return int(found[0])
+    raise AssertionError("the job never reported its grandchild")
+
+
+async def test_shutdown_with_running_jobs_stops_them_and_leaves_no_process(app_with: Any) -> None:
+    targets = {"loader-producer": scripted("sleep", "30"), "arango-connector": scripted("sleep", "30")}
+    async with app_with(targets=targets) as qm:
+        queue_id = await qm.start(BASIC)
+        pids = loading_pids(await qm.queue(queue_id))
+        store = qm.state.queues.store
+        assert all(pid_exists(pid) for pid in pids)
+    for pid in pids:
+        assert await wait_for_exit(pid, within=1), f"pid {pid} outlived the service"
+    async with app_with(targets=targets) as qm:
+        queue = await qm.queue(queue_id)
+        assert queue["status"] == "stopped", queue
+    assert store is not None
+
+
+async def test_a_target_without_command_fails_at_once(app_with: Any) -> None:
+    targets = {"loader-producer": {"command": None}, "arango-connector": scripted("exit", "0")}
+    async with app_with(targets=targets) as qm:
+        queue = await qm.wait_for(await qm.start(BASIC), ended)
+        assert queue["jobs"][0]["status"] == "error"
+        assert "loader-producer has no runnable command" in queue["jobs"][0]["error_message"]
