@@ -53,6 +53,7 @@ class FakeBinanceWs:
     paths: list[str] = field(default_factory=list)
     clients: list[Client] = field(default_factory=list)
     firehose: list[bytes] | None = None
+    paused: bool = False
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     bumped: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
@@ -210,7 +211,7 @@ class FakeBinanceWs:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
-            for stream in sorted(self.subscribed()):
+            for stream in [] if self.paused else sorted(self.subscribed()):
                 event = self._event(stream)
                 if event is not None:
                     await self._broadcast(stream, event)
