@@ -43,7 +43,11 @@ REALTIME = {
             "graph_collection": "btc_graph_rt_2024_08_01",
             "inference_interval": "5m",
         },
-        {"target": "visualizer", "type": "graph_metrics_stream", "source": "btc_graph_rt_2024_08_01"},
+        {
+            "target": "visualizer",
+            "type": "graph_metrics_stream",
+            "source": "btc_graph_rt_2024_08_01",
+        },
     ],
 }
 

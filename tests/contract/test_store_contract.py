@@ -20,8 +20,15 @@ from app.services.pipeline import new_queue
 from app.store.base import QueueFilter, QueueStore
 from app.store.sqlite import SqliteQueueStore
 
-ADAPTERS = ["sqlite", pytest.param("arango", marks=pytest.mark.skipif(
-    not os.environ.get("ARANGO_URL"), reason="ARANGO_URL not set: no ArangoDB here"))]
+ADAPTERS = [
+    "sqlite",
+    pytest.param(
+        "arango",
+        marks=pytest.mark.skipif(
+            not os.environ.get("ARANGO_URL"), reason="ARANGO_URL not set: no ArangoDB here"
+        ),
+    ),
+]
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -109,11 +116,19 @@ async def test_concurrent_stop_and_telemetry_both_land(store: QueueStore) -> Non
     job = queue.jobs[0].name
 
     def telemetry(seq: int) -> Telemetry:
-        return Telemetry(queue_id=queue.id, job=job, status=Status.LOADING, seq=seq,
-                         records_written=seq * 10)
+        return Telemetry(
+            queue_id=queue.id, job=job, status=Status.LOADING, seq=seq, records_written=seq * 10
+        )
 
-    updates = [store.mutate(queue.id, lambda q, s=s: transitions.apply_telemetry(  # type: ignore[misc]
-        q, telemetry(s))) for s in range(20)]
+    updates = [
+        store.mutate(
+            queue.id,
+            lambda q, s=s: transitions.apply_telemetry(  # type: ignore[misc]
+                q, telemetry(s)
+            ),
+        )
+        for s in range(20)
+    ]
     await asyncio.gather(*updates, store.mutate(queue.id, transitions.request_stop))
     final = await store.get(queue.id)
     assert final.stop_requested

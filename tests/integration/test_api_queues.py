@@ -19,8 +19,11 @@ async def test_start_returns_queue_id_and_jobs_run_to_finished(app_with: Any) ->
     async with app_with(targets=QUICK) as qm:
         response = await qm.client.post("/queues/start", json=BASIC)
         body = response.json()
-        assert (response.status_code, body["status"], body["message"]) == (200, "success",
-                                                                            "Queue started")
+        assert (response.status_code, body["status"], body["message"]) == (
+            200,
+            "success",
+            "Queue started",
+        )
         queue = await qm.wait_for(body["data"]["queue_id"], ended)
         assert queue["status"] == "finished"
         assert [job["status"] for job in queue["jobs"]] == ["finished", "finished"]
@@ -41,13 +44,18 @@ async def test_get_unknown_queue_is_404_in_the_envelope(app_with: Any) -> None:
     async with app_with() as qm:
         response = await qm.client.get("/queues/nope")
         assert response.status_code == 404
-        assert response.json() == {"status": "error", "message": "no queue with id nope",
-                                   "data": None}
+        assert response.json() == {
+            "status": "error",
+            "message": "no queue with id nope",
+            "data": None,
+        }
 
 
 async def test_invalid_body_is_422_naming_field_and_reason(app_with: Any) -> None:
     async with app_with() as qm:
-        response = await qm.client.post("/queues/start", json={**BASIC, "time_range": "2024-13-01:2024-12-01"})
+        response = await qm.client.post(
+            "/queues/start", json={**BASIC, "time_range": "2024-13-01:2024-12-01"}
+        )
         body = response.json()
         assert response.status_code == 422 and body["status"] == "error"
         assert body["data"][0]["field"] == "time_range"
@@ -56,8 +64,9 @@ async def test_invalid_body_is_422_naming_field_and_reason(app_with: Any) -> Non
 
 async def test_malformed_json_is_422(app_with: Any) -> None:
     async with app_with() as qm:
-        response = await qm.client.post("/queues/start", content=b"{not json",
-                                        headers={"content-type": "application/json"})
+        response = await qm.client.post(
+            "/queues/start", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert response.status_code == 422 and response.json()["status"] == "error"
 
 
@@ -109,10 +118,11 @@ async def test_logs_return_the_tail_of_the_failed_job(app_with: Any) -> None:
         assert "failing on purpose with code 3" in loader["error_message"]
         response = await qm.client.get(f"/queues/{queue_id}/logs", params={"tail": 1})
         data = response.json()["data"]
-        assert (data["target"], data["lines"]) == ("loader-producer",
-                                                   ["failing on purpose with code 3"])
-        other = await qm.client.get(f"/queues/{queue_id}/logs",
-                                    params={"job": "arango-connector"})
+        assert (data["target"], data["lines"]) == (
+            "loader-producer",
+            ["failing on purpose with code 3"],
+        )
+        other = await qm.client.get(f"/queues/{queue_id}/logs", params={"job": "arango-connector"})
         assert other.json()["data"]["lines"][0].startswith("scripted job exit 0")
         unknown = await qm.client.get(f"/queues/{queue_id}/logs", params={"job": "visualizer"})
         assert unknown.status_code == 404 and "matches no job" in unknown.json()["message"]

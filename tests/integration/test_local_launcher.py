@@ -25,19 +25,25 @@ async def test_job_gets_the_job_environment(app_with: Any) -> None:
     async with app_with(targets=targets) as qm:
         queue_id = await qm.start(BASIC)
         queue = await qm.wait_for(queue_id, ended)
-        lines = (await qm.client.get(f"/queues/{queue_id}/logs",
-                                     params={"job": "loader-producer"})).json()["data"]["lines"]
+        lines = (
+            await qm.client.get(f"/queues/{queue_id}/logs", params={"job": "loader-producer"})
+        ).json()["data"]["lines"]
         env = json.loads(lines[-1])
         assert env["QUEUE_ID"] == queue_id and env["TARGET"] == "loader-producer"
         assert env["JOB_TYPE"] == "api_candles_1m" and env["SYMBOL"] == "BTCUSDT"
         assert env["TIME_RANGE"] == BASIC["time_range"]
         assert env["KAFKA_TOPIC"] == queue["kafka_topic"] and env["QUEUE_CONTROL_TOPIC"]
-        assert json.loads(env["REQUEST_JSON"]) == {"target": "loader-producer",
-                                                   "type": "api_candles_1m"}
+        assert json.loads(env["REQUEST_JSON"]) == {
+            "target": "loader-producer",
+            "type": "api_candles_1m",
+        }
 
 
 async def test_stop_sends_sigterm_and_the_job_ends_stopped(app_with: Any) -> None:
-    targets = {"loader-producer": scripted("sleep", "30"), "arango-connector": scripted("sleep", "30")}
+    targets = {
+        "loader-producer": scripted("sleep", "30"),
+        "arango-connector": scripted("sleep", "30"),
+    }
     async with app_with(targets=targets, job_stop_grace_seconds=5) as qm:
         queue_id = await qm.start(BASIC)
         pids = loading_pids(await qm.queue(queue_id))
@@ -50,7 +56,10 @@ async def test_stop_sends_sigterm_and_the_job_ends_stopped(app_with: Any) -> Non
 
 
 async def test_a_job_ignoring_sigterm_is_killed_after_the_grace_period(app_with: Any) -> None:
-    targets = {"loader-producer": scripted("stubborn", "30"), "arango-connector": scripted("exit", "0")}
+    targets = {
+        "loader-producer": scripted("stubborn", "30"),
+        "arango-connector": scripted("exit", "0"),
+    }
     async with app_with(targets=targets, job_stop_grace_seconds=0.5) as qm:
         queue_id = await qm.start(BASIC)
         await qm.wait_for(queue_id, lambda q: q["jobs"][1]["status"] == "finished")
@@ -64,7 +73,10 @@ async def test_a_job_ignoring_sigterm_is_killed_after_the_grace_period(app_with:
 
 
 async def test_stop_kills_the_jobs_whole_process_group(app_with: Any) -> None:
-    targets = {"loader-producer": scripted("family", "30"), "arango-connector": scripted("exit", "0")}
+    targets = {
+        "loader-producer": scripted("family", "30"),
+        "arango-connector": scripted("exit", "0"),
+    }
     async with app_with(targets=targets) as qm:
         queue_id = await qm.start(BASIC)
         grandchild = await _grandchild_pid(qm, queue_id)
@@ -76,8 +88,9 @@ async def test_stop_kills_the_jobs_whole_process_group(app_with: Any) -> None:
 async def _grandchild_pid(qm: Any, queue_id: str) -> int:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        lines = (await qm.client.get(f"/queues/{queue_id}/logs",
-                                     params={"job": "loader-producer"})).json()["data"]["lines"]
+        lines = (
+            await qm.client.get(f"/queues/{queue_id}/logs", params={"job": "loader-producer"})
+        ).json()["data"]["lines"]
         found = [m.group(1) for line in lines if (m := re.search(r"grandchild pid=(\d+)", line))]
         if found:
             return int(found[0])
@@ -85,7 +98,10 @@ async def _grandchild_pid(qm: Any, queue_id: str) -> int:
 
 
 async def test_shutdown_with_running_jobs_stops_them_and_leaves_no_process(app_with: Any) -> None:
-    targets = {"loader-producer": scripted("sleep", "30"), "arango-connector": scripted("sleep", "30")}
+    targets = {
+        "loader-producer": scripted("sleep", "30"),
+        "arango-connector": scripted("sleep", "30"),
+    }
     async with app_with(targets=targets) as qm:
         queue_id = await qm.start(BASIC)
         pids = loading_pids(await qm.queue(queue_id))

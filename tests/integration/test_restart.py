@@ -32,9 +32,10 @@ async def test_killed_service_takes_its_jobs_along_and_restart_settles_them(
     (tmp_path / "targets.json").write_text(json.dumps(SLOW))
     env = {"DATA_DIR": str(tmp_path / "var"), "TARGETS_FILE": str(tmp_path / "targets.json")}
     with service(env, tmp_path / "service.log") as running:
-        reply = httpx.post(f"{running.url}/queues/start", json=BASIC, timeout=10).json()
-        queue_id = reply["data"]["queue_id"]
-        queue = httpx.get(f"{running.url}/queues/{queue_id}", timeout=5).json()["data"]
+        async with httpx.AsyncClient(base_url=running.url, timeout=10) as client:
+            reply = (await client.post("/queues/start", json=BASIC)).json()
+            queue_id = reply["data"]["queue_id"]
+            queue = (await client.get(f"/queues/{queue_id}")).json()["data"]
         pids = [int(job["launcher_ref"]) for job in queue["jobs"]]
         running.kill()
     for pid in pids:

@@ -14,8 +14,20 @@ import subprocess
 import sys
 import time
 
-JOB_KEYS = ("QUEUE_ID", "TARGET", "JOB_TYPE", "JOB_NAME", "SYMBOL", "SYMBOLS", "TIME_RANGE",
-            "KAFKA_TOPIC", "REQUEST_JSON", "EXCHANGE", "QUEUE_CONTROL_TOPIC", "COLLECTION")
+JOB_KEYS = (
+    "QUEUE_ID",
+    "TARGET",
+    "JOB_TYPE",
+    "JOB_NAME",
+    "SYMBOL",
+    "SYMBOLS",
+    "TIME_RANGE",
+    "KAFKA_TOPIC",
+    "REQUEST_JSON",
+    "EXCHANGE",
+    "QUEUE_CONTROL_TOPIC",
+    "COLLECTION",
+)
 
 
 def main(mode: str, arg: str = "0") -> int:

@@ -29,11 +29,14 @@ def test_long_job_names_are_cut_with_a_hash_and_stay_unique() -> None:
 def test_data_names_follow_seed_002() -> None:
     june = (date(2024, 6, 1), date(2024, 6, 30))
     assert naming.data_name(["BTCUSDT"], Exchange.BINANCE, "api_candles_5m", *june) == (
-        "btc_candles_5m_2024_06")
+        "btc_candles_5m_2024_06"
+    )
     day = (date(2024, 8, 1), date(2024, 8, 1))
     assert naming.data_name(["BTCUSDT"], Exchange.BINANCE, "ws_trades", *day) == (
-        "btc_ws_trades_2024_08_01")
+        "btc_ws_trades_2024_08_01"
+    )
     assert naming.data_name(["SBER", "GAZP"], Exchange.MOEX, "ws_candles", *day) == (
-        "sber_x2_moex_ws_candles_2024_08_01")
+        "sber_x2_moex_ws_candles_2024_08_01"
+    )
     partial = (date(2024, 6, 3), date(2024, 6, 5))
     assert naming.period_suffix(*partial) == "20240603_20240605"

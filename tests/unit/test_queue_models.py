@@ -45,16 +45,27 @@ def test_type_is_inferred_from_stream_requests() -> None:
 
 @pytest.mark.parametrize(
     ("source", "exchange", "expected"),
-    [("api", "binance", "api_candles_1m"), ("rest", "binance", "api_candles_1m"),
-     ("ws", "binance", "ws_trades"), ("ws", "moex", "ws_candles")],
+    [
+        ("api", "binance", "api_candles_1m"),
+        ("rest", "binance", "api_candles_1m"),
+        ("ws", "binance", "ws_trades"),
+        ("ws", "moex", "ws_candles"),
+    ],
 )
 def test_default_pipeline_follows_type(source: str, exchange: str, expected: str) -> None:
     symbol = "SBER" if exchange == "moex" else "BTCUSDT"
     create = QueueCreate.model_validate(
-        {"symbol": symbol, "type": source, "exchange": exchange, "time_range": "2024-01-01:2024-01-01"}
+        {
+            "symbol": symbol,
+            "type": source,
+            "exchange": exchange,
+            "time_range": "2024-01-01:2024-01-01",
+        }
     )
     assert [(r.target, r.type) for r in pipeline_of(create)] == [
-        ("loader-producer", expected), ("arango-connector", expected)]
+        ("loader-producer", expected),
+        ("arango-connector", expected),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -91,25 +102,59 @@ def req(**fields: Any) -> dict[str, Any]:
         (req(target="cooker", type="x"), "requests[0].target", "loader-producer"),
         (req(target="loader-producer", type="api_candles_7m"), "requests[0].type", "intervals"),
         (req(target="loader-producer", type="ws_mark_price"), "requests[0].type", "futures"),
-        (req(target="loader-producer", type="api_candles_5m", interval="1h"),
-         "requests[0].interval", "disagrees"),
-        (req(target="arango-connector", type="api_candles_5m", collection="1bad"),
-         "requests[0].collection", "pattern"),
-        (req(target="graph-builder", type="gnn_graph", collection_output="out"),
-         "requests[0].collection_inputs", "required"),
-        (req(target="graph-builder", type="gnn_graph", collection_inputs=["a"]),
-         "requests[0].collection_output", "required"),
-        (req(target="graph-builder", type="gnn_graph", collection_inputs=[], collection_output="o"),
-         "requests[0].collection_inputs", "at least 1"),
-        (req(target="graph-builder", type="bake", collection_inputs=["a"], collection_output="o"),
-         "requests[0].type", "unknown type"),
-        (req(target="gnn-trainer", type="gnn_train", graph_collection="g"),
-         "requests[0].model_output", "required when type is gnn_train"),
-        (req(target="gnn-trainer", type="realtime_gnn_infer"),
-         "requests[0].graph_collection", "required"),
+        (
+            req(target="loader-producer", type="api_candles_5m", interval="1h"),
+            "requests[0].interval",
+            "disagrees",
+        ),
+        (
+            req(target="arango-connector", type="api_candles_5m", collection="1bad"),
+            "requests[0].collection",
+            "pattern",
+        ),
+        (
+            req(target="graph-builder", type="gnn_graph", collection_output="out"),
+            "requests[0].collection_inputs",
+            "required",
+        ),
+        (
+            req(target="graph-builder", type="gnn_graph", collection_inputs=["a"]),
+            "requests[0].collection_output",
+            "required",
+        ),
+        (
+            req(
+                target="graph-builder",
+                type="gnn_graph",
+                collection_inputs=[],
+                collection_output="o",
+            ),
+            "requests[0].collection_inputs",
+            "at least 1",
+        ),
+        (
+            req(
+                target="graph-builder", type="bake", collection_inputs=["a"], collection_output="o"
+            ),
+            "requests[0].type",
+            "unknown type",
+        ),
+        (
+            req(target="gnn-trainer", type="gnn_train", graph_collection="g"),
+            "requests[0].model_output",
+            "required when type is gnn_train",
+        ),
+        (
+            req(target="gnn-trainer", type="realtime_gnn_infer"),
+            "requests[0].graph_collection",
+            "required",
+        ),
         (req(target="visualizer", type="graph_metrics_stream"), "requests[0].source", "required"),
-        (req(target="visualizer", type="graph_metrics_stream", source="s", extra=1),
-         "requests[0].extra", "unknown field"),
+        (
+            req(target="visualizer", type="graph_metrics_stream", source="s", extra=1),
+            "requests[0].extra",
+            "unknown field",
+        ),
     ],
 )
 def test_requests_are_validated_per_target(

@@ -15,8 +15,14 @@ def queue() -> QueueState:
 
 
 def report(q: QueueState, status: Status, seq: int, records: int = 0) -> Telemetry:
-    return Telemetry(queue_id=q.id, job=q.jobs[0].name, status=status, seq=seq,
-                     records_written=records, last_loaded_timestamp=f"2024-01-01T00:0{seq}:00")
+    return Telemetry(
+        queue_id=q.id,
+        job=q.jobs[0].name,
+        status=status,
+        seq=seq,
+        records_written=records,
+        last_loaded_timestamp=f"2024-01-01T00:0{seq}:00",
+    )
 
 
 def test_telemetry_moves_job_and_queue() -> None:
