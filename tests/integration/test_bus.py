@@ -94,9 +94,7 @@ async def test_embedded_broker_logs_to_its_file_and_is_reaped(broker: RunningBro
     assert pid_exists(broker.embedded.pid)
 
 
-async def test_broker_on_a_taken_port_fails_clearly(
-    broker: RunningBroker, tmp_path: Path
-) -> None:
+async def test_broker_on_a_taken_port_fails_clearly(broker: RunningBroker, tmp_path: Path) -> None:
     taken = EmbeddedBroker(tmp_path / "tansu.log", port=broker.embedded.port, ready_seconds=5)
     with pytest.raises(BrokerUnavailable, match="in use"):
         await taken.start()
