@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 
@@ -49,7 +50,7 @@ async def test_demo_job_reports_starting_loading_finished_with_rising_seq(
     assert statuses[:2] == ["starting", "loading"]
     assert statuses[-1] == "finished" and statuses.count("finished") == 1
     seqs = [t["seq"] for t in telemetry]
-    assert seqs[0] == 0 and all(a < b for a, b in zip(seqs, seqs[1:], strict=False))
+    assert seqs[0] == 0 and all(a < b for a, b in itertools.pairwise(seqs))
     assert telemetry[-1]["records_written"] == 25
     assert telemetry[-1]["finished_at"] is not None
 
