@@ -29,9 +29,11 @@ STREAM = "btcusdt@trade"
 class CountingSink:
     def __init__(self) -> None:
         self.count = 0
+        self.started = asyncio.Event()
 
     async def send(self, records: Sequence[dict[str, Any]], key_field: str = "symbol") -> None:
         self.count += len(records)
+        self.started.set()
 
     async def flush(self) -> None:
         return None
@@ -52,10 +54,9 @@ def serve_forever(urls: Any) -> None:
     asyncio.run(main())
 
 
-async def measure(counter: Any, seconds: float) -> float:
+async def measure(counter: Any, started: asyncio.Event, seconds: float) -> float:
     """Messages per second counted over `seconds`, after the first message arrived."""
-    while counter() == 0:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(started.wait(), 10)
     start, began = counter(), time.perf_counter()
     await asyncio.sleep(seconds)
     return (counter() - start) / (time.perf_counter() - began)
@@ -63,16 +64,18 @@ async def measure(counter: Any, seconds: float) -> float:
 
 async def raw_rate(url: str, seconds: float) -> float:
     received = 0
+    started = asyncio.Event()
 
     async def receive() -> None:
         nonlocal received
         async with connect(f"{url}/stream?streams={STREAM}", ping_interval=None) as ws:
             async for _ in ws:
                 received += 1
+                started.set()
 
     task = asyncio.create_task(receive())
     try:
-        return await measure(lambda: received, seconds)
+        return await measure(lambda: received, started, seconds)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -84,7 +87,7 @@ async def loader_rate(url: str, seconds: float) -> float:
     ctx.sink = sink  # type: ignore[assignment]
     job = asyncio.create_task(jobs.run(ctx, BinanceTuning(batch_size=1000)))
     try:
-        return await measure(lambda: sink.count, seconds)
+        return await measure(lambda: sink.count, sink.started, seconds)
     finally:
         ctx.stop_requested.set()
         await job
