@@ -11,12 +11,13 @@ import asyncio
 import multiprocessing
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import orjson
 from websockets.asyncio.client import connect
 
+from app.workers.base import JobContext
 from app.workers.binance import jobs
 from app.workers.binance.settings import BinanceTuning
 from tests.fakes.binance_events import trade
@@ -54,7 +55,7 @@ def serve_forever(urls: Any) -> None:
     asyncio.run(main())
 
 
-async def measure(counter: Any, started: asyncio.Event, seconds: float) -> float:
+async def measure(counter: Callable[[], int], started: asyncio.Event, seconds: float) -> float:
     """Messages per second counted over `seconds`, after the first message arrived."""
     await asyncio.wait_for(started.wait(), 10)
     start, began = counter(), time.perf_counter()
@@ -85,7 +86,7 @@ async def loader_rate(url: str, seconds: float) -> float:
     ctx = LocalJobContext(job_env("ws_trades", "BTCUSDT", binance_ws_url=url))
     sink = CountingSink()
     ctx.sink = sink  # type: ignore[assignment]
-    job = asyncio.create_task(jobs.run(ctx, BinanceTuning(batch_size=1000)))
+    job = asyncio.create_task(jobs.run(cast(JobContext, ctx), BinanceTuning(batch_size=1000)))
     try:
         return await measure(lambda: sink.count, sink.started, seconds)
     finally:
