@@ -100,15 +100,31 @@ async def run_job_async(
     since_ms = int((time.time() - options.stop_lookback_seconds) * 1000)
     with _signals_set(stop, enabled=handle_signals):
         try:
-            bus = await connect(env, options)
+            bus = await connect_unless_stopped(env, options, stop)
         except QueueManagerError as error:
             log.error("cannot start the job: Kafka unreachable or misconfigured",
                       bootstrap=env.kafka_bootstrap_servers, error=error.message)  # fmt: skip
             return 1
+        if bus is None:
+            log.info("stopped before Kafka was reachable; nothing to report")
+            return 0
         try:
             return await JobRun(entrypoint, env, options, bus, stop).run(since_ms)
         finally:
             await _close(bus)
+
+
+async def connect_unless_stopped(
+    env: JobEnv, options: RuntimeOptions, stop: asyncio.Event
+) -> KafkaBus | None:
+    """Connect, but give up at once (None) when a stop arrives while the broker is away."""
+    connecting = asyncio.create_task(connect(env, options), name="connect")
+    stopper = asyncio.create_task(stop.wait(), name="stop-wait")
+    try:
+        await asyncio.wait({connecting, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await _cancel_all([stopper] if connecting.done() else [stopper, connecting])
+    return None if connecting.cancelled() else connecting.result()
 
 
 async def connect(env: JobEnv, options: RuntimeOptions) -> KafkaBus:

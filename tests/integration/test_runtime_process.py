@@ -88,3 +88,15 @@ async def test_a_job_waits_for_a_broker_that_comes_up_late(
         assert (await read_telemetry(topics))[-1]["status"] == "finished"
     finally:
         await late.stop()
+
+
+async def test_sigterm_while_the_broker_is_unreachable_exits_0_at_once(
+    topic_prefix: str,
+) -> None:
+    topics = job_topics(f"127.0.0.1:{free_port()}", topic_prefix)
+    process = await start_job({**topics.env_vars(), "BROKER_CONNECT_TIMEOUT": "30"}, "demo-job")
+    await asyncio.wait_for(read_until(process, "stamina.retry_scheduled"), 8)
+    process.send_signal(signal.SIGTERM)
+    code, stderr = await finish(process, within=3)
+    assert code == 0, stderr
+    assert "stopped before Kafka was reachable" in stderr
