@@ -55,7 +55,10 @@ class StopWatch:
                 await asyncio.sleep(1.0)
 
     async def _watch_once(self, stop: asyncio.Event) -> None:
-        consumer = self.bus.consumer([], group_id=None, enable_auto_commit=False)
+        # earliest: if the broker lost its log (restart), re-read; the time filter skips old
+        consumer = self.bus.consumer(
+            [], group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         try:
             with broker_errors("watch queue-control"):
                 await consumer.start()

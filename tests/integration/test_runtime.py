@@ -144,3 +144,13 @@ async def test_an_unreachable_broker_gives_exit_1_within_the_bound(topics: JobTo
     started = time.monotonic()
     assert await asyncio.wait_for(run_job_async(demo_main, env, options), 6) == 1
     assert time.monotonic() - started < 4
+
+
+async def test_a_record_that_is_not_json_is_refused_clearly(topics: JobTopics) -> None:
+    async def bad_record(ctx: JobContext) -> None:
+        await ctx.sink.send([{"symbol": "BTCUSDT", "when": object()}])
+
+    assert await asyncio.wait_for(run_job_async(bad_record, topics.env(), FAST), 8) == 1
+    final = (await read_telemetry(topics))[-1]
+    assert final["status"] == "error"
+    assert "not JSON-serializable" in final["error_message"]
