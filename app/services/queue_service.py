@@ -82,6 +82,9 @@ class QueueService:
     async def get(self, queue_id: str) -> QueueState:
         return await self.store.get(queue_id)
 
+    async def get_json(self, queue_id: str) -> bytes:
+        return await self.store.get_json(queue_id)
+
     async def page(self, query: QueueFilter) -> QueuePage:
         return await self.store.page(query)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import orjson
 from arango.client import ArangoClient
 from arango.database import StandardDatabase
 from arango.exceptions import (
@@ -54,7 +55,9 @@ RETURN LENGTH(FOR q IN queue_state
 class ArangoQueueStore:
     def __init__(self, settings: Settings, timeout_seconds: float = 5.0) -> None:
         self._settings = settings
-        self._client = ArangoClient(hosts=settings.arango_url or "", request_timeout=timeout_seconds)
+        self._client = ArangoClient(
+            hosts=settings.arango_url or "", request_timeout=timeout_seconds
+        )
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="arango")
         self._db: StandardDatabase | None = None
 
@@ -70,6 +73,10 @@ class ArangoQueueStore:
 
     async def get(self, queue_id: str) -> QueueState:
         return _queue(await self._call(lambda: self._fetch(queue_id)))
+
+    async def get_json(self, queue_id: str) -> bytes:
+        document = await self._call(lambda: self._fetch(queue_id))
+        return orjson.dumps({k: v for k, v in document.items() if not k.startswith("_")})
 
     async def page(self, query: QueueFilter) -> QueuePage:
         binds = {"status": query.status.value if query.status else None,

@@ -42,6 +42,9 @@ class QueueStore(Protocol):
     async def get(self, queue_id: str) -> QueueState:
         """Raises QueueNotFound."""
 
+    async def get_json(self, queue_id: str) -> bytes:
+        """The queue as QueueState JSON, without a parse and re-serialise (the hot read)."""
+
     async def page(self, query: QueueFilter) -> QueuePage:
         """Newest first."""
 

@@ -65,6 +65,9 @@ class SqliteQueueStore:
     async def get(self, queue_id: str) -> QueueState:
         return await self._read(lambda db: _load(db, queue_id))
 
+    async def get_json(self, queue_id: str) -> bytes:
+        return await self._read(lambda db: _load_json(db, queue_id))
+
     async def page(self, query: QueueFilter) -> QueuePage:
         return await self._read(lambda db: _page(db, query))
 
@@ -160,10 +163,14 @@ def _insert(db: sqlite3.Connection, queue: QueueState) -> None:
 
 
 def _load(db: sqlite3.Connection, queue_id: str) -> QueueState:
+    return _parse(_load_json(db, queue_id))
+
+
+def _load_json(db: sqlite3.Connection, queue_id: str) -> bytes:
     row = db.execute("SELECT doc FROM queues WHERE id = ?", (queue_id,)).fetchone()
     if row is None:
         raise QueueNotFound(f"no queue with id {queue_id}")
-    return _parse(row[0])
+    return bytes(row[0])
 
 
 def _mutate(db: sqlite3.Connection, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:

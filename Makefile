@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make run` serves on :8000, `make test` runs every test.
+# Both create .venv and install the package with its dev extras on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/queue-manager serve --host 127.0.0.1 --port 8000
+
+# pytest's exit code 5 (no tests collected) must fail, not pass silently.
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
+	exit $$status
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check app tests bench
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var test-artifacts
