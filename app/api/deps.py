@@ -11,17 +11,22 @@ from app.services.queue_service import QueueService
 from app.state import AppState
 
 
-def _state(request: Request) -> AppState:
+async def _state(request: Request) -> AppState:
+    """Dependencies are async: FastAPI runs sync ones in a thread, a hop per request."""
+    return _app_state(request)
+
+
+async def _queues(request: Request) -> QueueService:
+    return _app_state(request).queues
+
+
+async def _metrics(request: Request) -> Metrics:
+    return _app_state(request).metrics
+
+
+def _app_state(request: Request) -> AppState:
     state: AppState = request.app.state.services
     return state
-
-
-def _queues(request: Request) -> QueueService:
-    return _state(request).queues
-
-
-def _metrics(request: Request) -> Metrics:
-    return _state(request).metrics
 
 
 State = Annotated[AppState, Depends(_state)]

@@ -5,6 +5,10 @@ read-modify-write run start to end in that thread inside BEGIN IMMEDIATE: nothin
 interleave with it, in this process or another (the file lock). Readers use their own
 connections from a small pool, so lists never wait behind writes. aiosqlite was not used:
 its per-statement awaits would let other coroutines interleave inside a transaction.
+
+The hot read (GET /queues/{id}) is served from a bounded write-through cache of documents:
+only this process writes queues to the file, and the writer thread updates the cache after
+each commit, in commit order, so the cache is never older than the file.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from app.store.base import Mutation, QueueFilter, QueuePage
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 2000
+CACHED_DOCUMENTS = 10_000
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queues (
   id TEXT PRIMARY KEY, status TEXT NOT NULL, symbol TEXT NOT NULL,
@@ -46,6 +51,8 @@ class SqliteQueueStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._documents: dict[str, bytes] = {}
+        """Written only by the writer thread, after commit; read from the event loop."""
 
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,19 +67,23 @@ class SqliteQueueStore:
             self._connections.clear()
 
     async def create(self, queue: QueueState) -> None:
-        await self._write(lambda db: _insert(db, queue))
+        await self._write(lambda db: _insert(db, queue), remember=lambda _: queue)
 
     async def get(self, queue_id: str) -> QueueState:
         return await self._read(lambda db: _load(db, queue_id))
 
     async def get_json(self, queue_id: str) -> bytes:
+        cached = self._documents.get(queue_id)
+        if cached is not None:
+            return cached
         return await self._read(lambda db: _load_json(db, queue_id))
 
     async def page(self, query: QueueFilter) -> QueuePage:
         return await self._read(lambda db: _page(db, query))
 
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
-        return await self._write(lambda db: _mutate(db, queue_id, change))
+        return await self._write(lambda db: _mutate(db, queue_id, change),
+                                 remember=lambda result: result[0] if result[1] else None)
 
     async def active(self) -> list[QueueState]:
         return await self._read(_active)
@@ -94,15 +105,21 @@ class SqliteQueueStore:
             )
         )
 
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(
+        self,
+        work: Callable[[sqlite3.Connection], T],
+        remember: Callable[[T], QueueState | None] = lambda _: None,
+    ) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer_pool, self._transaction, work)
+        return await loop.run_in_executor(self._writer_pool, self._transaction, work, remember)
 
     async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader_pool, self._guarded, work)
 
-    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _transaction(
+        self, work: Callable[[sqlite3.Connection], T], remember: Callable[[T], QueueState | None]
+    ) -> T:
         def in_transaction(db: sqlite3.Connection) -> T:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -113,7 +130,16 @@ class SqliteQueueStore:
             db.commit()
             return result
 
-        return self._guarded(in_transaction)
+        result = self._guarded(in_transaction)
+        written = remember(result)
+        if written is not None:
+            self._cache(written)
+        return result
+
+    def _cache(self, queue: QueueState) -> None:
+        if len(self._documents) >= CACHED_DOCUMENTS:
+            self._documents.pop(next(iter(self._documents)))
+        self._documents[queue.id] = _dump(queue)
 
     def _guarded(self, work: Callable[[sqlite3.Connection], T]) -> T:
         try:
