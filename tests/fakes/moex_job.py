@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from app.workers.base import JobEnv
+from app.workers.base import JobEnv, RecordSink
 
 
 class Changes:
@@ -50,7 +50,8 @@ class JobContextForTests:
     def __init__(self, env: JobEnv) -> None:
         self.env = env
         self.stop_requested = asyncio.Event()
-        self.sink = ListSink()
+        self.collected = ListSink()
+        self.sink: RecordSink = self.collected
         self.progress_calls: list[tuple[int, str | None]] = []
         self.warnings: list[str] = []
         self.stats: list[dict[str, Any]] = []

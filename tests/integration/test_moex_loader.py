@@ -34,6 +34,13 @@ async def running(ctx: JobContextForTests,
             await asyncio.wait({task})
 
 
+async def records(ctx: JobContextForTests, kind: str, count: int,
+                  symbol: str | None = None) -> None:
+    """Wait until the sink holds exactly `count` records of that kind (and symbol)."""
+    sink = ctx.collected
+    await sink.changes.wait_until(lambda: len(sink.of(kind, symbol)) == count)
+
+
 def context(server: FakeMoexServer, job_type: str, tickers: Sequence[str],
             **extra: str) -> JobContextForTests:
     return JobContextForTests(moex_env(server.url, job_type, tickers, **extra))
@@ -43,8 +50,8 @@ async def test_candles_snapshot_then_updates_exact_decimals() -> None:
     async with FakeMoexServer() as server:
         ctx = context(server, "ws_candles", ["SBER", "GAZP"], request_json='{"interval":"M10"}')
         async with running(ctx) as task:
-            await ctx.sink.changes.wait_until(lambda: len(ctx.sink.of("candle")) == 4)
-            first = ctx.sink.of("candle", "SBER")[0]
+            await records(ctx, "candle", 4)
+            first = ctx.collected.of("candle", "SBER")[0]
             assert (first["open"], first["high"], first["low"], first["close"]) == (
                 "306.13", "306.50", "306.00", "306.25")
             assert (first["volume"], first["quote_volume"]) == ("4000", "1234567.8")
@@ -52,11 +59,11 @@ async def test_candles_snapshot_then_updates_exact_decimals() -> None:
             row = ["2026-01-22 09:59:00", "2026-01-22 09:59:59", [306.25, 2], [307.1, 2],
                    [306.2, 2], [307.05, 2], [150.0, 1], 400]
             assert await server.publish("candles", "SBER", "updates", COLUMNS["candles"], [row])
-            await ctx.sink.changes.wait_until(lambda: len(ctx.sink.of("candle", "SBER")) == 3)
+            await records(ctx, "candle", 3, "SBER")
         assert task.exception() is None
-    latest = ctx.sink.of("candle", "SBER")[-1]
+    latest = ctx.collected.of("candle", "SBER")[-1]
     assert (latest["high"], latest["close"], latest["volume"]) == ("307.10", "307.05", "400")
-    assert latest["id"] == ctx.sink.of("candle", "SBER")[1]["id"], "same candle, same id"
+    assert latest["id"] == ctx.collected.of("candle", "SBER")[1]["id"], "same candle, same id"
     assert all(set(h) == {"domain", "login", "passcode"} for h in server.connect_headers)
 
 
@@ -74,12 +81,12 @@ async def test_orderbook_snapshot_updates_and_removal() -> None:
     async with FakeMoexServer() as server:
         ctx = context(server, "ws_orderbooks", ["SBER"])
         async with running(ctx):
-            await ctx.sink.changes.wait_until(lambda: len(ctx.sink.of("book_snapshot")) == 1)
+            await records(ctx, "book_snapshot", 1)
             columns = COLUMNS["orderbooks"]
             await server.publish("orderbooks", "SBER", "updates", columns, [["B", [306.1, 2], 99]])
             await server.publish("orderbooks", "SBER", "removal", columns, [["S", [306.2, 2], 0]])
-            await ctx.sink.changes.wait_until(lambda: len(ctx.sink.of("book_snapshot")) == 3)
-    snapshot, updated, removed = ctx.sink.of("book_snapshot")
+            await records(ctx, "book_snapshot", 3)
+    snapshot, updated, removed = ctx.collected.of("book_snapshot")
     assert snapshot["bids"] == [("306.10", "10"), ("306.05", "7")]
     assert snapshot["asks"] == [("306.20", "5"), ("306.35", "12")]
     assert updated["bids"][0] == ("306.10", "99")
@@ -91,11 +98,11 @@ async def test_securities_updates_merge_changed_columns_over_binary_frames() -> 
     async with FakeMoexServer(binary_messages=True) as server:
         ctx = context(server, "ws_securities", ["SBER"])
         async with running(ctx):
-            await ctx.sink.changes.wait_until(lambda: len(ctx.sink.of("ticker")) == 1)
+            await records(ctx, "ticker", 1)
             await server.publish("securities", "SBER", "updates", ["TICKER", "LAST"],
                                  [["SBER", [306.4, 2]]])
-            await ctx.sink.changes.wait_until(lambda: len(ctx.sink.of("ticker")) == 2)
-    first, second = ctx.sink.of("ticker")
+            await records(ctx, "ticker", 2)
+    first, second = ctx.collected.of("ticker")
     assert (first["last"], first["bid"], first["ask"], first["volume"]) == (
         "306.13", "306.10", "306.20", "123456")
     assert (second["last"], second["bid"], second["ask"]) == ("306.40", "306.10", "306.20")
@@ -143,7 +150,7 @@ async def test_stop_mid_stream_disconnects_and_leaves_no_tasks() -> None:
     async with FakeMoexServer(update_interval=0.01) as server:
         ctx = context(server, "ws_candles", ["SBER", "GAZP", "LKOH"])
         async with running(ctx, replace(FAST, tickers_per_connection=2)) as task:
-            await ctx.sink.changes.wait_until(lambda: len(ctx.sink.records) >= 30)
+            await ctx.collected.changes.wait_until(lambda: len(ctx.collected.records) >= 30)
             ctx.stop_requested.set()
             async with asyncio.timeout(1):
                 await asyncio.wait({task})
@@ -151,7 +158,7 @@ async def test_stop_mid_stream_disconnects_and_leaves_no_tasks() -> None:
         await server.wait_until(lambda: not server.sessions)
         assert server.commands["DISCONNECT"] == 2
     assert asyncio.all_tasks() - before == {asyncio.current_task()} - before
-    assert ctx.sink.flushes == 1
+    assert ctx.collected.flushes == 1
 
 
 async def test_live_stats_report_connections_prices_and_busiest_tickers() -> None:

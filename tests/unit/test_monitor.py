@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from rich.table import Table
 
 from app.monitor import MonitorState, freshness_style, render, summary, topic_url
 
@@ -85,7 +86,8 @@ def test_busiest_tickers_first_and_limited_merging_jobs() -> None:
     assert [cell.strip() for cell in lines[0].split("│")[2:6]] == ["1.1", "1.2", "1.15", "-"]
     assert "10" in lines[0].split("│")[6], "updates summed over jobs"
     assert "Updates: 150" in plain(screen(state))
-    assert len(render(state, NOW, limit=1).renderables[2].rows) == 1  # type: ignore[attr-defined]
+    table = render(state, NOW, limit=1).renderables[2]
+    assert isinstance(table, Table) and table.row_count == 1
 
 
 def test_queue_events_heartbeats_rates_and_foreign_queues() -> None:
