@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from app.errors import BrokerUnavailable
 from app.workers.moex import loader
 from app.workers.moex.errors import MoexAccessDenied
 from app.workers.moex.loader import LoaderOptions
@@ -177,3 +178,22 @@ async def test_live_stats_report_connections_prices_and_busiest_tickers() -> Non
     (figures,) = stats["tickers"].values()
     assert figures["open"] == "306.25" and figures["updates"] > 1
     assert ctx.progress_calls[-1][0] >= stats["updates"]
+
+
+class RefusingSink:
+    """A sink whose broker is gone: the job must fail with that error, not hang or wrap it."""
+
+    async def send(self, records: Sequence[dict[str, Any]], key_field: str = "symbol") -> None:
+        raise BrokerUnavailable("broker down")
+
+    async def flush(self) -> None:
+        return None
+
+
+async def test_a_failing_sink_fails_the_job_with_its_own_error() -> None:
+    async with FakeMoexServer() as server:
+        ctx = context(server, "ws_candles", ["SBER", "GAZP"])
+        ctx.sink = RefusingSink()
+        with pytest.raises(BrokerUnavailable, match="broker down"):
+            async with asyncio.timeout(3):
+                await loader.run(ctx, FAST)

@@ -50,11 +50,19 @@ async def run(ctx: JobContext, options: LoaderOptions | None = None) -> None:
             for connection in connections:
                 group.create_task(connection.run())
             group.create_task(_report_until_stopped(ctx, stats, options))
-    except* MoexError as failure:
-        raise failure.exceptions[0] from None
+    except* Exception as failure:
+        raise _first_cause(failure) from None
     finally:
         _report(ctx, stats, options)
     await ctx.sink.flush()
+
+
+def _first_cause(group: BaseExceptionGroup[Exception]) -> Exception:
+    """One clear error for the job's telemetry: ours (access denied) first, else the first."""
+    ours = group.subgroup(MoexError)
+    leaves = (ours or group).exceptions
+    first = leaves[0]
+    return _first_cause(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def plan(env: JobEnv, options: LoaderOptions) -> list[list[Subscription]]:
