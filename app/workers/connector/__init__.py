@@ -1,0 +1,1 @@
+"""The arango-connector's parts: document stores, the topic copier, the loader watch."""

@@ -1,0 +1,65 @@
+"""The document-store port of the connector, and the rules every adapter shares.
+
+A record's deterministic `id` becomes the document key (ArangoDB `_key`), so writing a
+redelivered record replaces the same document: upserts are idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from app.errors import InvalidInput
+
+COLLECTION_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
+KEY_SAFE = "_-:.@()+,=;$!*'"
+"""ArangoDB _key characters besides letters and digits; `%` is left out so it escapes."""
+MAX_KEY = 254
+Document = dict[str, Any]
+
+
+class DocumentStore(Protocol):
+    """Upserts documents by `_key` into named collections."""
+
+    async def upsert(self, collection: str, documents: Sequence[Document]) -> int:
+        """Write every document (replacing same keys) at once; return how many were new."""
+
+    async def get_many(self, collection: str, keys: Sequence[str]) -> dict[str, Document]:
+        """The stored documents of these keys (missing keys are left out)."""
+
+    async def count(self, collection: str) -> int:
+        """How many documents the collection holds (0 when it does not exist yet)."""
+
+    async def close(self) -> None: ...
+
+
+def valid_collection(name: str) -> str:
+    """The name itself, or InvalidInput: it reaches SQL and AQL only after this check."""
+    if not COLLECTION_PATTERN.fullmatch(name):
+        raise InvalidInput(f"invalid collection name {name!r}: a letter, then letters, "
+                           "digits, _ or -, at most 64 characters")  # fmt: skip
+    return name
+
+
+def document_key(record_id: str) -> str:
+    """The record id as a valid `_key`: other characters percent-encoded (one-to-one)."""
+    key = quote(record_id, safe=KEY_SAFE)
+    if not key or len(key) > MAX_KEY:
+        raise InvalidInput(f"record id cannot be a document key: {record_id[:80]!r}")
+    return key
+
+
+def to_document(record: dict[str, Any]) -> Document:
+    """The record plus its `_key`; a record without a string `id` is refused."""
+    record_id = record.get("id")
+    if not isinstance(record_id, str):
+        raise InvalidInput("record has no string `id`")
+    return {**record, "_key": document_key(record_id)}
+
+
+def unique_by_key(documents: Sequence[Document]) -> list[Document]:
+    """The last document of each key, in first-seen order (one batch may repeat a key)."""
+    latest = {document["_key"]: document for document in documents}
+    return list(latest.values())
