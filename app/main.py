@@ -9,7 +9,7 @@ import structlog
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import health, queues
+from app.api import dashboard, health, queues
 from app.api.errors import install_error_handlers
 from app.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from app.config import Settings
@@ -36,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(queues.router)
     app.include_router(health.router)
+    app.include_router(dashboard.router)
+    app.mount("/static", dashboard.static_files(), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

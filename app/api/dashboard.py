@@ -1,0 +1,29 @@
+"""The live dashboard: GET / serves index.html; its scripts and styles live under /static."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+from starlette.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# Everything comes from this origin: no CDN, no inline script, sockets back to this host.
+POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+router = APIRouter(tags=["dashboard"])
+
+
+@router.get("/", include_in_schema=False)
+async def dashboard() -> FileResponse:
+    headers = {"Content-Security-Policy": POLICY, "Cache-Control": "no-cache"}
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=headers)
+
+
+def static_files() -> StaticFiles:
+    """The package's static directory, mounted by create_app under /static."""
+    return StaticFiles(directory=STATIC_DIR)

@@ -1,0 +1,42 @@
+// REST calls with the envelope {status, message, data}; the bearer token from sessionStorage.
+
+const TOKEN_KEY = "queue-manager.token";
+
+export class AuthRequired extends Error {}
+
+export class ApiError extends Error {
+  constructor(status, envelope) {
+    super(envelope?.message || `HTTP ${status}`);
+    this.status = status;
+    this.data = envelope?.data;
+  }
+}
+
+export const token = {
+  get: () => sessionStorage.getItem(TOKEN_KEY),
+  set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+export async function call(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const saved = token.get();
+  if (saved) headers.Authorization = `Bearer ${saved}`;
+  const response = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const envelope = await response.json().catch(() => null);
+  if (response.status === 401) throw new AuthRequired(envelope?.message || "token required");
+  if (!response.ok) throw new ApiError(response.status, envelope);
+  return { data: envelope?.data, message: envelope?.message, headers: response.headers };
+}
+
+export const api = {
+  list: (params) => call("GET", `/queues?${new URLSearchParams(params)}`),
+  get: (id) => call("GET", `/queues/${encodeURIComponent(id)}`),
+  logs: (id, job, tail = 200) =>
+    call("GET", `/queues/${encodeURIComponent(id)}/logs?${new URLSearchParams({ job, tail })}`),
+  start: (body) => call("POST", "/queues/start", body),
+  stop: (id) => call("POST", `/queues/stop?${new URLSearchParams({ queue_id: id })}`),
+};

@@ -1,0 +1,131 @@
+// Entry point: routes (#/, #/start, #/queues/<id>), the live feed, the token form, the clock.
+
+import { AuthRequired, api, token } from "./api.js";
+import { QueueDetail } from "./detail.js";
+import { $, show } from "./dom.js";
+import { StartForm } from "./form.js";
+import { QueueList } from "./list.js";
+import { LiveFeed } from "./live.js";
+import { QueueStore } from "./store.js";
+
+const LIST_LIMIT = 100;
+const store = new QueueStore();
+const list = new QueueList($("#queues"), $("#list-count"), store);
+const detail = new QueueDetail(store, report);
+const form = new StartForm($("#start-form"), $("#start-summary"), () => {}, report);
+const feed = new LiveFeed({ onEvent: receive, onState: showLiveState, onReconnected: reload });
+let listLoaded = false;
+let pending = null;
+
+function report(error, slot) {
+  if (error instanceof AuthRequired) askForToken(error.message);
+  else slot.textContent = error.message;
+}
+
+function askForToken(message) {
+  $("#token-error").textContent = token.get() ? `The token was refused: ${message}` : "";
+  show($("#token-view"));
+  $("#token-input").focus();
+}
+
+async function loadList() {
+  const params = { limit: LIST_LIMIT, ...Object.fromEntries(
+    Object.entries(list.filter).filter(([, value]) => value)) };
+  const { data, headers } = await api.list(params);
+  data.forEach((queue) => store.put(queue));
+  list.replace(data.map((queue) => store.get(queue.id)), Number(headers.get("X-Total-Count")));
+  listLoaded = true;
+  $("#list-error").textContent = "";
+}
+
+async function route() {
+  const hash = location.hash || "#/";
+  if (!hash.startsWith("#/")) return;
+  const [, view, id] = hash.split("/");
+  try {
+    if (view === "queues" && id) {
+      show($("#queue-view"));
+      await detail.open(decodeURIComponent(id));
+    } else if (view === "start") {
+      show($("#start-view"));
+    } else {
+      show($("#list-view"));
+      if (!listLoaded) await loadList();
+    }
+  } catch (error) {
+    report(error, view === "queues" ? $("#queue-error") : $("#list-error"));
+  }
+}
+
+function receive(event) {
+  if (event.data && event.queue_id) apply(event.data);
+  else if (event.event === "job.telemetry") applyTelemetry(event);
+  else if (event.event === "missed") refetch(event.queue_ids ?? []);
+}
+
+function apply(queue) {
+  if (!store.put(queue)) return;
+  list.update(store.get(queue.id));
+  detail.update(store.get(queue.id));
+}
+
+function applyTelemetry(event) {
+  const job = store.get(event.queue_id)?.jobs.find((j) => j.name === event.job);
+  if (!job || event.seq <= job.seq) return;
+  Object.assign(job, { status: event.status, records_written: event.records_written,
+    last_loaded_timestamp: event.last_loaded_timestamp, error_message: event.error_message,
+    seq: event.seq });
+  detail.update(store.get(event.queue_id));
+}
+
+async function refetch(ids) {
+  if (!ids.length || ids.length > 20) return reload();
+  const results = await Promise.allSettled(ids.map((id) => api.get(id)));
+  for (const result of results) if (result.status === "fulfilled") apply(result.value.data);
+}
+
+// After a reconnect, events may have been lost: read the current state again.
+async function reload() {
+  clearTimeout(pending);
+  pending = setTimeout(async () => {
+    try {
+      if (listLoaded) await loadList();
+      if (detail.id && !$("#queue-view").hidden) await detail.open(detail.id);
+    } catch (error) {
+      report(error, $("#list-error"));
+    }
+  }, 100);
+}
+
+function showLiveState(state, { attempt, delay }) {
+  const line = $("#live");
+  line.className = `live ${state}`;
+  line.textContent = state === "reconnecting" && delay
+    ? `reconnecting… (attempt ${attempt}, next try in ${(delay / 1000).toFixed(1)} s)`
+    : state === "live" ? "live" : `${state}…`;
+}
+
+$("#filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  list.filter = { status: $("#filter-status").value,
+    symbol: $("#filter-symbol").value.trim().toUpperCase() };
+  loadList().catch((error) => report(error, $("#list-error")));
+});
+$("#filter-status").addEventListener("change", () => $("#filters").requestSubmit());
+
+$("#token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  token.set($("#token-input").value.trim());
+  $("#token-input").value = "";
+  listLoaded = false;
+  feed.restart();
+  route();
+});
+
+setInterval(() => {
+  list.tickAll();
+  detail.tick();
+}, 1000);
+window.addEventListener("hashchange", route);
+feed.connect();
+route();

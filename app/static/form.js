@@ -1,0 +1,192 @@
+// The start form: queue fields, pipeline request rows, and 422 problems shown at their fields.
+
+import { api } from "./api.js";
+import { $, h } from "./dom.js";
+import { EXCHANGES, FIELDS, SOURCE_TYPES, TARGETS } from "./fields.js";
+
+let nextRow = 0;
+
+function field(id, label, control, hint) {
+  control.id = id;
+  const error = h("p", { class: "field-error", id: `${id}-error` });
+  const described = [hint ? `${id}-hint` : null, error.id].filter(Boolean).join(" ");
+  control.setAttribute("aria-describedby", described);
+  return h("div", { class: "field", "data-for": id },
+    h("label", { for: id }, label), control,
+    hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null, error);
+}
+
+const select = (name, options, blank) =>
+  h("select", { name }, blank ? h("option", { value: "" }, blank) : null,
+    options.map((value) => h("option", { value }, value)));
+
+export class StartForm {
+  constructor(form, summary, onStarted, onError) {
+    this.form = form;
+    this.summary = summary;
+    this.onStarted = onStarted;
+    this.onError = onError;
+    this.build();
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+  }
+
+  build() {
+    this.rows = h("div", { class: "request-rows" });
+    const range = h("fieldset", { class: "range", id: "f-range", "aria-describedby": "f-range-error" },
+      h("legend", {}, "Time range"),
+      field("f-start", "From", h("input", { type: "date", name: "start", required: true })),
+      field("f-end", "To", h("input", { type: "date", name: "end", required: true })),
+      h("p", { class: "field-error", id: "f-range-error" }));
+    this.form.append(
+      h("fieldset", {}, h("legend", {}, "Data"),
+        field("f-exchange", "Exchange", select("exchange", EXCHANGES)),
+        field("f-symbol", "Symbol(s)", h("input", { name: "symbol", required: true,
+          autocapitalize: "characters", autocomplete: "off" }),
+          "One ticker, or several separated by commas (BTCUSDT; SBER, GAZP)"),
+        field("f-type", "Type", select("type", SOURCE_TYPES, "(from the requests)")),
+        range),
+      h("fieldset", { id: "f-requests", "aria-describedby": "f-requests-error" },
+        h("legend", {}, "Pipeline requests (optional: the type picks a default pipeline)"),
+        this.rows,
+        h("p", { class: "field-error", id: "f-requests-error" }),
+        h("button", { type: "button", onclick: () => this.addRow(true) }, "Add request")),
+      h("p", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Start queue")),
+      h("p", { id: "start-result", role: "status" }));
+  }
+
+  addRow(focus = false) {
+    const n = nextRow++;
+    const target = select("target", Object.keys(TARGETS));
+    const types = h("datalist", { id: `r${n}-types` });
+    const type = h("input", { name: "type", list: types.id, required: true, autocomplete: "off" });
+    const extras = Object.entries(FIELDS).map(([name, [label]]) =>
+      field(`r${n}-${name}`, label, h("input", { name, autocomplete: "off" })));
+    const row = h("fieldset", { class: "request", "data-row": n },
+      h("legend", {}, "Request"),
+      field(`r${n}-target`, "Target", target), field(`r${n}-type`, "Job type", type), types,
+      extras, h("p", { class: "field-error", id: `r${n}-error` }),
+      h("button", { type: "button", class: "remove", onclick: () => this.removeRow(row) },
+        "Remove request"));
+    target.addEventListener("change", () => this.showTargetFields(row));
+    this.rows.append(row);
+    this.showTargetFields(row);
+    this.renumber();
+    if (focus) target.focus();
+  }
+
+  removeRow(row) {
+    const index = [...this.rows.children].indexOf(row);
+    row.remove();
+    this.renumber();
+    const next = this.rows.children[index] ?? this.rows.lastElementChild;
+    (next?.querySelector("select") ?? this.form.querySelector("#f-requests button")).focus();
+  }
+
+  renumber() {
+    [...this.rows.children].forEach((row, i) => {
+      row.querySelector("legend").textContent = `Request ${i + 1}`;
+      row.querySelector(".remove").setAttribute("aria-label", `Remove request ${i + 1}`);
+    });
+  }
+
+  showTargetFields(row) {
+    const spec = TARGETS[row.querySelector("[name=target]").value];
+    for (const name of Object.keys(FIELDS)) {
+      row.querySelector(`[name=${name}]`).closest(".field").hidden = !spec.fields.includes(name);
+    }
+    row.querySelector("datalist").replaceChildren(...spec.types.map((value) => h("option", { value })));
+  }
+
+  body() {
+    const value = (name) => this.form.querySelector(`#f-${name}`).value.trim();
+    const tickers = value("symbol").toUpperCase().split(/[\s,]+/).filter(Boolean);
+    const body = { exchange: value("exchange") };
+    if (tickers.length === 1) body.symbol = tickers[0];
+    if (tickers.length > 1) body.symbols = tickers;
+    if (value("type")) body.type = value("type");
+    if (value("start") || value("end")) body.time_range = `${value("start")}:${value("end")}`;
+    const requests = [...this.rows.children].map(requestOf);
+    if (requests.length) body.requests = requests;
+    return body;
+  }
+
+  async submit() {
+    this.clearProblems();
+    $("#start-result").textContent = "Starting…";
+    try {
+      const { data, message } = await api.start(this.body());
+      $("#start-result").replaceChildren(`${message}: `,
+        h("a", { href: `#/queues/${encodeURIComponent(data.queue_id)}` }, `queue ${data.queue_id}`),
+        ` (${data.status}).`);
+      this.onStarted(data);
+    } catch (error) {
+      $("#start-result").textContent = "";
+      if (error.status === 422 && Array.isArray(error.data)) this.showProblems(error.data);
+      else this.onError(error, $("#start-result"));
+    }
+  }
+
+  clearProblems() {
+    this.summary.hidden = true;
+    this.summary.replaceChildren();
+    for (const slot of this.form.querySelectorAll(".field-error")) slot.textContent = "";
+    for (const bad of this.form.querySelectorAll("[aria-invalid]")) bad.removeAttribute("aria-invalid");
+  }
+
+  showProblems(problems) {
+    const items = problems.map((problem) => this.placeProblem(problem));
+    this.summary.replaceChildren(
+      h("h3", {}, `The queue was not started: ${problems.length} problem${problems.length > 1 ? "s" : ""}`),
+      h("ul", {}, items));
+    this.summary.hidden = false;
+    this.summary.focus();
+  }
+
+  placeProblem({ field: path, reason }) {
+    const { slot, controls } = this.locate(path);
+    if (slot) slot.textContent = slot.textContent ? `${slot.textContent}; ${reason}` : reason;
+    for (const control of controls) control.setAttribute("aria-invalid", "true");
+    const text = `${path}: ${reason}`;
+    const first = controls[0];
+    if (!first) return h("li", {}, text);
+    return h("li", {}, h("a", { href: `#${first.id}`, onclick: (event) => {
+      event.preventDefault();
+      first.focus();
+    } }, text));
+  }
+
+  // A 422 `field` path -> the error slot next to it and the controls it concerns.
+  locate(path) {
+    const byId = (id) => this.form.querySelector(`#${id}`);
+    if (path === "time_range") {
+      return { slot: byId("f-range-error"), controls: [byId("f-start"), byId("f-end")] };
+    }
+    const top = { exchange: "f-exchange", symbol: "f-symbol", symbols: "f-symbol", type: "f-type" };
+    const name = path.split(/[.[]/)[0];
+    if (top[name]) return { slot: byId(`${top[name]}-error`), controls: [byId(top[name])] };
+    const match = path.match(/^requests\[(\d+)\](?:\.(\w+))?/);
+    const row = match && this.rows.children[Number(match[1])];
+    if (!row) return path.startsWith("requests") ? { slot: byId("f-requests-error"), controls: [] }
+      : { slot: null, controls: [] };
+    const n = row.dataset.row;
+    const control = match[2] && byId(`r${n}-${match[2]}`);
+    if (control) return { slot: byId(`r${n}-${match[2]}-error`), controls: [control] };
+    return { slot: byId(`r${n}-error`), controls: [row.querySelector("select")] };
+  }
+}
+
+function requestOf(row) {
+  const request = {};
+  const target = row.querySelector("[name=target]").value;
+  request.target = target;
+  request.type = row.querySelector("[name=type]").value.trim();
+  for (const name of TARGETS[target].fields) {
+    const raw = row.querySelector(`[name=${name}]`).value.trim();
+    if (!raw) continue;
+    request[name] = FIELDS[name][1] === "list" ? raw.split(/\s*,\s*/).filter(Boolean) : raw;
+  }
+  return request;
+}

@@ -1,0 +1,105 @@
+// The queues view: one row per queue (a card at phone width), updated in place.
+
+import { h } from "./dom.js";
+import { ageSeconds, ageText, count, freshness, rate, shortTime, symbols } from "./format.js";
+
+const COLUMNS = ["Status", "Symbol", "Exchange", "Type", "Records", "Rec/s", "Updated",
+  "Started", "Finished"];
+
+export function badge(status) {
+  return h("span", { class: `badge status-${status}` }, status);
+}
+
+export class QueueList {
+  constructor(table, countLine, store) {
+    this.body = table.tBodies[0];
+    this.countLine = countLine;
+    this.store = store;
+    this.rows = new Map();
+    this.total = 0;
+    this.filter = { status: "", symbol: "" };
+  }
+
+  matches(queue) {
+    const { status, symbol } = this.filter;
+    if (status && queue.status !== status) return false;
+    if (!symbol) return true;
+    return queue.symbol === symbol || (queue.symbols ?? []).includes(symbol);
+  }
+
+  replace(queues, total) {
+    this.body.replaceChildren();
+    this.rows.clear();
+    this.total = total;
+    for (const queue of queues) this.body.append(this.row(queue));
+    this.summarise();
+  }
+
+  // A live update: refresh the row, add it on top if new, drop it if the filter rejects it.
+  update(queue) {
+    const row = this.rows.get(queue.id);
+    if (!this.matches(queue)) {
+      if (row) this.remove(queue.id);
+      return;
+    }
+    if (row) this.fill(row, queue);
+    else {
+      this.body.prepend(this.row(queue));
+      this.total += 1;
+    }
+    this.summarise();
+  }
+
+  remove(id) {
+    this.rows.get(id)?.remove();
+    this.rows.delete(id);
+    this.total = Math.max(0, this.total - 1);
+  }
+
+  row(queue) {
+    const cells = COLUMNS.map((label) => h("td", { "data-label": label }));
+    const link = h("a", { href: `#/queues/${encodeURIComponent(queue.id)}` });
+    const row = h("tr", { "data-queue-id": queue.id }, cells);
+    row.link = link;
+    this.rows.set(queue.id, row);
+    this.fill(row, queue);
+    return row;
+  }
+
+  fill(row, queue) {
+    const [status, symbol, exchange, type, records, perSecond, , started, finished] = row.cells;
+    status.replaceChildren(badge(queue.status));
+    row.link.textContent = symbols(queue);
+    row.link.setAttribute("aria-label", `Queue ${symbols(queue)}, ${queue.status}`);
+    symbol.replaceChildren(row.link);
+    exchange.textContent = queue.exchange;
+    type.textContent = `${queue.type} · ${queue.loader_type}`;
+    records.textContent = count(queue.records_written);
+    perSecond.textContent = rate(this.store.rate(queue.id));
+    started.textContent = shortTime(queue.started_at);
+    finished.textContent = shortTime(queue.finished_at);
+    row.dataset.status = queue.status;
+    this.tick(row, queue);
+  }
+
+  // Called every second: the age of the last update and its colour.
+  tick(row, queue = this.store.get(row.dataset.queueId)) {
+    if (!queue) return;
+    const cell = row.cells[6];
+    const age = ageSeconds(queue.updated_at);
+    cell.textContent = ageText(age);
+    cell.className = `age ${freshness(age)}`;
+    cell.title = `updated ${shortTime(queue.updated_at)}`;
+  }
+
+  tickAll() {
+    for (const row of this.rows.values()) this.tick(row);
+  }
+
+  summarise() {
+    const shown = this.rows.size;
+    this.countLine.textContent = shown
+      ? `Showing ${shown} of ${Math.max(shown, this.total)} queues`
+      : "No queues match.";
+  }
+}
