@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     from app.workers.connector.arango_documents import ArangoDocumentStore
 
     async with arango_database() as database:
-        adapter = ArangoDocumentStore(Settings(_env_file=None, arango_db=database))  # type: ignore[call-arg]
+        adapter = ArangoDocumentStore(Settings(_env_file=None, arango_db=database))
         yield adapter
         await adapter.close()
 
@@ -44,7 +45,7 @@ async def arango_database() -> AsyncIterator[str]:
     """A fresh database on the ArangoDB of ARANGO_URL, dropped afterwards."""
     from arango.client import ArangoClient
 
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     client = ArangoClient(hosts=settings.arango_url or "")
     system = client.db("_system", username=settings.arango_user,
                        password=settings.arango_password.get_secret_value())  # fmt: skip
@@ -57,12 +58,12 @@ async def arango_database() -> AsyncIterator[str]:
         client.close()
 
 
-def candle(open_time: int, close: str = "1.0") -> dict[str, object]:
+def candle(open_time: int, close: str = "1.0") -> dict[str, Any]:
     return {"id": f"binance:BTCUSDT:candle:5m:{open_time}", "open_time": open_time,
             "close": close, "volume": "2.5"}  # fmt: skip
 
 
-def docs(*records: dict[str, object]) -> list[dict[str, object]]:
+def docs(*records: dict[str, Any]) -> list[dict[str, Any]]:
     return [to_document(record) for record in records]
 
 
@@ -79,7 +80,7 @@ async def test_an_upsert_of_existing_keys_replaces_them_and_counts_none(
 ) -> None:
     await store.upsert("candles_b", docs(candle(1), candle(2)))
     assert await store.upsert("candles_b", docs(candle(2, "9.5"), candle(3))) == 1
-    stored = await store.get_many("candles_b", [document_key(candle(2)["id"])])  # type: ignore[arg-type]
+    stored = await store.get_many("candles_b", [document_key(candle(2)["id"])])
     assert [(d["close"], d["volume"]) for d in stored.values()] == [("9.5", "2.5")]
     assert await store.count("candles_b") == 3
 
@@ -88,13 +89,13 @@ async def test_a_key_repeated_in_one_batch_is_one_document_the_last(
     store: DocumentStore,
 ) -> None:
     assert await store.upsert("candles_c", docs(candle(7, "1"), candle(7, "2"))) == 1
-    stored = await store.get_many("candles_c", [document_key(candle(7)["id"])])  # type: ignore[arg-type]
+    stored = await store.get_many("candles_c", [document_key(candle(7)["id"])])
     assert [d["close"] for d in stored.values()] == ["2"]
 
 
 async def test_documents_round_trip_with_their_key(store: DocumentStore) -> None:
-    record = {"id": "binance:BTCUSDT:trade:agg:42", "price": "60000.10", "buyer_is_maker": None,
-              "levels": [["1.0", "2.0"]], "trades": 5}  # fmt: skip
+    record: dict[str, Any] = {"id": "binance:BTCUSDT:trade:agg:42", "price": "60000.10",
+                              "buyer_is_maker": None, "levels": [["1.0", "2.0"]], "trades": 5}
     await store.upsert("trades_a", docs(record))
     stored = await store.get_many("trades_a", ["binance:BTCUSDT:trade:agg:42", "missing"])
     assert stored == {"binance:BTCUSDT:trade:agg:42": {**record, "_key": record["id"]}}
