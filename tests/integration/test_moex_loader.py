@@ -197,3 +197,25 @@ async def test_a_failing_sink_fails_the_job_with_its_own_error() -> None:
         with pytest.raises(BrokerUnavailable, match="broker down"):
             async with asyncio.timeout(3):
                 await loader.run(ctx, FAST)
+
+
+async def test_stop_is_prompt_even_while_a_connection_hangs_in_its_handshake() -> None:
+    accepted = asyncio.Event()
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # never answers the WebSocket upgrade
+        accepted.set()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        ctx = JobContextForTests(moex_env(f"ws://127.0.0.1:{port}/", "ws_candles", ["SBER"]))
+        task = asyncio.create_task(loader.run(ctx, FAST))
+        await asyncio.wait_for(accepted.wait(), 3)
+        ctx.stop_requested.set()
+        async with asyncio.timeout(1):  # the open timeout is 10 s: stop must not wait for it
+            await task
+        for writer in held:
+            writer.close()
+    assert ctx.warnings == [], "a stop is not a connection failure"

@@ -24,7 +24,7 @@ from app.workers.moex.errors import (
 from app.workers.moex.stats import LiveStats
 from app.workers.moex.stomp import Frame
 from app.workers.moex.subscriptions import Subscription
-from app.workers.moex.tasks import background, stopped_within, until_stopped
+from app.workers.moex.tasks import background, stopped_within, unless_stopped, until_stopped
 
 SUBPROTOCOLS = [Subprotocol("STOMP"), Subprotocol("v12.stomp")]
 Handler = Callable[[Subscription, Message], Awaitable[None]]
@@ -87,15 +87,22 @@ class MoexConnection:
             await stopped_within(self._stop, self._backoff.next_delay())
 
     async def _session(self) -> None:
-        settings = self._settings
+        """One connection's life; opening it is raced against stop like everything else."""
         try:
-            async with connect(settings.url, subprotocols=SUBPROTOCOLS, proxy=None,
-                               open_timeout=settings.open_timeout, close_timeout=2,
-                               ping_interval=settings.ping_interval, max_size=None) as ws:
+            ws = await unless_stopped(self._open(), self._stop)
+            if ws is None:
+                return
+            async with ws:
                 if await until_stopped(self._serve(ws), self._stop):
                     await self._disconnect(ws)
         except (OSError, TimeoutError, WebSocketException) as error:
             raise MoexConnectionLost(f"{type(error).__name__}: {error}") from error
+
+    async def _open(self) -> ClientConnection:
+        settings = self._settings
+        return await connect(settings.url, subprotocols=SUBPROTOCOLS, proxy=None,
+                             open_timeout=settings.open_timeout, close_timeout=2,
+                             ping_interval=settings.ping_interval, max_size=None)
 
     async def _serve(self, ws: ClientConnection) -> None:
         await self._handshake(ws)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
-async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+async def cancel_and_wait(task: asyncio.Future[Any]) -> None:
     """Cancel a task and wait for it, without swallowing our own cancellation."""
     task.cancel()
     await asyncio.wait({task})
@@ -16,8 +18,8 @@ async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
         task.exception()  # retrieved: the caller chose to discard it
 
 
-async def until_stopped(work: Coroutine[Any, Any, Any], stop: asyncio.Event) -> bool:
-    """Run `work` until it ends or `stop` is set; True when the stop came first."""
+async def _race(work: Awaitable[T], stop: asyncio.Event) -> asyncio.Future[T]:
+    """Run `work` until it ends or `stop` is set; the work, done or cancelled."""
     work_task = asyncio.ensure_future(work)
     stop_task = asyncio.ensure_future(stop.wait())
     try:
@@ -26,10 +28,22 @@ async def until_stopped(work: Coroutine[Any, Any, Any], stop: asyncio.Event) -> 
         await cancel_and_wait(stop_task)
         if not work_task.done():
             await cancel_and_wait(work_task)
-    if work_task.cancelled():
+    return work_task
+
+
+async def until_stopped(work: Awaitable[Any], stop: asyncio.Event) -> bool:
+    """Run `work` until it ends or `stop` is set; True when the stop came first."""
+    finished = await _race(work, stop)
+    if finished.cancelled():
         return True
-    work_task.result()  # re-raises the work's failure
+    finished.result()  # re-raises the work's failure
     return False
+
+
+async def unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """The work's result, or None when `stop` came first (the work is then cancelled)."""
+    finished = await _race(work, stop)
+    return None if finished.cancelled() else finished.result()
 
 
 async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
