@@ -9,10 +9,11 @@ import structlog
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import dashboard, health, queues
+from app.api import dashboard, health, queues, ws
 from app.api.errors import install_error_handlers
 from app.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from app.config import Settings
+from app.control.plane import ControlPlane, start_broker
 from app.health import HealthChecks
 from app.metrics import Metrics
 from app.services.changes import ChangeFeed
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(queues.router)
     app.include_router(health.router)
+    app.include_router(ws.router)
     app.include_router(dashboard.router)
     app.mount("/static", dashboard.static_files(), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -56,6 +58,7 @@ async def _lifespan(app: FastAPI, settings: Settings, metrics: Metrics) -> Async
 
 
 async def _build_state(stack: AsyncExitStack, settings: Settings, metrics: Metrics) -> AppState:
+    settings = await start_broker(stack, settings)
     store = make_store(settings)
     await store.open()
     stack.push_async_callback(store.close)
@@ -65,10 +68,16 @@ async def _build_state(stack: AsyncExitStack, settings: Settings, metrics: Metri
         store=store, launcher=launcher, feed=feed, metrics=metrics,
         job_env=job_environment(settings), stop_grace_seconds=settings.job_stop_grace_seconds,
     )
+    plane = ControlPlane(settings, metrics)
+    await plane.start(service)
+    stack.push_async_callback(plane.stop)
     await launcher.start(service.on_outcome)
     stack.push_async_callback(launcher.close)
     stack.push_async_callback(service.shutdown)
     checks = HealthChecks(settings.health_timeout_seconds)
     checks.add("store", store.ping)
+    checks.add("broker", plane.ping)
+    checks.add("dispatcher", plane.dispatcher.check if plane.dispatcher else plane.ping)
     checks.add("jobs", launcher.ping)
-    return AppState(settings=settings, metrics=metrics, queues=service, health=checks)
+    return AppState(settings=settings, metrics=metrics, queues=service, health=checks,
+                    plane=plane)

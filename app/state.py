@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.config import Settings
+from app.control.plane import ControlPlane
 from app.health import HealthChecks
 from app.metrics import Metrics
 from app.services.queue_service import QueueService
@@ -16,5 +17,6 @@ class AppState:
     metrics: Metrics
     queues: QueueService
     health: HealthChecks
+    plane: ControlPlane
     started: bool = False
     extras: dict[str, object] = field(default_factory=dict)

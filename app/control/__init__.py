@@ -1,0 +1,1 @@
+"""The Kafka control plane: queue-events publisher, queue-control dispatcher, WS fan-out."""

@@ -1,0 +1,180 @@
+"""The queue-control dispatcher: telemetry and commands into the store, at least once.
+
+One consumer group shared by the replicas. Per poll: parse every record (bad ones go to the
+dead-letter topic and are skipped), run commands in order, apply each queue's telemetry in
+one store write (coalescing), and only then commit the offsets. While the store is down
+the partitions are paused and the batch is retried with capped backoff; nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pydantic import TypeAdapter, ValidationError
+
+from app.bus.errors import broker_errors
+from app.bus.kafka import KafkaBus
+from app.config import Settings
+from app.control.outbox import Outbox
+from app.errors import QueueManagerError, QueueNotFound, StoreUnavailable
+from app.metrics import Metrics
+from app.models.messages import ControlMessage, StartCommand, StopCommand, Telemetry
+from app.services.queue_service import QueueService
+
+log = structlog.get_logger(__name__)
+PARSER: TypeAdapter[Any] = TypeAdapter(ControlMessage)
+MAX_BACKOFF = 5.0
+Batch = dict[TopicPartition, list[ConsumerRecord]]
+Command = StartCommand | StopCommand
+
+
+class Dispatcher:
+    def __init__(self, bus: KafkaBus, service: QueueService, outbox: Outbox,
+                 settings: Settings, metrics: Metrics) -> None:
+        self._bus = bus
+        self._service = service
+        self._outbox = outbox
+        self._settings = settings
+        self._metrics = metrics
+        self.assigned = asyncio.Event()
+        self.problem: str | None = None
+        """Why the last batch could not be stored; None while all is well (readiness)."""
+
+    async def run(self) -> None:
+        """Consume forever (cancel to stop); reconnect with capped backoff after failures."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._consume()
+            except QueueManagerError as error:
+                log.warning("dispatcher consumer failed, retrying", error=error.message)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def check(self) -> None:
+        if self.problem is not None:
+            raise StoreUnavailable(f"dispatcher paused: {self.problem}")
+
+    async def _consume(self) -> None:
+        consumer = self._bus.consumer(
+            [self._settings.queue_control_topic], self._settings.kafka_consumer_group,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            max_partition_fetch_bytes=self._settings.kafka_max_message_bytes * 2,
+        )
+        with broker_errors("start the dispatcher"):
+            await consumer.start()
+        try:
+            await self._loop(consumer)
+        finally:
+            await consumer.stop()
+
+    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            with broker_errors("read queue-control"):
+                batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            if consumer.assignment():
+                self.assigned.set()
+            if batch:
+                await self._store_until_done(consumer, batch)
+                with broker_errors("commit queue-control offsets"):
+                    await consumer.commit()
+                await self._record_lag(consumer)
+
+    async def _store_until_done(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
+        """Retry the batch while the store is down; partitions stay paused meanwhile."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._process(batch)
+                self.problem = None
+                return
+            except StoreUnavailable as error:
+                self.problem = error.message
+                log.warning("store down: dispatcher paused", error=error.message, backoff=backoff)
+                await self._pause(consumer, backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def _pause(self, consumer: AIOKafkaConsumer, seconds: float) -> None:
+        partitions = consumer.assignment()
+        consumer.pause(*partitions)
+        try:
+            with broker_errors("poll while paused"):
+                await consumer.getmany(timeout_ms=int(seconds * 1000))
+        finally:
+            consumer.resume(*partitions)
+
+    async def _process(self, batch: Batch) -> None:
+        commands: list[Command] = []
+        telemetry: dict[str, list[Telemetry]] = defaultdict(list)
+        for records in batch.values():
+            for record in records:
+                message = self._parse(record)
+                if isinstance(message, Telemetry):
+                    telemetry[message.queue_id].append(message)
+                elif message is not None:
+                    commands.append(message)
+        for command in commands:
+            await self._run_command(command)
+        for queue_id, reports in telemetry.items():
+            await self._apply(queue_id, reports)
+
+    def _parse(self, record: ConsumerRecord) -> Telemetry | Command | None:
+        value: bytes = record.value or b""
+        if len(value) > self._settings.kafka_max_message_bytes:
+            self._dead_letter(record, "too_large", f"{len(value)} bytes")
+            return None
+        try:
+            parsed: Telemetry | Command = PARSER.validate_json(value)
+        except ValidationError as error:
+            reason = "not_json" if error.errors()[0]["type"] == "json_invalid" else "invalid"
+            self._dead_letter(record, reason, str(error.errors()[0]["msg"]))
+            return None
+        return parsed
+
+    def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
+        self._metrics.dead_lettered.labels(reason).inc()
+        log.warning("queue-control message set aside", topic=record.topic,
+                    partition=record.partition, offset=record.offset, reason=reason,
+                    detail=detail[:300])
+        headers = [("dlq-reason", reason.encode()), ("dlq-detail", detail[:300].encode()),
+                   ("source-topic", record.topic.encode()),
+                   ("source-partition", str(record.partition).encode()),
+                   ("source-offset", str(record.offset).encode())]
+        key = record.key.decode(errors="replace") if record.key else None
+        self._outbox.put(self._settings.queue_control_dlq_topic, key, record.value or b"",
+                         headers)
+
+    async def _run_command(self, command: Command) -> None:
+        try:
+            if isinstance(command, StartCommand):
+                await self._service.start(command.payload, command.command_id)
+            else:
+                await self._service.stop(command.queue_id)
+            result = "ok"
+        except StoreUnavailable:
+            raise
+        except QueueManagerError as error:
+            result = "rejected"
+            log.info("command rejected", command=command.command, error=error.message,
+                     command_id=command.command_id)
+        self._metrics.commands.labels(command.command, result).inc()
+
+    async def _apply(self, queue_id: str, reports: list[Telemetry]) -> None:
+        try:
+            await self._service.apply_telemetry(queue_id, reports)
+            result = "applied"
+        except QueueNotFound:
+            result = "unknown_queue"
+        self._metrics.telemetry_consumed.labels(result).inc(len(reports))
+
+    async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            if highwater is not None:
+                position = await consumer.position(partition)
+                self._metrics.consumer_lag.labels(str(partition.partition)).set(
+                    max(0, highwater - position))

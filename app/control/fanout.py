@@ -1,0 +1,93 @@
+"""Feeds the hub from Kafka so that every replica's clients see every event.
+
+Each replica reads queue-events and queue-control with its own group-less consumer (the
+dispatcher's shared group would split the stream between replicas), from the latest offset.
+Telemetry already delivered (same or lower seq for the job) is not sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import structlog
+from aiokafka import AIOKafkaConsumer
+
+from app.bus.errors import broker_errors
+from app.bus.kafka import KafkaBus
+from app.control import messages
+from app.control.hub import Hub
+from app.errors import QueueManagerError
+
+log = structlog.get_logger(__name__)
+MAX_BACKOFF = 5.0
+SEEN_LIMIT = 100_000
+
+
+class Fanout:
+    def __init__(self, bus: KafkaBus, hub: Hub, control_topic: str, events_topic: str) -> None:
+        self._bus = bus
+        self._hub = hub
+        self._control = control_topic
+        self._events = events_topic
+        self._seen: dict[str, int] = {}
+        self.assigned = asyncio.Event()
+        """Set once the consumer has its partitions (tests wait on it)."""
+
+    async def run(self) -> None:
+        """Consume forever (cancel to stop); reconnect with capped backoff after failures."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._consume()
+            except QueueManagerError as error:
+                log.warning("fan-out consumer failed, retrying", error=error.message)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def _consume(self) -> None:
+        consumer = self._bus.consumer([self._control, self._events], None,
+                                      auto_offset_reset="latest", enable_auto_commit=False)
+        with broker_errors("start the fan-out consumer"):
+            await consumer.start()
+        try:
+            await self._loop(consumer)
+        finally:
+            await consumer.stop()
+
+    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            with broker_errors("read for fan-out"):
+                batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            if consumer.assignment():
+                self.assigned.set()
+            for partition, records in batches.items():
+                for record in records:
+                    self._forward(partition.topic, record.value)
+
+    def _forward(self, topic: str, raw: bytes | None) -> None:
+        if raw is None:
+            return
+        if topic == self._events:
+            message = messages.from_event(raw)
+            if message is not None:
+                self._hub.publish(message)
+            return
+        telemetry = messages.from_control(raw)
+        if telemetry is not None and self._is_new(telemetry[1], telemetry[2]):
+            self._hub.publish(telemetry[0])
+
+    def _is_new(self, job: str, seq: int) -> bool:
+        if self._seen.get(job, -1) >= seq:
+            return False
+        if len(self._seen) >= SEEN_LIMIT:
+            self._seen.pop(next(iter(self._seen)))
+        self._seen[job] = seq
+        return True
+
+
+async def heartbeats(hub: Hub, every_seconds: float) -> None:
+    """Offer every client a heartbeat every N seconds (cancel to stop)."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        hub.publish(messages.heartbeat(datetime.now(UTC).isoformat()))

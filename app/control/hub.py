@@ -1,0 +1,122 @@
+"""WebSocket fan-out: rooms per queue, a bounded outbox per client, conflation for slow ones.
+
+`offer` is synchronous and O(1) per client, so a slow client never delays the others or
+the consumer feeding the hub. Lifecycle events queue up (bounded); telemetry and progress
+are conflated to the latest per key, and the client is told how many it missed. A client
+whose lifecycle queue overflows is closed with 1013 (try again later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import orjson
+
+TRY_AGAIN_LATER = 1013
+SEND_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class HubMessage:
+    queue_id: str | None
+    json: str
+    text: str
+    conflation_key: str | None = None
+    """Messages with the same key replace each other in a slow client's outbox."""
+
+
+Sender = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class Client:
+    send: Sender
+    limit: int
+    text_format: bool = False
+    queue_ids: set[str] | None = None
+    """None follows every queue."""
+    events: deque[HubMessage] = field(default_factory=deque)
+    latest: dict[str, HubMessage] = field(default_factory=dict)
+    missed: Counter[str] = field(default_factory=Counter)
+    overflowed: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wants(self, message: HubMessage) -> bool:
+        return message.queue_id is None or self.queue_ids is None or (
+            message.queue_id in self.queue_ids)
+
+    def offer(self, message: HubMessage) -> bool:
+        """Queue a message; False when it replaced an unsent one (conflated)."""
+        conflated = False
+        if message.conflation_key is not None:
+            conflated = message.conflation_key in self.latest
+            if conflated:
+                self.missed[message.queue_id or ""] += 1
+            self.latest.pop(message.conflation_key, None)
+            self.latest[message.conflation_key] = message
+        else:
+            self.events.append(message)
+            self.overflowed = self.overflowed or len(self.events) > self.limit
+        self.ready.set()
+        return not conflated
+
+    def take(self) -> list[HubMessage]:
+        """Everything pending, lifecycle events first, then the latest of each key."""
+        batch = [*self.events, *self.latest.values()]
+        self.events.clear()
+        self.latest.clear()
+        self.ready.clear()
+        return batch
+
+
+class Hub:
+    def __init__(self, on_sent: Callable[[int], None] = lambda n: None,
+                 on_dropped: Callable[[str], None] = lambda reason: None) -> None:
+        self.clients: set[Client] = set()
+        self._on_sent = on_sent
+        self._on_dropped = on_dropped
+
+    def publish(self, message: HubMessage) -> None:
+        for client in self.clients:
+            if client.wants(message) and not client.offer(message):
+                self._on_dropped("conflated")
+
+    async def serve(self, client: Client) -> None:
+        """Pump the client's outbox; returns when it falls too far behind (its queue
+        overflowed, or one send waited longer than SEND_TIMEOUT_SECONDS): close it 1013."""
+        self.clients.add(client)
+        try:
+            while True:
+                await client.ready.wait()
+                if client.overflowed:
+                    break
+                await self._send_pending(client)
+        except TimeoutError:
+            pass
+        finally:
+            self.clients.discard(client)
+        self._on_dropped("closed_slow_client")
+
+    async def _send_pending(self, client: Client) -> None:
+        notice = _missed_notice(client)
+        batch = client.take()
+        if notice is not None:
+            await client.send(notice)
+        for message in batch:
+            text = message.text if client.text_format else message.json
+            await asyncio.wait_for(client.send(text), SEND_TIMEOUT_SECONDS)
+        self._on_sent(len(batch))
+
+
+def _missed_notice(client: Client) -> str | None:
+    if not client.missed:
+        return None
+    notice = {"event": "missed", "count": sum(client.missed.values()),
+              "queue_ids": sorted(q for q in client.missed if q)}
+    client.missed.clear()
+    if client.text_format:
+        return f"⚠ missed {notice['count']} updates while behind"
+    return orjson.dumps(notice).decode()

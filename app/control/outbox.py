@@ -1,0 +1,76 @@
+"""Publish to Kafka without making callers wait on the broker, and without losing messages
+during a short outage: a bounded in-memory outbox drained in order by one supervised task,
+retrying with capped backoff. Overflow (a long outage) is counted and logged, never silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections import deque
+
+import structlog
+
+from app.bus.errors import broker_errors
+from app.bus.kafka import KafkaBus
+from app.errors import QueueManagerError
+
+log = structlog.get_logger(__name__)
+Headers = list[tuple[str, bytes]]
+Pending = tuple[str, str | None, bytes, Headers | None]
+BATCH = 1000
+
+
+class Outbox:
+    def __init__(self, bus: KafkaBus, limit: int = 100_000, max_backoff: float = 5.0) -> None:
+        self._bus = bus
+        self._pending: deque[Pending] = deque()
+        self._limit = limit
+        self._max_backoff = max_backoff
+        self._ready = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._empty.set()
+        self.dropped = 0
+
+    def put(
+        self, topic: str, key: str | None, value: bytes, headers: Headers | None = None
+    ) -> None:
+        if len(self._pending) >= self._limit:
+            self.dropped += 1
+            log.error("outbox full: message dropped", topic=topic, dropped=self.dropped)
+            return
+        self._pending.append((topic, key, value, headers))
+        self._empty.clear()
+        self._ready.set()
+
+    async def run(self) -> None:
+        """Drain forever (cancel to stop); one batch at a time, in order."""
+        backoff = 0.05
+        while True:
+            await self._ready.wait()
+            try:
+                await self._send_batch()
+                backoff = 0.05
+            except QueueManagerError as error:
+                log.warning("outbox send failed, retrying", error=error.message, backoff=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    async def _send_batch(self) -> None:
+        batch = list(itertools.islice(self._pending, BATCH))
+        with broker_errors("publish"):
+            futures = [await self._bus.producer.send(t, v, key=k.encode() if k else None,
+                                                     headers=h)
+                       for t, k, v, h in batch]
+            await asyncio.gather(*futures)
+        for _ in batch:
+            self._pending.popleft()
+        if not self._pending:
+            self._ready.clear()
+            self._empty.set()
+
+    async def drain(self, timeout_seconds: float) -> None:
+        """At shutdown: give queued messages a bounded chance to go out."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._empty.wait(), timeout_seconds)
