@@ -94,8 +94,13 @@ async def test_a_key_repeated_in_one_batch_is_one_document_the_last(
 
 
 async def test_documents_round_trip_with_their_key(store: DocumentStore) -> None:
-    record: dict[str, Any] = {"id": "binance:BTCUSDT:trade:agg:42", "price": "60000.10",
-                              "buyer_is_maker": None, "levels": [["1.0", "2.0"]], "trades": 5}
+    record: dict[str, Any] = {
+        "id": "binance:BTCUSDT:trade:agg:42",
+        "price": "60000.10",
+        "buyer_is_maker": None,
+        "levels": [["1.0", "2.0"]],
+        "trades": 5,
+    }
     await store.upsert("trades_a", docs(record))
     stored = await store.get_many("trades_a", ["binance:BTCUSDT:trade:agg:42", "missing"])
     assert stored == {"binance:BTCUSDT:trade:agg:42": {**record, "_key": record["id"]}}

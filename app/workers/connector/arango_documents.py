@@ -62,8 +62,9 @@ class ArangoDocumentStore:
     def _database(self) -> StandardDatabase:
         if self._db is None:
             password = self._settings.arango_password.get_secret_value()
-            self._db = self._client.db(self._settings.arango_db,
-                                       username=self._settings.arango_user, password=password)
+            self._db = self._client.db(
+                self._settings.arango_db, username=self._settings.arango_user, password=password
+            )
         return self._db
 
     def _collection(self, name: str) -> StandardCollection:

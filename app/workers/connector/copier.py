@@ -10,9 +10,10 @@ from app.errors import QueueManagerError
 from app.workers.base import JobContext
 from app.workers.connector.decoding import decode, iso_ms
 from app.workers.connector.documents import DocumentStore
+from app.workers.connector.end_offsets import Offsets
 from app.workers.connector.loader_watch import LoaderEnd, LoaderWatch
 from app.workers.connector.plan import ConnectorPlan
-from app.workers.connector.topic_reader import Offsets, TopicReader
+from app.workers.connector.topic_reader import TopicReader
 
 
 class SourceLoaderFailed(QueueManagerError):

@@ -13,8 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from app.bus.errors import broker_errors
 from app.bus.kafka import KafkaBus
-
-Offsets = dict[TopicPartition, int]
+from app.workers.connector.end_offsets import Offsets, confirmed_end_offsets
 
 
 class TopicReader:
@@ -55,9 +54,7 @@ class TopicReader:
             await self.consumer.commit(offsets)
 
     async def end_offsets(self) -> Offsets:
-        with broker_errors(f"read end offsets of {self.topic}"):
-            ends: Offsets = await self.consumer.end_offsets(self.partitions)
-        return ends
+        return await confirmed_end_offsets(self.bus, self.partitions)
 
     async def reached(self, targets: Offsets) -> bool:
         """True once every partition was read up to its target offset."""
