@@ -98,7 +98,7 @@ class FakeMoexServer:
     update_interval: float | None = None
     binary_messages: bool = False
     reject_extra_connect_headers: bool = False
-    subscribe_error: str | None = None
+    unknown_tickers: frozenset[str] = frozenset()
     host: str = "127.0.0.1"
     port: int = 0
     connections_total: int = 0
@@ -233,8 +233,10 @@ class FakeMoexServer:
     async def _subscribe(self, session: Session, headers: dict[str, str]) -> bool:
         match = SELECTOR.match(headers.get("selector", ""))
         destination = headers.get("destination", "")
-        if self.subscribe_error or not match or destination not in STREAMS or "id" not in headers:
-            return await self._fail(session, self.subscribe_error or "gateway.invalidrequest")
+        if not match or destination not in STREAMS or "id" not in headers:
+            return await self._fail(session, "gateway.invalidrequest", headers.get("receipt"))
+        if match["ticker"] in self.unknown_tickers:
+            return await self._fail(session, "gateway.invalidrequest", headers.get("receipt"))
         stream = destination.split(".", 1)[1]
         sub = Sub(headers["id"], stream, match["ticker"], match["interval"])
         session.subs[sub.id] = sub
@@ -252,8 +254,10 @@ class FakeMoexServer:
             self.subscriptions[sub.ticker] -= 1
             self._notify()
 
-    async def _fail(self, session: Session, message: str) -> bool:
-        await self._send(session, frame("ERROR", {"message": message}, message))
+    async def _fail(self, session: Session, message: str, receipt: str | None = None) -> bool:
+        """ERROR (naming the failed frame's receipt, if any), then close: STOMP's rule."""
+        headers = {"message": message, **({"receipt-id": receipt} if receipt else {})}
+        await self._send(session, frame("ERROR", headers, message))
         await session.ws.close()
         return False
 

@@ -219,3 +219,17 @@ async def test_stop_is_prompt_even_while_a_connection_hangs_in_its_handshake() -
         for writer in held:
             writer.close()
     assert ctx.warnings == [], "a stop is not a connection failure"
+
+
+async def test_a_refused_ticker_is_dropped_and_its_neighbours_recover() -> None:
+    async with FakeMoexServer(unknown_tickers=frozenset({"MXSE.TQBR.NOPE"})) as server:
+        ctx = context(server, "ws_securities", ["SBER", "NOPE", "GAZP"])
+        async with running(ctx):
+            await server.wait_until(lambda: server.connections_total == 2
+                                    and server.active_subscriptions == 2)
+            await records(ctx, "ticker", 2, "SBER")  # a snapshot on each connection
+            await records(ctx, "ticker", 1, "GAZP")  # only the second got that far
+    assert server.commands["SUBSCRIBE"] == 4, "SBER, NOPE; then SBER, GAZP"
+    assert server.connections_total == 2
+    assert any("NOPE" in warning and "gateway.invalidrequest" in warning
+               for warning in ctx.warnings)

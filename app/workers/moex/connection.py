@@ -122,6 +122,8 @@ class MoexConnection:
         """Send every SUBSCRIBE (a fresh snapshot follows each); reset backoff on receipts."""
         self._pending = set(self._by_id)
         self._receipted.clear()
+        if not self._pending:
+            self._receipted.set()
         for index, subscription in enumerate(self._by_id.values()):
             if index and self._settings.subscribe_delay:
                 await asyncio.sleep(self._settings.subscribe_delay)
@@ -143,9 +145,19 @@ class MoexConnection:
         elif frame.command == "RECEIPT":
             self._on_receipt(frame.headers.get("receipt-id", ""))
         elif frame.command == "ERROR":
+            self._drop_refused(frame)
             raise error_from(frame, self._settings.login)
         elif frame.command == "CLOSED":
             raise MoexConnectionLost("the server sent CLOSED")
+
+    def _drop_refused(self, frame: Frame) -> None:
+        """An ERROR answering one SUBSCRIBE (by receipt-id) names a bad ticker: never resend
+        it, or one unknown ticker would keep its 49 neighbours reconnecting forever."""
+        refused = self._by_id.pop(frame.headers.get("receipt-id", ""), None)
+        if refused is not None:
+            reason = frame.headers.get("message", "")
+            self._warn(f"MOEX refused {refused.selector} on {refused.destination}: {reason}; "
+                       "not subscribing it again")
 
     def _on_receipt(self, receipt_id: str) -> None:
         self._pending.discard(receipt_id)
