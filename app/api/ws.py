@@ -57,6 +57,8 @@ async def _serve(websocket: WebSocket, hub: Hub, client: Client) -> None:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     if pump in done and not pump.cancelled():
+        if pump.exception() is not None:
+            raise pump.exception()  # type: ignore[misc]
         with contextlib.suppress(Exception):
             await asyncio.wait_for(websocket.close(TRY_AGAIN_LATER, "too slow: reconnect"), 2)
     elif listen in done and isinstance(listen.exception(), _Violation):

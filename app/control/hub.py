@@ -31,7 +31,7 @@ class HubMessage:
 Sender = Callable[[str], Awaitable[None]]
 
 
-@dataclass
+@dataclass(eq=False)
 class Client:
     send: Sender
     limit: int
