@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +28,6 @@ class KubeApi:
     def __init__(self, api_client: client.ApiClient, namespace: str, timeout: float = 10.0):
         self.namespace = namespace
         self.host = str(api_client.configuration.host)
-        self._client = api_client
         self._batch = client.BatchV1Api(api_client)
         self._core = client.CoreV1Api(api_client)
         self._timeout = timeout
@@ -40,32 +40,40 @@ class KubeApi:
         except Exception as error:
             raise translate(error, API_CALLS[call], self.namespace) from error
 
-    def _plain(self, model: Any) -> Json:
-        plain: Json = self._client.sanitize_for_serialization(model)  # type: ignore[no-untyped-call]
-        return plain
+    async def _json(self, call: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Json:
+        """Like `_run`, but the raw JSON body: the client's model classes cost more than the
+        HTTP round trip, and the watch delivers the same plain dicts anyway."""
+
+        def fetch(*fetch_args: Any, **fetch_kwargs: Any) -> Json:
+            response = method(*fetch_args, _preload_content=False, **fetch_kwargs)
+            try:
+                body: Json = json.loads(response.data)
+            finally:
+                response.release_conn()
+            return body
+
+        result: Json = await self._run(call, fetch, *args, **kwargs)
+        return result
 
     async def create_job(self, manifest: Json) -> Json:
-        job = await self._run(
+        return await self._json(
             "create_namespaced_job", self._batch.create_namespaced_job, self.namespace, manifest
         )
-        return self._plain(job)
 
     async def read_job(self, name: str) -> Json:
-        job = await self._run(
+        return await self._json(
             "read_namespaced_job", self._batch.read_namespaced_job, name, self.namespace
         )
-        return self._plain(job)
 
     async def list_jobs(self, selector: str, request_timeout: float | None = None) -> Json:
         """The list with its `metadata.resourceVersion`, to watch from."""
-        jobs = await self._run(
+        return await self._json(
             "list_namespaced_job",
             self._batch.list_namespaced_job,
             self.namespace,
             label_selector=selector,
             _request_timeout=request_timeout or self._timeout,
         )
-        return self._plain(jobs)
 
     async def delete_job(self, name: str) -> bool:
         """Delete with Background propagation (pods go too); False when already gone."""
@@ -82,13 +90,13 @@ class KubeApi:
         return True
 
     async def list_pods(self, selector: str) -> list[Json]:
-        pods = await self._run(
+        pods = await self._json(
             "list_namespaced_pod",
             self._core.list_namespaced_pod,
             self.namespace,
             label_selector=selector,
         )
-        items: list[Json] = self._plain(pods).get("items") or []
+        items: list[Json] = pods.get("items") or []
         return items
 
     async def read_log(self, pod: str, tail: int) -> str:
