@@ -33,7 +33,7 @@ STALE_SECONDS = 30.0
 RATE_WINDOW_SECONDS = 10.0
 PRICE_COLUMNS = (("open", "OPEN", "cyan"), ("high", "HIGH", "yellow"), ("low", "LOW", "magenta"),
                  ("close", "CLOSE", ""), ("bid", "BID", "green"), ("ask", "ASK", "red"),
-                 ("last", "LAST", "bold"))
+                 ("last", "LAST", "cyan"))
 
 
 def freshness_style(age_seconds: float) -> str:
@@ -109,7 +109,9 @@ def _summary(state: MonitorState, now: float) -> Text:
     link = Text("online", "green") if state.connected else Text("reconnecting", "red")
     return Text.assemble(
         f"Connections: {state.total('connections_online')}/{state.total('connections_total')}"
-        f" | Updates: {state.total('updates'):,} | Tickers: {state.total('tickers_seen')}"
+        f" | Updates: {state.total('updates'):,}"
+        f" | Tickers: {state.total('tickers_seen')}/{state.total('tickers_total')}"
+        f" | With Prices: {state.total('with_prices')}"
         f" | Rate: {state.rate(1):.1f} upd/s, {state.rate(2):.1f} msg/s"
         f" | Uptime: {int(now - state.started)}s | Stream: ", link)
 
@@ -118,7 +120,18 @@ def _queues(state: MonitorState) -> Text:
     jobs = {queue: str(job.get("status", "")) for (queue, _), job in state.jobs.items()}
     statuses = {**jobs, **state.queues}
     listed = ", ".join(f"{queue}: {status}" for queue, status in sorted(statuses.items()))
-    return Text(f"Queues: {listed or 'waiting for telemetry...'}")
+    lines = [f"Queues: {listed or 'waiting for telemetry...'}"]
+    for (_, job), message in sorted(state.jobs.items()):
+        online = (message.get("stats") or {}).get("online")
+        if isinstance(online, list):
+            lines.append(f"{job} online ({len(online)}): {_abbreviated(online)}")
+    return Text("\n".join(lines))
+
+
+def _abbreviated(numbers: list[Any], head: int = 10) -> str:
+    """`1, 2, ..., 10, ... 30`: the seed's connection list, short enough for one line."""
+    shown = ", ".join(str(n) for n in numbers[:head])
+    return shown + (f", ... {numbers[-1]}" if len(numbers) > head else "")
 
 
 def _table(tickers: list[tuple[str, dict[str, Any]]], now: float) -> Table:

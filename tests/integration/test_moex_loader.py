@@ -167,14 +167,16 @@ async def test_live_stats_report_connections_prices_and_busiest_tickers() -> Non
         ctx = context(server, "ws_candles", ["SBER", "GAZP"])
         options = replace(FAST, tickers_per_connection=1, stats_tickers=1)
 
-        def busy() -> bool:
-            stats: dict[str, Any] = ctx.stats[-1] if ctx.stats else {}
+        def busy(stats: dict[str, Any]) -> bool:
             return stats.get("connections_online") == 2 and stats.get("updates", 0) > 10
 
         async with running(ctx, options):
-            await ctx.changes.wait_until(busy)
-    stats = ctx.stats[-1]
+            await ctx.changes.wait_until(lambda: any(map(busy, ctx.stats)))
+    stats = next(filter(busy, ctx.stats))
+    assert ctx.stats[-1]["connections_online"] == 0, "the final report after the stop"
     assert stats["connections_total"] == 2 and stats["tickers_seen"] == 2
+    assert stats["online"] == [1, 2] and stats["tickers_total"] == 2
+    assert stats["with_prices"] == 2
     (figures,) = stats["tickers"].values()
     assert figures["open"] == "306.25" and figures["updates"] > 1
     assert ctx.progress_calls[-1][0] >= stats["updates"]

@@ -19,7 +19,8 @@ NOW = 1_769_065_200.0
 def telemetry(job: str, tickers: dict[str, dict[str, Any]], updates: int = 100,
               queue_id: str = "q1") -> dict[str, Any]:
     stats = {"connections_online": 29, "connections_total": 30, "updates": updates,
-             "tickers_seen": 1500, "tickers": tickers}
+             "tickers_seen": 145, "tickers_total": 1500, "with_prices": 87,
+             "online": list(range(1, 30)), "tickers": tickers}
     return {"event": "job.telemetry", "queue_id": queue_id, "job": job, "status": "loading",
             "records_written": 10, "stats": stats}
 
@@ -64,7 +65,9 @@ def test_candle_table_shows_ohlc_volume_updates_and_coloured_times() -> None:
                         close="5826.00", volume="1063"),
     }), NOW)
     text = screen(state)
-    assert "Connections: 29/30 | Updates: 100 | Tickers: 1500" in plain(text)
+    assert "Connections: 29/30 | Updates: 100 | Tickers: 145/1500 | With Prices: 87" in plain(
+        text)
+    assert "candles online (29): 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ... 29" in plain(text)
     assert "Uptime: 98s" in plain(text)
     assert [cell.strip() for cell in plain(row(text, "SBER")).split("│")[1:-1]] == [
         "SBER", "283.33", "283.57", "283.20", "283.27", "112,405", "45", _clock(NOW - 1)]

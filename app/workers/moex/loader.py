@@ -43,7 +43,7 @@ async def run(ctx: JobContext, options: LoaderOptions | None = None) -> None:
     """Stream until stopped; raise MoexError subclasses (our errors) on fatal failures."""
     options = options or LoaderOptions.from_request(ctx.env.request)
     groups = plan(ctx.env, options)
-    stats = LiveStats(connections_total=len(groups))
+    stats = LiveStats(connections_total=len(groups), tickers_total=sum(map(len, groups)))
     connections = _connections(ctx, options, groups, stats)
     try:
         async with asyncio.TaskGroup() as group:

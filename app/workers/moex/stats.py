@@ -26,6 +26,7 @@ class LiveStats:
     """Shared by every connection of one job; read once a second by the stats loop."""
 
     connections_total: int = 0
+    tickers_total: int = 0
     online: set[int] = field(default_factory=set)
     updates: int = 0
     records: int = 0
@@ -54,6 +55,9 @@ class LiveStats:
             "connections_total": self.connections_total,
             "updates": self.updates,
             "tickers_seen": len(self.tickers),
+            "tickers_total": self.tickers_total,
+            "with_prices": sum(1 for figures in self.tickers.values() if figures.values),
+            "online": sorted(self.online),
             "tickers": {symbol: figures.as_dict() for symbol, figures in busiest},
         }
 
