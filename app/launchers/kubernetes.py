@@ -15,6 +15,7 @@ from app.config import Settings
 from app.errors import AlreadyExists, JobNotFound, LauncherUnavailable, QueueManagerError
 from app.launchers.base import JobPhase, JobSpec, OutcomeHandler
 from app.launchers.k8s_api import Json, KubeApi
+from app.launchers.k8s_client import api_client_from_environment
 from app.launchers.k8s_render import QUEUE_ID, label_value, queue_selector, render_job
 from app.launchers.k8s_status import name_of, phase_of, queue_of
 from app.launchers.k8s_watch import Backoff, JobWatcher
@@ -41,6 +42,13 @@ class KubernetesLauncher:
         self._backoff = backoff or Backoff(initial=0.5, cap=30.0)
         self._idle_timeout = watch_idle_timeout
         self.watcher: JobWatcher | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, registry: dict[str, TargetSpec]
+    ) -> KubernetesLauncher:
+        """The launcher of a Deployment: its service account in-cluster, else a kubeconfig."""
+        return cls(settings, registry, api_client_from_environment())
 
     async def start(self, on_outcome: OutcomeHandler) -> None:
         """Start the watch; it reports every Job that ends or vanishes to `on_outcome`."""

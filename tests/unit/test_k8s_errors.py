@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError
 
+from app.config import Settings
 from app.errors import (
     AlreadyExists,
     JobNotFound,
@@ -13,6 +17,7 @@ from app.errors import (
     LaunchFailed,
 )
 from app.launchers.k8s_errors import API_CALLS, translate
+from app.launchers.kubernetes import KubernetesLauncher
 
 CREATE = API_CALLS["create_namespaced_job"]
 
@@ -45,3 +50,13 @@ def test_connection_failures_are_unavailable_503() -> None:
 
 def test_anything_else_is_wrapped() -> None:
     assert isinstance(translate(ValueError("odd"), CREATE, "ns"), LaunchFailed)
+
+
+def test_without_any_cluster_configuration_the_launcher_is_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No in-cluster token and no kubeconfig: a clear 503, not a library exception."""
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    with pytest.raises(LauncherUnavailable, match="no Kubernetes configuration"):
+        KubernetesLauncher.from_settings(Settings(_env_file=None), {})  # type: ignore[call-arg]
