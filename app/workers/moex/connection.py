@@ -28,6 +28,7 @@ from app.workers.moex.tasks import background, stopped_within, unless_stopped, u
 
 SUBPROTOCOLS = [Subprotocol("STOMP"), Subprotocol("v12.stomp")]
 Handler = Callable[[Subscription, Message], Awaitable[None]]
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # a history snapshot can be large; still bounded
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class MoexConnection:
         settings = self._settings
         return await connect(settings.url, subprotocols=SUBPROTOCOLS, proxy=None,
                              open_timeout=settings.open_timeout, close_timeout=2,
-                             ping_interval=settings.ping_interval, max_size=None)
+                             ping_interval=settings.ping_interval, max_size=MAX_MESSAGE_BYTES)
 
     async def _serve(self, ws: ClientConnection) -> None:
         await self._handshake(ws)

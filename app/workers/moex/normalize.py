@@ -39,12 +39,15 @@ def candle(symbol: str, interval: str, row: Row, event_ms: int | None) -> Candle
 
 
 def book(symbol: str, rows: list[Row], seqnum: int, event_ms: int | None) -> Book:
-    """The whole current book of one subscription: bids high to low, asks low to high."""
+    """The whole current book of one subscription: bids high to low, asks low to high.
+
+    The id carries the time as well as `seqnum`, which may restart after a reconnect."""
     received = now_ms()
     bids = _levels(rows, "B", descending=True)
     asks = _levels(rows, "S", descending=False)
     return Book(
-        id=record_id(EXCHANGE, symbol, "book_snapshot", seqnum), kind="book_snapshot",
+        id=record_id(EXCHANGE, symbol, "book_snapshot", event_ms or received, seqnum),
+        kind="book_snapshot",
         exchange=EXCHANGE, symbol=symbol, event_time=event_ms or received,
         received_time=received, bids=bids, asks=asks, first_update_id=None,
         last_update_id=seqnum,
@@ -57,10 +60,11 @@ def _levels(rows: list[Row], side: str, *, descending: bool) -> list[Level]:
     return sorted(levels, key=lambda level: Decimal(level[0]), reverse=descending)
 
 
-def ticker(symbol: str, row: Row, event_ms: int | None) -> Ticker:
+def ticker(symbol: str, row: Row, seqnum: int, event_ms: int | None) -> Ticker:
+    """`seqnum` in the id keeps two updates within one server second apart."""
     received = now_ms()
     return Ticker(
-        id=record_id(EXCHANGE, symbol, "ticker", event_ms or received), kind="ticker",
+        id=record_id(EXCHANGE, symbol, "ticker", event_ms or received, seqnum), kind="ticker",
         exchange=EXCHANGE, symbol=symbol, event_time=event_ms or received,
         received_time=received, last=fixed(row.get("LAST")), bid=fixed(row.get("BID")),
         bid_quantity=fixed(row.get("BIDDEPTH")), ask=fixed(row.get("OFFER")),

@@ -67,4 +67,5 @@ class Subscription:
         if self.stream == "candles":
             return [normalize.candle(self.symbol, self.interval or "M1", row,
                                      message.timestamp_ms) for row in touched]
-        return [normalize.ticker(self.symbol, row, message.timestamp_ms) for row in touched]
+        return [normalize.ticker(self.symbol, row, message.seqnum, message.timestamp_ms)
+                for row in touched]
