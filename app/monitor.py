@@ -253,4 +253,5 @@ def run_monitor(url: str, queue_ids: list[str], token: str | None) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(monitor(url, queue_ids, token, console=console, state=state,
                             stop=asyncio.Event()))
+    console.line()
     console.print(summary(state, time.time()))
