@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from kubernetes import client, watch
 
@@ -73,7 +74,7 @@ async def launch_directly(launcher: JobLauncher, queue_id: str) -> list[str]:
 
 
 def kubernetes_launcher(cluster: KubeEmulator) -> JobLauncher:
-    settings = Settings(_env_file=None, k8s_namespace=cluster.namespace)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, k8s_namespace=cluster.namespace)
     return KubernetesLauncher(settings, default_registry(), cluster.api_client)
 
 
@@ -85,12 +86,15 @@ async def wait_for_jobs(cluster: KubeEmulator, names: list[str]) -> None:
 
 
 def _watch_until_created(cluster: KubeEmulator, names: set[str]) -> None:
-    stream = watch.Watch()
+    stream = watch.Watch()  # type: ignore[no-untyped-call]
     batch = client.BatchV1Api(cluster.api_client)
-    for event in stream.stream(batch.list_namespaced_job, cluster.namespace, timeout_seconds=30):
+    events = stream.stream(  # type: ignore[no-untyped-call]
+        batch.list_namespaced_job, cluster.namespace, timeout_seconds=30
+    )
+    for event in events:
         names.discard(event["object"].metadata.name)
         if not names:
-            stream.stop()
+            stream.stop()  # type: ignore[no-untyped-call]
 
 
 async def one_run(cluster: KubeEmulator, launcher: JobLauncher, start: StartPipeline) -> float:
@@ -118,14 +122,14 @@ async def measure_launch_to_jobs(
 async def measure_bare_client(runs: int = 20) -> LaunchStats:
     """Baseline: the same 7 manifests created one by one with the bare kubernetes client."""
     async with emulated_cluster() as cluster:
-        settings = Settings(_env_file=None, k8s_namespace=cluster.namespace)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, k8s_namespace=cluster.namespace)
         batch = client.BatchV1Api(cluster.api_client)
         seconds = []
         for _ in range(runs):
             specs = pipeline_specs(str(uuid.uuid4()))
             started = time.perf_counter()
             for spec in specs:
-                manifest = render_job(spec, default_registry()[spec.target], settings)
+                manifest: Any = render_job(spec, default_registry()[spec.target], settings)
                 await asyncio.to_thread(batch.create_namespaced_job, cluster.namespace, manifest)
             seconds.append(time.perf_counter() - started)
     return _stats(seconds)

@@ -111,7 +111,7 @@ async def test_stop_deletes_running_jobs_in_background(
         await launcher.launch(spec)
     await launcher.stop(QUEUE, [spec.name for spec in specs], grace_seconds=0)
     deletes = list(kube.server["delete", JOBS])
-    assert sorted(request.name for request in deletes) == sorted(s.name for s in specs)
+    assert sorted(str(request.name) for request in deletes) == sorted(s.name for s in specs)
     assert all(request.params["propagationPolicy"] == "Background" for request in deletes)
     assert kube.job_names() == []
 
@@ -222,4 +222,4 @@ async def test_unreachable_api_makes_the_launcher_unavailable(kube: KubeEmulator
         await unreachable.ping()
     with pytest.raises(LauncherUnavailable, match="cannot reach the Kubernetes API"):
         await unreachable.observe(QUEUE, ["qm-x"])
-    api_client.close()
+    api_client.close()  # type: ignore[no-untyped-call]

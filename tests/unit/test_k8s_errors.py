@@ -59,4 +59,4 @@ def test_without_any_cluster_configuration_the_launcher_is_unavailable(
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
     with pytest.raises(LauncherUnavailable, match="no Kubernetes configuration"):
-        KubernetesLauncher.from_settings(Settings(_env_file=None), {})  # type: ignore[call-arg]
+        KubernetesLauncher.from_settings(Settings(_env_file=None), {})

@@ -10,7 +10,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from app.config import Settings
 from app.launchers import k8s_api

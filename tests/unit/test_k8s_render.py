@@ -20,7 +20,7 @@ QUEUE = "5f1c2a9e-7d3b-4c1e-9a2f-0b6d8e4c3a21"
 
 
 def settings(**overrides: Any) -> Settings:
-    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **overrides)
 
 
 def spec(target: str, job_type: str = "api_candles_5m", bounded: bool = True) -> JobSpec:
