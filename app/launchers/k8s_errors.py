@@ -22,6 +22,10 @@ from app.errors import (
 )
 
 
+class ResourceVersionExpired(LauncherUnavailable):
+    """410 Gone: the resourceVersion to watch from is too old; list again, no backoff."""
+
+
 @dataclass(frozen=True)
 class ApiCall:
     """One RBAC permission: `verb` on `resource` (with subresource) of API `group`."""
@@ -67,6 +71,8 @@ def _from_status(error: ApiException, call: ApiCall, namespace: str) -> QueueMan
         )
     if status == 404:
         return JobNotFound(f"{call.qualified} not found in namespace {namespace}")
+    if status == 410:
+        return ResourceVersionExpired(f"{what}: resource version expired (410 Gone)")
     if status == 409:
         return AlreadyExists(f"{call.qualified} already exists in namespace {namespace}")
     if status >= 500 or status == 429:

@@ -124,6 +124,22 @@ async def test_410_gone_on_watch_lists_again(
     await kube.set_conditions(name, {"type": "Complete"})
     assert await collected.next() == JobOutcome(QUEUE, name, JobPhase.SUCCEEDED)
     assert len(kube.server[kmock.action.LIST, JOBS]) == 2  # the relist after 410 saw it
+    assert launcher.watcher.error_restarts == 0  # relisted at once, no backoff
+
+
+async def test_410_gone_answered_to_the_watch_request_lists_again(
+    kube: KubeEmulator, launcher: KubernetesLauncher
+) -> None:
+    kube.server[kmock.action.WATCH, JOBS][:1] << kmock.KubernetesError(status=410, reason="Gone")
+    collected = Outcomes()
+    await launcher.start(collected)
+    assert launcher.watcher is not None
+    await asyncio.wait_for(launcher.watcher.synced.wait(), WAIT)
+    name = await launched(launcher)
+    await kube.set_conditions(name, {"type": "Complete"})
+    assert await collected.next() == JobOutcome(QUEUE, name, JobPhase.SUCCEEDED)
+    assert len(kube.server[kmock.action.LIST, JOBS]) == 2
+    assert launcher.watcher.error_restarts == 0  # relisted at once, no backoff
 
 
 async def test_api_errors_back_off_and_resume(
@@ -136,6 +152,7 @@ async def test_api_errors_back_off_and_resume(
     await kube.set_conditions(name, {"type": "Complete"})
     assert await collected.next() == JobOutcome(QUEUE, name, JobPhase.SUCCEEDED)
     assert len(kube.server[kmock.action.LIST, JOBS]) == 3
+    assert launcher.watcher is not None and launcher.watcher.error_restarts == 2
 
 
 async def test_a_failing_handler_does_not_stop_the_watch(

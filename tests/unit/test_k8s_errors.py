@@ -16,7 +16,7 @@ from app.errors import (
     LauncherUnavailable,
     LaunchFailed,
 )
-from app.launchers.k8s_errors import API_CALLS, translate
+from app.launchers.k8s_errors import API_CALLS, ResourceVersionExpired, translate
 from app.launchers.kubernetes import KubernetesLauncher
 
 CREATE = API_CALLS["create_namespaced_job"]
@@ -39,6 +39,8 @@ def test_statuses_map_to_our_errors() -> None:
     assert isinstance(translate(ApiException(status=404), CREATE, "ns"), JobNotFound)
     assert isinstance(translate(ApiException(status=409), CREATE, "ns"), AlreadyExists)
     assert isinstance(translate(ApiException(status=503), CREATE, "ns"), LauncherUnavailable)
+    gone = translate(ApiException(status=410), API_CALLS["watch_namespaced_job"], "ns")
+    assert isinstance(gone, ResourceVersionExpired)
     assert isinstance(translate(ApiException(status=422), CREATE, "ns"), LaunchFailed)
 
 
