@@ -5,6 +5,7 @@ import { token } from "./api.js";
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
+const STABLE_MS = 5000; // a connection that lived this long resets the backoff
 
 export class LiveFeed {
   constructor({ onEvent, onState, onReconnected }) {
@@ -55,8 +56,8 @@ export class LiveFeed {
 
   opened(heartbeatSeconds) {
     const wasDown = this.everLive;
-    this.attempt = 0;
     this.everLive = true;
+    this.openedAt = Date.now();
     this.heartbeatMs = Math.max(1, heartbeatSeconds || 15) * 1000;
     this.onState("live", {});
     if (wasDown) this.onReconnected();
@@ -73,6 +74,8 @@ export class LiveFeed {
   retry(socket) {
     if (socket !== this.socket) return;
     clearTimeout(this.watchdog);
+    if (this.openedAt && Date.now() - this.openedAt > STABLE_MS) this.attempt = 0;
+    this.openedAt = null;
     this.attempt += 1;
     const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (this.attempt - 1));
     const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);

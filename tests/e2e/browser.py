@@ -1,0 +1,60 @@
+"""A real headless Chromium (Debian `chromium` + `chromium-driver`) driven by Selenium."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+
+ARGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run", "--lang=en-US",
+)
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def chromium_paths() -> tuple[str, str]:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not browser or not driver:
+        pytest.skip("needs the Debian packages chromium and chromium-driver")
+    return browser, driver
+
+
+@contextmanager
+def chromium(profile: Path, width: int = 1280, height: int = 800) -> Iterator[WebDriver]:
+    """A fresh browser profile; the explicit driver path keeps Selenium Manager offline."""
+    browser, driver_path = chromium_paths()
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for arg in (*ARGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    driver.set_page_load_timeout(20)
+    driver.set_script_timeout(20)
+    _fit_viewport(driver, width, height)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _fit_viewport(driver: WebDriver, width: int, height: int) -> None:
+    """--window-size includes the browser's frame: grow the window until the page gets
+    exactly width x height."""
+    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    driver.set_window_size(2 * width - int(inner[0]), 2 * height - int(inner[1]))
+
+
+def screenshot(driver: WebDriver, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    driver.save_screenshot(str(path))
+    return path
