@@ -84,8 +84,7 @@ class JobWatcher:
             return
         task.cancel()
         self._shutdown_stream()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.wait({task})  # a cancellation of close() itself still propagates
 
     async def _supervise(self) -> None:
         while True:
