@@ -39,6 +39,8 @@ class KubernetesLauncher:
     ) -> None:
         self._settings, self._registry = settings, registry
         self._api = KubeApi(api_client, settings.k8s_namespace)
+        self._api_client = api_client
+        self._owned_client: client.ApiClient | None = None
         self._backoff = backoff or Backoff(initial=0.5, cap=30.0)
         self._idle_timeout = watch_idle_timeout
         self.watcher: JobWatcher | None = None
@@ -48,7 +50,9 @@ class KubernetesLauncher:
         cls, settings: Settings, registry: dict[str, TargetSpec]
     ) -> KubernetesLauncher:
         """The launcher of a Deployment: its service account in-cluster, else a kubeconfig."""
-        return cls(settings, registry, api_client_from_environment())
+        launcher = cls(settings, registry, api_client_from_environment())
+        launcher._owned_client = launcher._api_client  # made here, so closed here
+        return launcher
 
     async def start(self, on_outcome: OutcomeHandler) -> None:
         """Start the watch; it reports every Job that ends or vanishes to `on_outcome`."""
@@ -63,6 +67,9 @@ class KubernetesLauncher:
         watcher, self.watcher = self.watcher, None
         if watcher is not None:
             await watcher.close()
+        owned, self._owned_client = self._owned_client, None
+        if owned is not None:
+            await asyncio.to_thread(owned.close)
 
     async def launch(self, spec: JobSpec) -> str:
         """Create the Job, or adopt the one already there; returns its uid (else its name)."""
