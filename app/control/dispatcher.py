@@ -65,9 +65,9 @@ class Dispatcher:
             enable_auto_commit=False, auto_offset_reset="earliest",
             max_partition_fetch_bytes=self._settings.kafka_max_message_bytes * 2,
         )
-        with broker_errors("start the dispatcher"):
-            await consumer.start()
         try:
+            with broker_errors("start the dispatcher"):
+                await consumer.start()
             await self._loop(consumer)
         finally:
             await consumer.stop()

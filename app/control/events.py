@@ -22,7 +22,8 @@ class EventPublisher:
 
     async def on_change(self, change: QueueChange) -> None:
         """ChangeFeed listener: runs after the store write."""
-        self._outbox.put(self._events_topic, change.queue.id, encode_json(event_of(change)))
+        for event in events_of(change):
+            self._outbox.put(self._events_topic, change.queue.id, encode_json(event))
 
     async def on_stop(self, queue: QueueState) -> None:
         """QueueService stop listener: tell the queue's jobs to stop."""
@@ -30,8 +31,13 @@ class EventPublisher:
         self._outbox.put(self._control_topic, queue.id, encode_json(command))
 
 
-def event_of(change: QueueChange) -> QueueEvent:
+def events_of(change: QueueChange) -> list[QueueEvent]:
+    """One `queue.<status>` per status entered, or one `queue.updated` for progress only."""
     queue = change.queue
-    name = f"queue.{queue.status.value}" if change.status_changed else "queue.updated"
-    return QueueEvent(event=name, queue_id=queue.id, status=queue.status, ts=queue.updated_at,
-                      data=queue.model_dump(mode="json"))
+    data = queue.model_dump(mode="json")
+    steps = change.steps
+    if not steps:
+        return [QueueEvent(event="queue.updated", queue_id=queue.id, status=queue.status,
+                           ts=queue.updated_at, data=data)]
+    return [QueueEvent(event=f"queue.{status.value}", queue_id=queue.id, status=status,
+                       ts=queue.updated_at, data=data) for status in steps]

@@ -48,9 +48,9 @@ class Fanout:
     async def _consume(self) -> None:
         consumer = self._bus.consumer([self._control, self._events], None,
                                       auto_offset_reset="latest", enable_auto_commit=False)
-        with broker_errors("start the fan-out consumer"):
-            await consumer.start()
         try:
+            with broker_errors("start the fan-out consumer"):
+                await consumer.start()
             await self._loop(consumer)
         finally:
             await consumer.stop()

@@ -49,19 +49,21 @@ class Client:
             message.queue_id in self.queue_ids)
 
     def offer(self, message: HubMessage) -> bool:
-        """Queue a message; False when it replaced an unsent one (conflated)."""
-        conflated = False
-        if message.conflation_key is not None:
-            conflated = message.conflation_key in self.latest
+        """Queue a message; False when it replaced an unsent one (conflated). Conflation
+        starts only once the client is behind (half its queue used): a client that keeps
+        up sees every update."""
+        key = message.conflation_key
+        if key is not None and (key in self.latest or len(self.events) >= self.limit // 2):
+            conflated = self.latest.pop(key, None) is not None
             if conflated:
                 self.missed[message.queue_id or ""] += 1
-            self.latest.pop(message.conflation_key, None)
-            self.latest[message.conflation_key] = message
-        else:
-            self.events.append(message)
-            self.overflowed = self.overflowed or len(self.events) > self.limit
+            self.latest[key] = message
+            self.ready.set()
+            return not conflated
+        self.events.append(message)
+        self.overflowed = self.overflowed or len(self.events) > self.limit
         self.ready.set()
-        return not conflated
+        return True
 
     def take(self) -> list[HubMessage]:
         """Everything pending, lifecycle events first, then the latest of each key."""

@@ -100,7 +100,9 @@ class LocalLauncher:
         return [sys.executable, *command[1:]] if command[0] == "python" else command
 
     def _env(self, spec: JobSpec) -> dict[str, str]:
-        return {**os.environ, **self._extra_env, **spec.env}
+        entry = self._registry.get(spec.target)
+        target_env = entry.env if entry else {}
+        return {**os.environ, **self._extra_env, **target_env, **spec.env}
 
     async def _watch(self, job: _RunningJob) -> None:
         """Wait for the process, then report how it ended (supervised: never raises)."""

@@ -29,6 +29,9 @@ class TargetSpec(BaseModel):
     )
     image: str | None = Field(default=None, description="container image; default K8S_JOB_IMAGE")
     resources: Resources = Field(default_factory=Resources)
+    env: dict[str, str] = Field(
+        default_factory=dict, description="extra non-secret environment of this target's jobs"
+    )
 
 
 def _own_job(target: Target) -> TargetSpec:

@@ -22,10 +22,22 @@ class QueueChange:
     queue: QueueState
     previous: Status | None
     """The status before the change; None for a new queue."""
+    passed: tuple[Status, ...] = ()
+    """Statuses the queue went through on the way, in order, when one write coalesced
+    several reports (so none of them goes unannounced); the last is the current one."""
 
     @property
     def status_changed(self) -> bool:
         return self.previous != self.queue.status
+
+    @property
+    def steps(self) -> list[Status]:
+        """Every status entered by this change, in order, the current one last."""
+        steps: list[Status] = []
+        for status in (*self.passed, self.queue.status):
+            if status != (steps[-1] if steps else self.previous):
+                steps.append(status)
+        return steps
 
 
 Listener = Callable[[QueueChange], Awaitable[None]]

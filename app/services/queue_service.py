@@ -95,11 +95,17 @@ class QueueService:
 
     # --- reports from jobs and the platform -----------------------------------------------
     async def apply_telemetry(self, queue_id: str, reports: list[Telemetry]) -> QueueState | None:
-        """Apply a batch of one queue's telemetry in one store write."""
-        def change(queue: QueueState) -> bool:
-            return any([transitions.apply_telemetry(queue, report) for report in reports])
+        """Apply a batch of one queue's telemetry in one store write, remembering each
+        status the queue passes through so every one of them is announced."""
+        def change(queue: QueueState, passed: list[Status]) -> bool:
+            changed = False
+            for report in reports:
+                if transitions.apply_telemetry(queue, report):
+                    changed = True
+                    passed.append(queue.status)
+            return changed
 
-        queue, _ = await self._mutate(queue_id, change)
+        queue, _ = await self._mutate_tracked(queue_id, change)
         return queue
 
     async def on_outcome(self, outcome: JobOutcome) -> None:
@@ -188,15 +194,24 @@ class QueueService:
     async def _mutate(
         self, queue_id: str, change: Callable[[QueueState], bool]
     ) -> tuple[QueueState, bool]:
+        return await self._mutate_tracked(queue_id, lambda queue, _: change(queue))
+
+    async def _mutate_tracked(
+        self, queue_id: str, change: Callable[[QueueState, list[Status]], bool]
+    ) -> tuple[QueueState, bool]:
+        """Store the change, then tell the listeners what moved (statuses passed included).
+        The trail restarts on every attempt: a store may run `change` more than once."""
         previous: list[Status] = []
+        passed: list[Status] = []
 
         def tracked(queue: QueueState) -> bool:
-            previous.append(queue.status)
-            return change(queue)
+            previous[:] = [queue.status]
+            passed.clear()
+            return change(queue, passed)
 
         queue, changed = await self.store.mutate(queue_id, tracked)
         if changed:
-            await self.feed.publish(QueueChange(queue, previous[-1]))
+            await self.feed.publish(QueueChange(queue, previous[0], tuple(passed)))
         return queue, changed
 
 

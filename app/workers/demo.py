@@ -1,18 +1,22 @@
 """demo-job: synthetic records so newcomers and end-to-end tests can watch a pipeline.
 
-REQUEST_JSON: {"records": N, "interval_ms": M, "batch": B, "fail": "message",
-"ignore_stop": false}. Records go to KAFKA_TOPIC keyed by symbol; with "fail" the job
-raises after half of them; "ignore_stop" makes it deaf to stops (tests the runtime bound).
+DEMO_JSON (set per target in the registry's `env`), else REQUEST_JSON: {"records": N,
+"interval_ms": M, "batch": B, "fail": "message", "ignore_stop": false}. Records go to
+KAFKA_TOPIC keyed by symbol; with "fail" the job raises after half of them;
+"ignore_stop" makes it deaf to stops (tests the runtime bound).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from app.workers.base import JobContext
 
@@ -65,7 +69,8 @@ def should_stop(ctx: JobContext, request: DemoRequest) -> bool:
 
 async def main(ctx: JobContext) -> None:
     """Produce the requested records in batches, reporting progress after each batch."""
-    request = DemoRequest.parse(ctx.env.request)
+    override = os.environ.get("DEMO_JSON")
+    request = DemoRequest.parse(orjson.loads(override) if override else ctx.env.request)
     symbols = ctx.env.symbol_list or ["DEMO"]
     written = 0
     while written < request.records and not should_stop(ctx, request):
