@@ -25,7 +25,7 @@ export class QueueDetail {
     this.logJob = null;
     $("#queue-error").textContent = "";
     $("#log").textContent = "";
-    $("#stop-button").textContent = "Stop queue";
+    $("#queue-note").textContent = "";
     const { data } = await api.get(id);
     this.store.put(data);
     this.render();
@@ -101,8 +101,8 @@ export class QueueDetail {
     try {
       const { data, message } = await api.stop(this.id);
       $("#queue-error").textContent = "";
+      $("#queue-note").textContent = `Stop requested: ${message.toLowerCase()} (${data.status}).`;
       $("#stop-button").disabled = true;
-      $("#stop-button").textContent = `${message} (${data.status})`;
     } catch (error) {
       this.onError(error, $("#queue-error"));
     }

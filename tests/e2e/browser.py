@@ -47,10 +47,10 @@ def chromium(profile: Path, width: int = 1280, height: int = 800) -> Iterator[We
 
 
 def _fit_viewport(driver: WebDriver, width: int, height: int) -> None:
-    """--window-size includes the browser's frame: grow the window until the page gets
-    exactly width x height."""
-    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
-    driver.set_window_size(2 * width - int(inner[0]), 2 * height - int(inner[1]))
+    """--window-size includes the browser's frame and has a minimum: set the page's viewport
+    exactly (a phone width is also emulated as a mobile screen)."""
+    metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
 
 
 def screenshot(driver: WebDriver, name: str) -> Path:

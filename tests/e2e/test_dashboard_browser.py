@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -159,16 +160,23 @@ def test_start_follow_open_and_stop_queues(running: ServiceProcess, browser: Web
 
 
 def test_phone_width_shows_cards(running: ServiceProcess, tmp_path: Path) -> None:
+    body = {"symbol": "ETHUSDT", "type": "api", "time_range": "2024-01-01:2024-01-02"}
+    queue_id = httpx.post(f"{running.url}/queues/start", json=body, timeout=10).json()["data"][
+        "queue_id"]
     with chromium(tmp_path / "phone", width=390, height=844) as phone:
-        phone.get(running.url + "/#/start")
-        form = wait(phone).until(ec.visibility_of_element_located((By.ID, "f-symbol")))
-        assert form.size["width"] <= 390
-        phone.find_element(By.LINK_TEXT, "Queues").click()
-        header = phone.find_element(By.CSS_SELECTOR, "#queues thead")
-        wait(phone).until(lambda d: header.size["height"] <= 1)
+        phone.get(running.url + "/")
+        card = wait(phone).until(ec.visibility_of_element_located(
+            (By.CSS_SELECTOR, f'tr[data-queue-id="{queue_id}"]')))
+        display = phone.execute_script("return getComputedStyle(arguments[0]).display", card)
+        assert display == "block", "rows become cards at phone width"
+        assert phone.find_element(By.CSS_SELECTOR, "#queues thead").size["height"] <= 1
         width = phone.execute_script("return document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways at phone width ({width} px)"
         screenshot(phone, "dashboard-queues-390.png")
+        phone.find_element(By.LINK_TEXT, "Start a queue").click()
+        symbol = wait(phone).until(ec.visibility_of_element_located((By.ID, "f-symbol")))
+        assert symbol.size["width"] <= 390
+        assert phone.execute_script("return document.documentElement.scrollWidth") <= 390
 
 
 def test_the_page_says_reconnecting_when_the_service_goes_away(
