@@ -44,6 +44,11 @@ def job_environment(settings: Settings) -> dict[str, str]:
         "TELEMETRY_INTERVAL_SECONDS": str(settings.telemetry_interval_seconds),
         "ARANGO_DB": settings.arango_db,
         "LOG_LEVEL": settings.log_level,
+        "BINANCE_REST_URL": settings.binance_rest_url,
+        "BINANCE_FUTURES_REST_URL": settings.binance_futures_rest_url,
+        "BINANCE_WS_URL": settings.binance_ws_url,
+        "BINANCE_FUTURES_WS_URL": settings.binance_futures_ws_url,
+        "MOEX_WS_URL": settings.moex_ws_url,
     }
     optional = {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,

@@ -36,13 +36,26 @@ def apply_telemetry(queue: QueueState, report: Telemetry) -> bool:
     """Apply one telemetry report; duplicates, late reports (by seq) and reports for
     ended jobs change nothing."""
     job = queue.job(report.job)
-    if job is None or is_terminal(job.status) or report.seq <= job.seq:
+    if job is None or report.seq <= job.seq:
         return False
+    if is_terminal(job.status):
+        return _late_final_counters(queue, job, report)
     job.seq = report.seq
     _copy_progress(job, report)
     set_job_status(job, _as_stopped_if_stopping(job, report.status), report.error_message)
     if report.finished_at and is_terminal(job.status):
         job.finished_at = report.finished_at
+    refresh(queue)
+    return True
+
+
+def _late_final_counters(queue: QueueState, job: JobState, report: Telemetry) -> bool:
+    """A job's final report read after the launcher saw it exit: its counters count, its
+    status does not (the job's terminal status never changes)."""
+    if not is_terminal(report.status):
+        return False
+    job.seq = report.seq
+    _copy_progress(job, report)
     refresh(queue)
     return True
 
