@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -187,3 +189,20 @@ def test_the_page_says_reconnecting_when_the_service_goes_away(
     running.kill()
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "live"), "reconnecting"))
     assert "reconnecting" in str(browser.find_element(By.ID, "live").get_attribute("class"))
+
+
+def test_keyboard_reaches_the_form_with_a_visible_focus(
+    running: ServiceProcess, browser: WebDriver
+) -> None:
+    browser.get(running.url + "/#/start")
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "f-symbol")))
+    for _ in range(12):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.switch_to.active_element.get_attribute("id") == "f-symbol":
+            break
+    focused = browser.switch_to.active_element
+    assert focused.get_attribute("id") == "f-symbol", "Tab must reach the symbol field"
+    outline = browser.execute_script("return getComputedStyle(arguments[0]).outlineStyle", focused)
+    assert outline != "none", "the focused control must show a focus ring"
+    label = browser.find_element(By.CSS_SELECTOR, "label[for=f-symbol]")
+    assert label.text == "Symbol(s)"
