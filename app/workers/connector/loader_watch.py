@@ -68,7 +68,7 @@ class LoaderWatch:
         """What is known so far: None while the loader runs."""
         if self.end is None and self._consumer is not None:
             with broker_errors("watch the loader's telemetry"):
-                batches = await self._consumer.getmany(timeout_ms=0, max_records=1000)
+                batches = await self._consumer.getmany(timeout_ms=0, max_records=10_000)
             for records in batches.values():
                 self._check(records)
         return self.end
