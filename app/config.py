@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     queue_events_topic: str = "queue-events"
     queue_control_dlq_topic: str = "queue-control.dlq"
     embedded_broker_port: int = Field(default=0, ge=0, le=65535)
+    kafka_topic_check_seconds: float = Field(default=15.0, gt=0, le=3600)
 
     # jobs
     job_launcher: LauncherKind = LauncherKind.AUTO

@@ -75,7 +75,7 @@ async def _listen(websocket: WebSocket, client: Client) -> None:
     window_start, count = asyncio.get_running_loop().time(), 0
     with contextlib.suppress(WebSocketDisconnect):
         while True:
-            text = await websocket.receive_text()
+            text = await _receive(websocket)
             now = asyncio.get_running_loop().time()
             if now - window_start >= 1:
                 window_start, count = now, 0
@@ -83,6 +83,16 @@ async def _listen(websocket: WebSocket, client: Client) -> None:
             if count > MESSAGES_PER_SECOND or len(text) > MAX_MESSAGE_BYTES:
                 raise _Violation("message too large or too frequent")
             await websocket.send_text(_apply(client, text))
+
+
+async def _receive(websocket: WebSocket) -> str:
+    """Text or binary frames alike (some clients send JSON as binary)."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    if message.get("text") is not None:
+        return str(message["text"])
+    return bytes(message.get("bytes") or b"").decode("utf-8", errors="replace")
 
 
 def _apply(client: Client, text: str) -> str:

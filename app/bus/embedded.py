@@ -35,8 +35,10 @@ def free_port() -> int:
 
 
 def require_free_port(port: int) -> None:
-    """Fail clearly when another process listens there: it would answer our readiness probe."""
+    """Fail clearly when another process listens there: it would answer our readiness probe.
+    SO_REUSEADDR: connections of a previous broker on this port may linger in TIME_WAIT."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((LOOPBACK, port))
         except OSError as error:

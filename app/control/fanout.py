@@ -22,6 +22,7 @@ from app.errors import QueueManagerError
 log = structlog.get_logger(__name__)
 MAX_BACKOFF = 5.0
 SEEN_LIMIT = 100_000
+YIELD_EVERY = 64
 
 
 class Fanout:
@@ -62,8 +63,10 @@ class Fanout:
             if consumer.assignment():
                 self.assigned.set()
             for partition, records in batches.items():
-                for record in records:
+                for index, record in enumerate(records, 1):
                     self._forward(partition.topic, record.value)
+                    if index % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # let the clients' pumps drain a burst
 
     def _forward(self, topic: str, raw: bytes | None) -> None:
         if raw is None:

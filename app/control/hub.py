@@ -76,8 +76,10 @@ class Client:
 
 class Hub:
     def __init__(self, on_sent: Callable[[int], None] = lambda n: None,
-                 on_dropped: Callable[[str], None] = lambda reason: None) -> None:
+                 on_dropped: Callable[[str], None] = lambda reason: None,
+                 send_timeout: float = SEND_TIMEOUT_SECONDS) -> None:
         self.clients: set[Client] = set()
+        self._send_timeout = send_timeout
         self._on_sent = on_sent
         self._on_dropped = on_dropped
 
@@ -88,7 +90,7 @@ class Hub:
 
     async def serve(self, client: Client) -> None:
         """Pump the client's outbox; returns when it falls too far behind (its queue
-        overflowed, or one send waited longer than SEND_TIMEOUT_SECONDS): close it 1013."""
+        overflowed, or one send waited longer than the send timeout): close it 1013."""
         self.clients.add(client)
         try:
             while True:
@@ -109,7 +111,7 @@ class Hub:
             await client.send(notice)
         for message in batch:
             text = message.text if client.text_format else message.json
-            await asyncio.wait_for(client.send(text), SEND_TIMEOUT_SECONDS)
+            await asyncio.wait_for(client.send(text), self._send_timeout)
         self._on_sent(len(batch))
 
 

@@ -22,7 +22,6 @@ from app.services.queue_service import QueueService
 from app.services.tasks import TaskGroup
 
 log = structlog.get_logger(__name__)
-TOPIC_CHECK_SECONDS = 15.0
 
 
 async def start_broker(stack: AsyncExitStack, settings: Settings) -> Settings:
@@ -82,7 +81,7 @@ class ControlPlane:
     async def _keep_topics(self) -> None:
         """A broker that restarted empty gets its topics back without our restart."""
         while True:
-            await asyncio.sleep(TOPIC_CHECK_SECONDS)
+            await asyncio.sleep(self.settings.kafka_topic_check_seconds)
             try:
                 await self._ensure_topics()
             except QueueManagerError as error:
