@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.api.auth import OpenByDefault
 from app.api.deps import State
 from app.api.errors import envelope
 from app.errors import QueueManagerError
@@ -18,19 +19,25 @@ _DOWN: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/health/live", summary="The process answers")
+@router.get("/health/live", summary="The process answers", dependencies=OpenByDefault)
 async def live() -> Envelope[dict[str, str]]:
     return ok("alive", {})
 
 
-@router.get("/health/startup", responses=_DOWN, summary="Initialisation finished")
+@router.get(
+    "/health/startup", responses=_DOWN, summary="Initialisation finished",
+    dependencies=OpenByDefault,
+)
 async def startup(state: State) -> Envelope[dict[str, str]]:
     if not state.started:
         return envelope(503, "starting up")  # type: ignore[return-value]
     return ok("started", {})
 
 
-@router.get("/health/ready", responses=_DOWN, summary="Every dependency answers")
+@router.get(
+    "/health/ready", responses=_DOWN, summary="Every dependency answers",
+    dependencies=OpenByDefault,
+)
 async def ready(state: State) -> Envelope[dict[str, str]]:
     results = await state.health.run()
     failing = {name: reason for name, reason in results.items() if reason != "ok"}
@@ -40,7 +47,10 @@ async def ready(state: State) -> Envelope[dict[str, str]]:
     return ok("All systems operational", results)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics", summary="Prometheus metrics", response_class=Response,
+    dependencies=OpenByDefault,
+)
 async def metrics(state: State) -> Response:
     try:
         counts = await state.queues.store.count_by_status()

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel
 
+from app.api.auth import Protected
 from app.api.deps import MetricsDep, Queues
 from app.models.envelope import Envelope, ErrorEnvelope, ok
 from app.models.queues import HISTORICAL_EXAMPLE, QueueCreate, QueueState
@@ -62,7 +63,7 @@ START_EXAMPLES = {
 }
 
 
-@router.post("/start", responses=_ERRORS, summary="Start a queue")
+@router.post("/start", responses=_ERRORS, summary="Start a queue", dependencies=Protected)
 async def start_queue(
     queues: Queues,
     metrics: MetricsDep,
@@ -73,7 +74,9 @@ async def start_queue(
     return ok("Queue started", QueueRef(queue_id=queue.id, status=queue.status))
 
 
-@router.post("/stop", responses=_ERRORS, summary="Stop a queue (idempotent)")
+@router.post(
+    "/stop", responses=_ERRORS, summary="Stop a queue (idempotent)", dependencies=Protected
+)
 async def stop_queue(
     queues: Queues,
     metrics: MetricsDep,

@@ -15,6 +15,7 @@ import orjson
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError
 
+from app.api.auth import websocket_allowed
 from app.control.hub import TRY_AGAIN_LATER, Client, Hub
 from app.state import AppState
 
@@ -38,6 +39,9 @@ async def topic(
 ) -> None:
     state: AppState = websocket.app.state.services
     hub = state.plane.hub
+    if not websocket_allowed(websocket, state):
+        await websocket.close(POLICY_VIOLATION, "a valid token is required: ?token=<token>")
+        return
     await websocket.accept()
     client = Client(websocket.send_text, state.settings.ws_client_queue_size,
                     text_format=format == "text", queue_ids=set(queue_id) if queue_id else None)
