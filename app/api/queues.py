@@ -20,9 +20,11 @@ QueueId = Annotated[str, Path(max_length=64, examples=[EXAMPLE_ID])]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorEnvelope, "description": text}
     for code, text in {
+        400: "the body is not parseable JSON",
         401: "missing or wrong bearer token",
         404: "unknown queue or job",
         409: "illegal transition",
+        413: "request body over MAX_BODY_BYTES",
         422: "invalid input: names the field and the reason",
         503: "a dependency (store, broker, job platform) is down",
     }.items()
