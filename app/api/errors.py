@@ -96,6 +96,8 @@ async def _invalid(request: Request, error: RequestValidationError) -> JsonRespo
 
 
 async def _http_error(request: Request, error: HTTPException) -> JsonResponse:
+    if isinstance(error.__cause__, QueueManagerError):  # ours, raised while the body was read
+        return await _our_error(request, error.__cause__)
     return envelope(error.status_code, str(error.detail))
 
 

@@ -19,6 +19,8 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        """Label children by (method, route, status): `labels()` costs a lock per call."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,8 +42,13 @@ class MetricsMiddleware:
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         route: Any = scope.get("route")
         labels = (scope["method"], getattr(route, "path", "unmatched"), str(status))
-        self.metrics.http_requests.labels(*labels).inc()
-        self.metrics.http_duration.labels(*labels).observe(seconds)
+        children = self._children.get(labels)
+        if children is None:
+            children = (self.metrics.http_requests.labels(*labels),
+                        self.metrics.http_duration.labels(*labels))
+            self._children[labels] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class BodyLimitMiddleware:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel
 
 from app.api.auth import Protected
-from app.api.deps import MetricsDep, Queues
+from app.api.deps import MetricsDep, Queues, State
 from app.models.envelope import Envelope, ErrorEnvelope, ok
 from app.models.queues import HISTORICAL_EXAMPLE, QueueCreate, QueueState
 from app.models.status import Status
@@ -97,28 +97,29 @@ async def stop_queue(
     description="`data` is the page (seed 002); the header X-Total-Count gives the total.",
 )
 async def list_queues(
-    queues: Queues,
-    metrics: MetricsDep,
+    state: State,
     response: Response,
     status: Status | None = None,
     symbol: Annotated[str | None, Query(max_length=24, examples=["BTCUSDT"])] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> Envelope[list[QueueState]]:
-    metrics.queue_requests.labels("list").inc()
-    page = await queues.page(QueueFilter(status, symbol, limit, offset))
-    response.headers["X-Total-Count"] = str(page.total)
-    return ok("Queues fetched", page.items)
+) -> Response:
+    state.metrics.queue_requests.labels("list").inc()
+    page = await state.queues.page_json(QueueFilter(status, symbol, limit, offset))
+    body = b'{"status":"success","message":"Queues fetched","data":[' + b",".join(
+        page.documents) + b"]}"
+    return Response(body, media_type="application/json",
+                    headers={"X-Total-Count": str(page.total)})
 
 
 @router.get(
     "/{queue_id}", responses=_ERRORS, summary="Get one queue with its jobs",
     response_model=Envelope[QueueState],
 )
-async def get_queue(queues: Queues, metrics: MetricsDep, queue_id: QueueId) -> Response:
+async def get_queue(state: State, queue_id: QueueId) -> Response:
     """The hot read: the stored JSON goes out as it is, without a parse and re-serialise."""
-    metrics.queue_requests.labels("get").inc()
-    document = await queues.get_json(queue_id)
+    state.metrics.queue_requests.labels("get").inc()
+    document = await state.queues.get_json(queue_id)
     body = b'{"status":"success","message":"Queue status","data":' + document + b"}"
     return Response(body, media_type="application/json")
 

@@ -29,7 +29,7 @@ from app.services import transitions
 from app.services.changes import ChangeFeed, QueueChange
 from app.services.pipeline import new_queue
 from app.services.tasks import TaskGroup
-from app.store.base import QueueFilter, QueuePage, QueueStore
+from app.store.base import JsonPage, QueueFilter, QueuePage, QueueStore
 
 log = structlog.get_logger(__name__)
 COMMAND_NAMESPACE = uuid.UUID("6f1c0a52-5b8e-4a47-9d1e-0c3f1f6b7e21")
@@ -87,6 +87,9 @@ class QueueService:
 
     async def page(self, query: QueueFilter) -> QueuePage:
         return await self.store.page(query)
+
+    async def page_json(self, query: QueueFilter) -> JsonPage:
+        return await self.store.page_json(query)
 
     async def logs(self, queue_id: str, job: str | None, tail: int) -> tuple[JobState, list[str]]:
         queue = await self.store.get(queue_id)

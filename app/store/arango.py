@@ -27,7 +27,7 @@ from app.config import Settings
 from app.errors import AlreadyExists, ConcurrentUpdate, QueueNotFound, StoreUnavailable
 from app.models.queues import QueueState, utcnow
 from app.models.status import TERMINAL, Status
-from app.store.base import Mutation, QueueFilter, QueuePage
+from app.store.base import JsonPage, Mutation, QueueFilter, QueuePage
 
 T = TypeVar("T")
 COLLECTION = "queue_state"
@@ -85,6 +85,11 @@ class ArangoQueueStore:
             **binds, "offset": query.offset, "limit": query.limit}))
         total = await self._call(lambda: self._aql(COUNT_QUERY, binds))
         return QueuePage(items=[_queue(row) for row in rows], total=int(total[0]))
+
+    async def page_json(self, query: QueueFilter) -> JsonPage:
+        found = await self.page(query)
+        return JsonPage([orjson.dumps(q.model_dump(mode="json")) for q in found.items],
+                        found.total)
 
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
         return await self._call(lambda: self._mutate(queue_id, change))

@@ -20,6 +20,14 @@ class QueuePage:
 
 
 @dataclass(frozen=True)
+class JsonPage:
+    """A page as stored JSON documents, for answers that need no parse (GET /queues)."""
+
+    documents: list[bytes]
+    total: int
+
+
+@dataclass(frozen=True)
 class QueueFilter:
     status: Status | None = None
     symbol: str | None = None
@@ -47,6 +55,9 @@ class QueueStore(Protocol):
 
     async def page(self, query: QueueFilter) -> QueuePage:
         """Newest first."""
+
+    async def page_json(self, query: QueueFilter) -> JsonPage:
+        """The same page as QueueState JSON documents."""
 
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
         """Apply `change` atomically; returns the queue after it and whether it changed."""

@@ -26,7 +26,7 @@ import orjson
 from app.errors import AlreadyExists, QueueNotFound, StoreUnavailable
 from app.models.queues import QueueState, utcnow
 from app.models.status import TERMINAL, Status
-from app.store.base import Mutation, QueueFilter, QueuePage
+from app.store.base import JsonPage, Mutation, QueueFilter, QueuePage
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 2000
@@ -79,6 +79,10 @@ class SqliteQueueStore:
         return await self._read(lambda db: _load_json(db, queue_id))
 
     async def page(self, query: QueueFilter) -> QueuePage:
+        found = await self.page_json(query)
+        return QueuePage([_parse(doc) for doc in found.documents], found.total)
+
+    async def page_json(self, query: QueueFilter) -> JsonPage:
         return await self._read(lambda db: _page(db, query))
 
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
@@ -211,14 +215,14 @@ def _mutate(db: sqlite3.Connection, queue_id: str, change: Mutation) -> tuple[Qu
     return queue, True
 
 
-def _page(db: sqlite3.Connection, query: QueueFilter) -> QueuePage:
+def _page(db: sqlite3.Connection, query: QueueFilter) -> JsonPage:
     where, params = _where(query)
     total = db.execute(f"SELECT COUNT(*) FROM queues {where}", params).fetchone()[0]
     rows = db.execute(
         f"SELECT doc FROM queues {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
         [*params, query.limit, query.offset],
     ).fetchall()
-    return QueuePage(items=[_parse(row[0]) for row in rows], total=total)
+    return JsonPage([bytes(row[0]) for row in rows], total)
 
 
 def _where(query: QueueFilter) -> tuple[str, list[str]]:
