@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from app.config import LauncherKind, Settings
 from app.launchers.base import JobLauncher
 from app.launchers.local import LocalLauncher
@@ -25,14 +27,13 @@ def make_launcher(settings: Settings) -> JobLauncher:
     if _kubernetes_wanted(settings):
         from app.launchers.kubernetes import KubernetesLauncher
 
-        return KubernetesLauncher.from_settings(settings, registry)  # type: ignore[no-any-return]
+        return KubernetesLauncher.from_settings(settings, registry)
     return LocalLauncher(registry, settings.jobs_dir, extra_env={})
 
 
 def _kubernetes_wanted(settings: Settings) -> bool:
+    """JOB_LAUNCHER=kubernetes, or `auto` inside a cluster (its service env is set)."""
     if settings.job_launcher is LauncherKind.AUTO:
-        import os
-
         return "KUBERNETES_SERVICE_HOST" in os.environ
     return settings.job_launcher is LauncherKind.KUBERNETES
 
