@@ -145,8 +145,11 @@ class Dispatcher:
                    ("source-partition", str(record.partition).encode()),
                    ("source-offset", str(record.offset).encode())]
         key = record.key.decode(errors="replace") if record.key else None
-        self._outbox.put(self._settings.queue_control_dlq_topic, key, record.value or b"",
-                         headers)
+        value, limit = record.value or b"", self._settings.kafka_max_message_bytes
+        if len(value) > limit:  # the copy must fit our producer, or it blocks the outbox
+            headers.append(("dlq-truncated-from", str(len(value)).encode()))
+            value = value[: limit // 2]
+        self._outbox.put(self._settings.queue_control_dlq_topic, key, value, headers)
 
     async def _run_command(self, command: Command) -> None:
         try:
