@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     job_stop_grace_seconds: float = Field(default=10.0, ge=0, le=3600)
     targets_file: Path | None = None
     telemetry_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    kubeconfig: Path | None = None
     k8s_namespace: str = "streamforge"
     k8s_job_image: str = "registry.example.com/streamforge/queue-manager:latest"
     k8s_service_account: str = "queue-manager-jobs"

@@ -50,7 +50,7 @@ class KubernetesLauncher:
         cls, settings: Settings, registry: dict[str, TargetSpec]
     ) -> KubernetesLauncher:
         """The launcher of a Deployment: its service account in-cluster, else a kubeconfig."""
-        launcher = cls(settings, registry, api_client_from_environment())
+        launcher = cls(settings, registry, api_client_from_environment(settings.kubeconfig))
         launcher._owned_client = launcher._api_client  # made here, so closed here
         return launcher
 
