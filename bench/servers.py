@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -53,7 +54,7 @@ def service_app() -> FastAPI:
 @contextmanager
 def serving(command: list[str], port: int, env: dict[str, str] | None = None,
             health: str = "/health/live") -> Iterator[int]:
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})},
+    process = subprocess.Popen(_dies_with_us(command), env={**os.environ, **(env or {})},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait(port, health, process)
@@ -65,6 +66,12 @@ def serving(command: list[str], port: int, env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _dies_with_us(command: list[str]) -> list[str]:
+    """A benchmark killed half-way must not leave a server burning a core."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command
 
 
 def _wait(port: int, path: str, process: subprocess.Popen[bytes]) -> None:
