@@ -156,7 +156,7 @@ def report(queue: dict[str, Any], seq: int) -> tuple[str, bytes]:
 
 async def flood(bootstrap: str, topic: str, queues: list[dict[str, Any]]) -> None:
     """Every queue's reports seq 1..FLOOD_SEQ (the last one final), interleaved, in chunks."""
-    bus = KafkaBus(Settings(_env_file=None, kafka_bootstrap_servers=bootstrap))  # type: ignore[call-arg]
+    bus = KafkaBus(Settings(_env_file=None, kafka_bootstrap_servers=bootstrap))
     await bus.start()
     try:
         for first in range(1, FLOOD_SEQ + 1, 250):
@@ -179,7 +179,7 @@ async def redeliver(bootstrap: str, topic: str, queues: list[dict[str, Any]],
                     applied: dict[str, int]) -> None:
     """Everything applied before the crash, once more: at-least-once delivery at its worst
     (the redelivery the kill caused itself depends on where in a batch it landed)."""
-    bus = KafkaBus(Settings(_env_file=None, kafka_bootstrap_servers=bootstrap))  # type: ignore[call-arg]
+    bus = KafkaBus(Settings(_env_file=None, kafka_bootstrap_servers=bootstrap))
     await bus.start()
     try:
         again = [report(q, s) for q in queues for s in range(1, applied[q["id"]] + 1)]

@@ -43,7 +43,7 @@ async def test_a_job_deaf_to_sigterm_is_killed_after_the_grace_and_the_queue_sto
         queue_id = await qm.start(BASIC)
         queue = await qm.wait_for(queue_id, lambda q: all(j["launcher_ref"] for j in q["jobs"]))
         stubborn, polite = (int(job["launcher_ref"]) for job in queue["jobs"])
-        log = qm.state.queues.launcher.log_path(queue_id, queue["jobs"][0]["name"])  # type: ignore[attr-defined]
+        log = qm.state.queues.launcher.log_path(queue_id, queue["jobs"][0]["name"])
         async with asyncio.timeout(10):  # SIGTERM is ignored only once the job set it so
             while b"scripted job stubborn" not in log.read_bytes():
                 await asyncio.sleep(0.02)
