@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: SaslMechanism = SaslMechanism.SCRAM_SHA_512
     kafka_topic_partitions: int = Field(default=3, ge=1, le=1000)
     kafka_consumer_group: str = "queue-manager"
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000, le=300_000)
     kafka_max_message_bytes: int = Field(default=1_048_576, ge=1024)
     queue_control_topic: str = "queue-control"
     queue_events_topic: str = "queue-events"

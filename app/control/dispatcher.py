@@ -63,6 +63,8 @@ class Dispatcher:
         consumer = self._bus.consumer(
             [self._settings.queue_control_topic], self._settings.kafka_consumer_group,
             enable_auto_commit=False, auto_offset_reset="earliest",
+            session_timeout_ms=self._settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self._settings.kafka_session_timeout_ms // 4,
             max_partition_fetch_bytes=self._settings.kafka_max_message_bytes * 2,
         )
         try:
