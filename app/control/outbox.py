@@ -20,6 +20,7 @@ log = structlog.get_logger(__name__)
 Headers = list[tuple[str, bytes]]
 Pending = tuple[str, str | None, bytes, Headers | None]
 BATCH = 1000
+ENVELOPE_BYTES = 1024
 
 
 class Outbox:
@@ -28,6 +29,8 @@ class Outbox:
         self._pending: deque[Pending] = deque()
         self._limit = limit
         self._max_backoff = max_backoff
+        self._max_bytes = bus.settings.kafka_max_message_bytes - ENVELOPE_BYTES
+        """A message the producer would refuse forever must not block the ones behind it."""
         self._ready = asyncio.Event()
         self._empty = asyncio.Event()
         self._empty.set()
@@ -36,9 +39,10 @@ class Outbox:
     def put(
         self, topic: str, key: str | None, value: bytes, headers: Headers | None = None
     ) -> None:
-        if len(self._pending) >= self._limit:
+        if len(self._pending) >= self._limit or len(value) > self._max_bytes:
             self.dropped += 1
-            log.error("outbox full: message dropped", topic=topic, dropped=self.dropped)
+            log.error("message dropped: outbox full or message over KAFKA_MAX_MESSAGE_BYTES",
+                      topic=topic, size=len(value), dropped=self.dropped)
             return
         self._pending.append((topic, key, value, headers))
         self._empty.clear()

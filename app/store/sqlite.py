@@ -6,9 +6,10 @@ interleave with it, in this process or another (the file lock). Readers use thei
 connections from a small pool, so lists never wait behind writes. aiosqlite was not used:
 its per-statement awaits would let other coroutines interleave inside a transaction.
 
-The hot read (GET /queues/{id}) is served from a bounded write-through cache of documents:
-only this process writes queues to the file, and the writer thread updates the cache after
-each commit, in commit order, so the cache is never older than the file.
+The hot read (GET /queues/{id}) is served from a bounded cache of documents: only this
+process writes queues to the file; the writer thread updates the cache after each commit,
+and a read fills it only with a revision newer than the cached one, so the cache is never
+older than the file.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ class SqliteQueueStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._documents: dict[str, bytes] = {}
-        """Written only by the writer thread, after commit; read from the event loop."""
+        self._documents: dict[str, tuple[int, bytes]] = {}
+        """(revision, JSON) by id; changed under `_lock`, read from the event loop."""
 
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,8 +76,10 @@ class SqliteQueueStore:
     async def get_json(self, queue_id: str) -> bytes:
         cached = self._documents.get(queue_id)
         if cached is not None:
-            return cached
-        return await self._read(lambda db: _load_json(db, queue_id))
+            return cached[1]
+        revision, document = await self._read(lambda db: _load_revision(db, queue_id))
+        self._remember(queue_id, revision, document)
+        return document
 
     async def page(self, query: QueueFilter) -> QueuePage:
         found = await self.page_json(query)
@@ -141,9 +144,17 @@ class SqliteQueueStore:
         return result
 
     def _cache(self, queue: QueueState) -> None:
-        if len(self._documents) >= CACHED_DOCUMENTS:
-            self._documents.pop(next(iter(self._documents)))
-        self._documents[queue.id] = _dump(queue)
+        self._remember(queue.id, queue.revision, _dump(queue))
+
+    def _remember(self, queue_id: str, revision: int, document: bytes) -> None:
+        """Keep the newest revision seen; a slow reader never overwrites a newer write."""
+        with self._lock:
+            cached = self._documents.get(queue_id)
+            if cached is not None and cached[0] >= revision:
+                return
+            if len(self._documents) >= CACHED_DOCUMENTS:
+                self._documents.pop(next(iter(self._documents)))
+            self._documents[queue_id] = (revision, document)
 
     def _guarded(self, work: Callable[[sqlite3.Connection], T]) -> T:
         try:
@@ -197,10 +208,14 @@ def _load(db: sqlite3.Connection, queue_id: str) -> QueueState:
 
 
 def _load_json(db: sqlite3.Connection, queue_id: str) -> bytes:
-    row = db.execute("SELECT doc FROM queues WHERE id = ?", (queue_id,)).fetchone()
+    return _load_revision(db, queue_id)[1]
+
+
+def _load_revision(db: sqlite3.Connection, queue_id: str) -> tuple[int, bytes]:
+    row = db.execute("SELECT revision, doc FROM queues WHERE id = ?", (queue_id,)).fetchone()
     if row is None:
         raise QueueNotFound(f"no queue with id {queue_id}")
-    return bytes(row[0])
+    return int(row[0]), bytes(row[1])
 
 
 def _mutate(db: sqlite3.Connection, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
