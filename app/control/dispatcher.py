@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from app.bus.errors import broker_errors
 from app.bus.kafka import KafkaBus
 from app.config import Settings
+from app.control.consuming import consume_forever
 from app.control.outbox import Outbox
 from app.errors import QueueManagerError, QueueNotFound, StoreUnavailable
 from app.metrics import Metrics
@@ -45,34 +46,21 @@ class Dispatcher:
         """Why the last batch could not be stored; None while all is well (readiness)."""
 
     async def run(self) -> None:
-        """Consume forever (cancel to stop); reconnect with capped backoff after failures."""
-        backoff = 0.1
-        while True:
-            try:
-                await self._consume()
-            except QueueManagerError as error:
-                log.warning("dispatcher consumer failed, retrying", error=error.message)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+        """Consume forever (cancel to stop), reconnecting after broker failures."""
+        await consume_forever("dispatcher", self._consumer, self._loop)
 
     async def check(self) -> None:
         if self.problem is not None:
             raise StoreUnavailable(f"dispatcher paused: {self.problem}")
 
-    async def _consume(self) -> None:
-        consumer = self._bus.consumer(
+    def _consumer(self) -> AIOKafkaConsumer:
+        return self._bus.consumer(
             [self._settings.queue_control_topic], self._settings.kafka_consumer_group,
             enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=self._settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self._settings.kafka_session_timeout_ms // 4,
             max_partition_fetch_bytes=self._settings.kafka_max_message_bytes * 2,
         )
-        try:
-            with broker_errors("start the dispatcher"):
-                await consumer.start()
-            await self._loop(consumer)
-        finally:
-            await consumer.stop()
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         while True:

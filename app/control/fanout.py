@@ -10,17 +10,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-import structlog
 from aiokafka import AIOKafkaConsumer
 
 from app.bus.errors import broker_errors
 from app.bus.kafka import KafkaBus
 from app.control import messages
+from app.control.consuming import consume_forever
 from app.control.hub import Hub
-from app.errors import QueueManagerError
 
-log = structlog.get_logger(__name__)
-MAX_BACKOFF = 5.0
 SEEN_LIMIT = 100_000
 YIELD_EVERY = 64
 
@@ -36,25 +33,12 @@ class Fanout:
         """Set once the consumer has its partitions (tests wait on it)."""
 
     async def run(self) -> None:
-        """Consume forever (cancel to stop); reconnect with capped backoff after failures."""
-        backoff = 0.1
-        while True:
-            try:
-                await self._consume()
-            except QueueManagerError as error:
-                log.warning("fan-out consumer failed, retrying", error=error.message)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+        """Consume forever (cancel to stop), reconnecting after broker failures."""
+        await consume_forever("fan-out consumer", self._consumer, self._loop)
 
-    async def _consume(self) -> None:
-        consumer = self._bus.consumer([self._control, self._events], None,
-                                      auto_offset_reset="latest", enable_auto_commit=False)
-        try:
-            with broker_errors("start the fan-out consumer"):
-                await consumer.start()
-            await self._loop(consumer)
-        finally:
-            await consumer.stop()
+    def _consumer(self) -> AIOKafkaConsumer:
+        return self._bus.consumer([self._control, self._events], None,
+                                  auto_offset_reset="latest", enable_auto_commit=False)
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         while True:

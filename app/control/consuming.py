@@ -1,0 +1,50 @@
+"""The consumer life cycle shared by the dispatcher and the fan-out: start a consumer, run
+its loop, and after a broker failure start a fresh one with capped backoff, forever (cancel
+to stop). A consumer that ran a while before failing starts again without waiting long."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiokafka import AIOKafkaConsumer
+
+from app.bus.errors import broker_errors
+from app.errors import QueueManagerError
+
+log = structlog.get_logger(__name__)
+FIRST_BACKOFF = 0.1
+MAX_BACKOFF = 5.0
+HEALTHY_RUN_SECONDS = 30.0
+
+
+async def consume_forever(
+    name: str,
+    make_consumer: Callable[[], AIOKafkaConsumer],
+    loop: Callable[[AIOKafkaConsumer], Awaitable[None]],
+) -> None:
+    backoff = FIRST_BACKOFF
+    while True:
+        started = asyncio.get_running_loop().time()
+        try:
+            await _run_once(name, make_consumer(), loop)
+        except QueueManagerError as error:
+            log.warning(f"{name} failed, reconnecting", error=error.message, backoff=backoff)
+        ran = asyncio.get_running_loop().time() - started
+        backoff = FIRST_BACKOFF if ran > HEALTHY_RUN_SECONDS else backoff
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF)
+
+
+async def _run_once(
+    name: str,
+    consumer: AIOKafkaConsumer,
+    loop: Callable[[AIOKafkaConsumer], Awaitable[None]],
+) -> None:
+    try:
+        with broker_errors(f"start the {name}"):
+            await consumer.start()
+        await loop(consumer)
+    finally:
+        await consumer.stop()
