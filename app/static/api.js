@@ -2,7 +2,13 @@
 
 const TOKEN_KEY = "queue-manager.token";
 
-export class AuthRequired extends Error {}
+// `sentToken`: the request carried a token (so that token was refused) or it carried none.
+export class AuthRequired extends Error {
+  constructor(message, sentToken) {
+    super(message);
+    this.sentToken = sentToken;
+  }
+}
 
 export class ApiError extends Error {
   constructor(status, envelope) {
@@ -27,7 +33,9 @@ export async function call(method, path, body) {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
   const envelope = await response.json().catch(() => null);
-  if (response.status === 401) throw new AuthRequired(envelope?.message || "token required");
+  if (response.status === 401) {
+    throw new AuthRequired(envelope?.message || "token required", Boolean(saved));
+  }
   if (!response.ok) throw new ApiError(response.status, envelope);
   return { data: envelope?.data, message: envelope?.message, headers: response.headers };
 }

@@ -13,19 +13,38 @@ const store = new QueueStore();
 const list = new QueueList($("#queues"), $("#list-count"), store);
 const detail = new QueueDetail(store, report);
 const form = new StartForm($("#start-form"), $("#start-summary"), () => {}, report);
-const feed = new LiveFeed({ onEvent: receive, onState: showLiveState, onReconnected: reload });
+const feed = new LiveFeed({ onEvent: receive, onState: showLiveState, onReconnected: reload,
+  serviceAnswers });
 let listLoaded = false;
 let pending = null;
+let afterToken = null; // the action a 401 interrupted
+let backTo = null; // the element focused when the token was asked for
 
-function report(error, slot) {
-  if (error instanceof AuthRequired) askForToken(error.message);
-  else slot.textContent = error.message;
+// A 401 asks for a token; `retry` (the refused action) runs again once one is entered.
+function report(error, slot, { action = "This", retry = null } = {}) {
+  if (error instanceof AuthRequired) {
+    askForToken({ reason: `${action} needs an API token.`, refused: error.sentToken, retry });
+  } else slot.textContent = error.message;
 }
 
-function askForToken(message) {
-  $("#token-error").textContent = token.get() ? `The token was refused: ${message}` : "";
+function askForToken({ reason, refused = false, retry = null }) {
+  if (refused) token.clear(); // a refused token is not sent again
+  if (retry) afterToken = retry;
+  if ($("#token-view").hidden) {
+    const active = document.activeElement;
+    backTo = active && active !== document.body ? active : null;
+  }
+  $("#token-reason").textContent = reason;
+  $("#token-error").textContent = refused
+    ? "That token was refused. Check it and enter it again." : "";
   show($("#token-view"));
   $("#token-input").focus();
+}
+
+// Back to the view the token was asked from, focus where it was.
+async function leaveTokenView() {
+  await route();
+  if (backTo?.isConnected && !backTo.closest("[hidden]")) backTo.focus();
 }
 
 async function loadList() {
@@ -97,9 +116,25 @@ async function reload() {
   }, 100);
 }
 
-function showLiveState(state, { attempt, delay }) {
+// The socket could not open: if HTTP answers, the handshake was refused (a token is needed).
+async function serviceAnswers() {
+  try {
+    await fetch("/health/live", { cache: "no-store" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function showLiveState(state, { attempt, delay, withToken }) {
   const line = $("#live");
   line.className = `live ${state}`;
+  $("#token-button").hidden = state !== "refused";
+  if (state === "refused") {
+    line.textContent = "live updates need a token";
+    if (withToken) askForToken({ reason: "Live updates need an API token.", refused: true });
+    return;
+  }
   line.textContent = state === "reconnecting" && delay
     ? `reconnecting… (attempt ${attempt}, next try in ${(delay / 1000).toFixed(1)} s)`
     : state === "live" ? "live" : `${state}…`;
@@ -113,14 +148,30 @@ $("#filters").addEventListener("submit", (event) => {
 });
 $("#filter-status").addEventListener("change", () => $("#filters").requestSubmit());
 
-$("#token-form").addEventListener("submit", (event) => {
+$("#token-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  token.set($("#token-input").value.trim());
+  const value = $("#token-input").value.trim();
+  if (!value) {
+    $("#token-error").textContent = "Enter a token first.";
+    $("#token-input").focus();
+    return;
+  }
+  token.set(value);
   $("#token-input").value = "";
+  $("#token-error").textContent = "";
   listLoaded = false;
   feed.restart();
-  route();
+  const retry = afterToken;
+  afterToken = null;
+  await leaveTokenView();
+  retry?.();
 });
+$("#token-cancel").addEventListener("click", () => {
+  afterToken = null;
+  leaveTokenView();
+});
+$("#token-button").addEventListener("click", () =>
+  askForToken({ reason: "Live updates need an API token." }));
 
 setInterval(() => {
   list.tickAll();

@@ -97,14 +97,18 @@ export class QueueDetail {
   }
 
   async confirmed(dialog) {
-    if (dialog.returnValue !== "stop" || !this.id) return;
+    if (dialog.returnValue === "stop" && this.id) await this.stop(this.id);
+  }
+
+  async stop(id) {
     try {
-      const { data, message } = await api.stop(this.id);
+      const { data, message } = await api.stop(id);
       $("#queue-error").textContent = "";
       $("#queue-note").textContent = `Stop requested: ${message.toLowerCase()} (${data.status}).`;
       $("#stop-button").disabled = true;
     } catch (error) {
-      this.onError(error, $("#queue-error"));
+      this.onError(error, $("#queue-error"),
+        { action: "Stopping a queue", retry: () => this.stop(id) });
     }
   }
 }

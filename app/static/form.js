@@ -125,7 +125,8 @@ export class StartForm {
     } catch (error) {
       $("#start-result").textContent = "";
       if (error.status === 422 && Array.isArray(error.data)) this.showProblems(error.data);
-      else this.onError(error, $("#start-result"));
+      else this.onError(error, $("#start-result"),
+        { action: "Starting a queue", retry: () => this.submit() });
     }
   }
 

@@ -1,5 +1,8 @@
 // The live feed: one WebSocket to /ws/topic that reconnects by itself with backoff.
-// States reported to onState: "connecting", "live", "reconnecting" (with attempt and delay).
+// States reported to onState: "connecting", "live", "reconnecting" (with attempt and delay),
+// "refused" (with withToken): the handshake failed while the service answers HTTP, which is
+// how a browser sees a missing or wrong ?token= (the close code of a refused handshake is
+// not visible to the page). "refused" sticks until a connection opens or restart().
 
 import { token } from "./api.js";
 
@@ -8,8 +11,10 @@ const MAX_DELAY_MS = 15000;
 const STABLE_MS = 5000; // a connection that lived this long resets the backoff
 
 export class LiveFeed {
-  constructor({ onEvent, onState, onReconnected }) {
+  constructor({ onEvent, onState, onReconnected, serviceAnswers }) {
     this.onEvent = onEvent;
+    this.serviceAnswers = serviceAnswers;
+    this.refused = false;
     this.onState = onState;
     this.onReconnected = onReconnected;
     this.attempt = 0;
@@ -25,8 +30,9 @@ export class LiveFeed {
   }
 
   connect() {
-    this.onState(this.attempt === 0 ? "connecting" : "reconnecting", {});
+    if (!this.refused) this.onState(this.attempt === 0 ? "connecting" : "reconnecting", {});
     const socket = new WebSocket(this.url());
+    socket.withToken = Boolean(token.get());
     this.socket = socket;
     socket.addEventListener("message", (message) => this.receive(message));
     socket.addEventListener("close", () => this.retry(socket));
@@ -36,6 +42,7 @@ export class LiveFeed {
   // A fresh connection (new token): drop the current socket without counting a failure.
   restart() {
     this.attempt = 0;
+    this.refused = false;
     const old = this.socket;
     this.socket = null;
     old?.close();
@@ -58,6 +65,7 @@ export class LiveFeed {
     const wasDown = this.everLive;
     this.everLive = true;
     this.openedAt = Date.now();
+    this.refused = false;
     this.heartbeatMs = Math.max(1, heartbeatSeconds || 15) * 1000;
     this.onState("live", {});
     if (wasDown) this.onReconnected();
@@ -74,12 +82,30 @@ export class LiveFeed {
   retry(socket) {
     if (socket !== this.socket) return;
     clearTimeout(this.watchdog);
+    const neverOpened = !this.openedAt;
     if (this.openedAt && Date.now() - this.openedAt > STABLE_MS) this.attempt = 0;
     this.openedAt = null;
     this.attempt += 1;
+    if (neverOpened && this.serviceAnswers) {
+      this.serviceAnswers().then((answers) => {
+        if (socket !== this.socket) return; // restarted meanwhile
+        if (answers) {
+          this.refused = true;
+          this.onState("refused", { withToken: socket.withToken });
+        }
+        this.schedule();
+      });
+      return;
+    }
+    this.schedule();
+  }
+
+  // Retries go on while refused (slowly, with the backoff): a token may not be the reason.
+  schedule() {
     const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (this.attempt - 1));
     const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-    this.onState("reconnecting", { attempt: this.attempt, delay });
-    setTimeout(() => this.connect(), delay);
+    if (!this.refused) this.onState("reconnecting", { attempt: this.attempt, delay });
+    const socket = this.socket;
+    setTimeout(() => socket === this.socket && this.connect(), delay);
   }
 }

@@ -2,6 +2,7 @@
 // and a short history of (time, records) for each queue's chart.
 
 const HISTORY = 300;
+const STALL_SECONDS = 3;
 
 export class QueueStore {
   constructor() {
@@ -57,5 +58,8 @@ function rateBetween(old, queue, previous) {
   const seconds = (Date.parse(queue.updated_at) - Date.parse(old.updated_at)) / 1000;
   const records = queue.records_written - old.records_written;
   if (!(seconds > 0) || records < 0) return previous ?? null;
+  // An update that moved no records (a status or a timestamp) soon after another one does not
+  // mean the load stalled: keep the last rate rather than flicker to 0.
+  if (records === 0 && seconds < STALL_SECONDS && previous) return previous;
   return records / seconds;
 }

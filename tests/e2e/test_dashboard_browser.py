@@ -4,8 +4,6 @@ start a queue through the form, see it live over the WebSocket, open it, stop it
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,6 @@ TARGETS = {
     "arango-connector": scripted("sleep", "30"),
     "visualizer": scripted("sleep", "2"),
 }
-DOCS_SHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 WAIT = 15
 
 
@@ -139,8 +136,6 @@ def test_start_follow_open_and_stop_queues(running: ServiceProcess, browser: Web
     assert "BTCUSDT" in text_of(browser, f'tr[data-queue-id="{queue_id}"]')
     assert list_fetches(browser) == 1, "rows must come over the WebSocket, not a re-fetch"
     screenshot(browser, "dashboard-queues-1280x800.png")
-    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):  # refresh the README's picture on request
-        shutil.copyfile(screenshot(browser, "dashboard.png"), DOCS_SHOT)
 
     browser.find_element(By.CSS_SELECTOR, f'tr[data-queue-id="{queue_id}"] a').click()
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "queue-title"), "BTCUSDT"))
