@@ -107,9 +107,9 @@ def _apply(client: Client, text: str) -> str:
         return orjson.dumps({"event": "error", "message": f"bad subscription: {reason}"}).decode()
     followed = client.queue_ids if client.queue_ids is not None else set()
     if change.action == "subscribe":
-        client.queue_ids = followed | set(change.queue_ids)
+        client.follow(followed | set(change.queue_ids))
     else:
-        client.queue_ids = (followed - set(change.queue_ids)) or None
+        client.follow((followed - set(change.queue_ids)) or None)
     return _subscribed(client)
 
 

@@ -43,6 +43,16 @@ class Client:
     missed: Counter[str] = field(default_factory=Counter)
     overflowed: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _hub: Hub | None = field(default=None, repr=False)
+
+    def follow(self, queue_ids: set[str] | None) -> None:
+        """Change what the client follows (None: everything); the hub re-files it."""
+        hub = self._hub
+        if hub is not None:
+            hub._unfile(self)
+        self.queue_ids = queue_ids
+        if hub is not None:
+            hub._file(self)
 
     def wants(self, message: HubMessage) -> bool:
         return message.queue_id is None or self.queue_ids is None or (
@@ -79,19 +89,49 @@ class Hub:
                  on_dropped: Callable[[str], None] = lambda reason: None,
                  send_timeout: float = SEND_TIMEOUT_SECONDS) -> None:
         self.clients: set[Client] = set()
+        self._everything: set[Client] = set()
+        self._rooms: dict[str, set[Client]] = {}
+        """Clients by followed queue: a message costs O(its followers), not O(clients)."""
         self._send_timeout = send_timeout
         self._on_sent = on_sent
         self._on_dropped = on_dropped
 
     def publish(self, message: HubMessage) -> None:
-        for client in self.clients:
-            if client.wants(message) and not client.offer(message):
+        if message.queue_id is None:
+            self._offer(self.clients, message)
+            return
+        self._offer(self._everything, message)
+        room = self._rooms.get(message.queue_id)
+        if room:
+            self._offer(room, message)
+
+    def _offer(self, clients: set[Client], message: HubMessage) -> None:
+        for client in clients:
+            if not client.offer(message):
                 self._on_dropped("conflated")
+
+    def _file(self, client: Client) -> None:
+        if client.queue_ids is None:
+            self._everything.add(client)
+        else:
+            for queue_id in client.queue_ids:
+                self._rooms.setdefault(queue_id, set()).add(client)
+
+    def _unfile(self, client: Client) -> None:
+        self._everything.discard(client)
+        for queue_id in client.queue_ids or ():
+            room = self._rooms.get(queue_id)
+            if room is not None:
+                room.discard(client)
+                if not room:
+                    del self._rooms[queue_id]
 
     async def serve(self, client: Client) -> None:
         """Pump the client's outbox; returns when it falls too far behind (its queue
         overflowed, or one send waited longer than the send timeout): close it 1013."""
         self.clients.add(client)
+        client._hub = self
+        self._file(client)
         try:
             while True:
                 await client.ready.wait()
@@ -102,6 +142,8 @@ class Hub:
             pass
         finally:
             self.clients.discard(client)
+            self._unfile(client)
+            client._hub = None
         self._on_dropped("closed_slow_client")
 
     async def _send_pending(self, client: Client) -> None:
