@@ -17,6 +17,9 @@ log = structlog.get_logger(__name__)
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
 HEALTHY_RUN_SECONDS = 30.0
+FETCH_MAX_WAIT_MS = 50
+"""Tansu answers a fetch at this limit rather than when data arrives: aiokafka's 500 ms
+default put ~130 ms (p50) into every live update and idled the dispatcher between polls."""
 
 
 async def consume_forever(

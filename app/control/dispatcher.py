@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from app.bus.errors import broker_errors
 from app.bus.kafka import KafkaBus
 from app.config import Settings
-from app.control.consuming import consume_forever
+from app.control.consuming import FETCH_MAX_WAIT_MS, consume_forever
 from app.control.outbox import Outbox
 from app.errors import QueueManagerError, QueueNotFound, StoreUnavailable
 from app.metrics import Metrics
@@ -60,6 +60,7 @@ class Dispatcher:
             session_timeout_ms=self._settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self._settings.kafka_session_timeout_ms // 4,
             max_partition_fetch_bytes=self._settings.kafka_max_message_bytes * 2,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:

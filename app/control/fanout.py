@@ -15,12 +15,11 @@ from aiokafka import AIOKafkaConsumer
 from app.bus.errors import broker_errors
 from app.bus.kafka import KafkaBus
 from app.control import messages
-from app.control.consuming import consume_forever
+from app.control.consuming import FETCH_MAX_WAIT_MS, consume_forever
 from app.control.hub import Hub
 
 SEEN_LIMIT = 100_000
 YIELD_EVERY = 64
-FETCH_MAX_WAIT_MS = 50
 
 
 class Fanout:
@@ -38,8 +37,6 @@ class Fanout:
         await consume_forever("fan-out consumer", self._consumer, self._loop)
 
     def _consumer(self) -> AIOKafkaConsumer:
-        # Tansu answers a fetch at its wait limit rather than when data arrives: with
-        # aiokafka's 500 ms default every live update waited ~130 ms (p50) in the broker.
         return self._bus.consumer([self._control, self._events], None,
                                   auto_offset_reset="latest", enable_auto_commit=False,
                                   fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
