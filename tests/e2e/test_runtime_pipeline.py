@@ -32,7 +32,10 @@ async def test_a_runtime_job_is_seen_live_from_starting_to_finished(served_with:
         await served.dispatcher_ready()
         async with listening(served.ws_url) as ws, httpx.AsyncClient(base_url=served.url) as http:
             queue_id = (await http.post("/queues/start", json=BASIC)).json()["data"]["queue_id"]
-            await ws.wait_for(lambda m: "queue.finished" in statuses(m, queue_id), within=30)
+            await ws.wait_for(lambda m: "queue.finished" in statuses(m, queue_id)
+                              and any(t["status"] == "finished"
+                                      for t in ws.events("job.telemetry", queue_id)),
+                              within=30)  # the exit and the last report race: wait for both
             telemetry = ws.events("job.telemetry", queue_id)
             seen = [t["status"] for t in telemetry]
             assert seen[0] == "starting" and "loading" in seen and seen[-1] == "finished"
