@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import sys
 from collections.abc import Callable
 
 from rich.console import Console
@@ -52,7 +53,8 @@ def main() -> None:
     if args.json:
         print(json.dumps([row.as_dict() for row in rows], indent=2))
     else:
-        Console().print(_table(rows))
+        # piped output (CI logs, reports) gets a wide table rather than rich's 80 columns
+        Console(width=None if sys.stdout.isatty() else 180).print(_table(rows))
 
 
 if __name__ == "__main__":

@@ -40,10 +40,11 @@ from websockets.asyncio.client import connect
 from app.bus.embedded import EmbeddedBroker
 from app.bus.kafka import KafkaBus
 from app.config import Settings
+from app.control.consuming import FETCH_MAX_WAIT_MS
 from app.control.plane import ControlPlane
-from app.logging import configure_logging
 from app.launchers.local import LocalLauncher
 from app.launchers.targets import default_registry
+from app.logging import configure_logging
 from app.metrics import Metrics
 from app.models.queues import QueueCreate
 from app.services.changes import ChangeFeed
@@ -67,7 +68,8 @@ BASIC = {"symbol": "BTCUSDT", "type": "api", "time_range": "2024-01-01:2024-01-0
 
 
 # --- 1. throughput -------------------------------------------------------------------------
-def telemetry_messages(queues: list[tuple[str, list[str]]], count: int) -> list[tuple[bytes, bytes]]:
+def telemetry_messages(queues: list[tuple[str, list[str]]],
+                       count: int) -> list[tuple[bytes, bytes]]:
     """(key, value) pairs: round-robin over queues and their jobs, seq increasing per job."""
     seqs: Counter[str] = Counter()
     out = []
@@ -90,7 +92,8 @@ async def produce_all(bus: KafkaBus, topic: str, messages: list[tuple[bytes, byt
 
 
 async def assigned_at(consumer: AIOKafkaConsumer) -> float:
-    while not consumer.assignment():
+    """When the group coordinator gave the consumer its partitions (polled every ms)."""
+    while not consumer.assignment():  # noqa: ASYNC110 (aiokafka has no assignment event)
         await asyncio.sleep(0.001)
     return time.perf_counter()
 
@@ -98,7 +101,8 @@ async def assigned_at(consumer: AIOKafkaConsumer) -> float:
 async def raw_rate(bus: KafkaBus, settings: Settings, count: int) -> float:
     consumer = bus.consumer([settings.queue_control_topic], f"bench-raw-{uuid.uuid4().hex[:8]}",
                             enable_auto_commit=False, auto_offset_reset="earliest",
-                            max_partition_fetch_bytes=settings.kafka_max_message_bytes * 2)
+                            max_partition_fetch_bytes=settings.kafka_max_message_bytes * 2,
+                            fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
     await consumer.start()
     try:
         watcher = asyncio.create_task(assigned_at(consumer))
@@ -136,7 +140,7 @@ async def dispatcher_rate(settings: Settings, root: Path, queue_ids: list[str],
     consumed = metrics.telemetry_consumed
     await plane.start(service)
     try:
-        while not grouped:
+        while not grouped:  # noqa: ASYNC110
             await asyncio.sleep(0.001)
         started = await assigned_at(grouped[0])
         deadline = started + 120
@@ -152,8 +156,8 @@ async def dispatcher_rate(settings: Settings, root: Path, queue_ids: list[str],
 
 
 def _total(counter: Any) -> float:
-    return sum(sample.value for metric in counter.collect() for sample in metric.samples
-               if sample.name.endswith("_total"))
+    return float(sum(sample.value for metric in counter.collect() for sample in metric.samples
+               if sample.name.endswith("_total")))
 
 
 async def throughput(bootstrap: str, root: Path, count: int, queues: int) -> dict[str, float]:
@@ -269,7 +273,8 @@ async def deliver(port: int, bootstrap: str, rate: int, seconds: float,
     await asyncio.to_thread(producer.join, 10)
     await asyncio.sleep(DRAIN_S)
     counted, start = report["counted"], report["window_start"]
-    latencies, received, expected = [], 0, 0
+    latencies: list[float] = []
+    received, expected = 0, 0
     for follower in followers:
         mine = [(s, r) for s, r in follower.arrivals if s >= start]
         received += len(mine)
@@ -279,8 +284,7 @@ async def deliver(port: int, bootstrap: str, rate: int, seconds: float,
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else 0.0
     p50 = statistics.median(latencies) if latencies else 0.0
-    return Delivery(rate, report["produced_rate"] if "produced_rate" in report else report["rate"],
-                    len(followers), received / expected if expected else 0.0,
+    return Delivery(rate, report["rate"], len(followers), received / expected if expected else 0.0,
                     p50 * 1000, p99 * 1000)
 
 
@@ -329,7 +333,8 @@ async def step_down(port: int, bootstrap: str, seconds: float, followers: list[F
     return tried
 
 
-async def websocket_latency(bootstrap: str, root: Path, seconds: float) -> dict[str, list[Delivery]]:
+async def websocket_latency(bootstrap: str, root: Path,
+                            seconds: float) -> dict[str, list[Delivery]]:
     targets = {"loader-producer": {"command": ["true"]}, "arango-connector": {"command": ["true"]}}
     (root / "targets.json").write_bytes(orjson.dumps(targets))
     env = {"DATA_DIR": str(root / "svc"), "TARGETS_FILE": str(root / "targets.json"),

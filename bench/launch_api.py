@@ -24,7 +24,6 @@ from typing import Any
 
 import httpx
 import orjson
-import yaml
 
 from app.models.queues import QueueCreate
 from app.services.pipeline import new_queue
@@ -41,8 +40,8 @@ TARGET_P50_MS = 100.0
 
 def pipeline() -> dict[str, Any]:
     """Seed 002's historical pipeline (6 requests) plus a realtime trades loader: 7 Jobs."""
-    body = copy.deepcopy(HISTORICAL)
-    body["requests"].append({"target": "loader-producer", "type": "ws_trades"})
+    body: dict[str, Any] = copy.deepcopy(HISTORICAL)
+    body["requests"] = [*body["requests"], {"target": "loader-producer", "type": "ws_trades"}]
     return body
 
 
@@ -57,7 +56,7 @@ def write_kubeconfig(path: Path, server: str, namespace: str) -> None:
         "contexts": [{"name": "kmock",
                       "context": {"cluster": "kmock", "user": "bench", "namespace": namespace}}],
     }
-    path.write_text(yaml.safe_dump(config))
+    path.write_bytes(orjson.dumps(config))  # JSON is YAML
 
 
 def environment(root: Path, cluster: KubeEmulator) -> dict[str, str]:
@@ -68,8 +67,8 @@ def environment(root: Path, cluster: KubeEmulator) -> dict[str, str]:
             "ALLOW_UNAUTHENTICATED": "true"}
 
 
-async def until_created(cluster: KubeEmulator, names: set[str], timeout: float = 10.0) -> None:
-    deadline = time.perf_counter() + timeout
+async def until_created(cluster: KubeEmulator, names: set[str]) -> None:
+    deadline = time.perf_counter() + 10
     while not names <= set(cluster.job_names()):
         if time.perf_counter() > deadline:
             raise TimeoutError(f"Jobs not created: {sorted(names - set(cluster.job_names()))}")
