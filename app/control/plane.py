@@ -22,6 +22,8 @@ from app.services.queue_service import QueueService
 from app.services.tasks import TaskGroup
 
 log = structlog.get_logger(__name__)
+EMBEDDED_SESSION_TIMEOUT_MS = 2000
+"""The local broker joins a group in half the session timeout: keep start-up quick."""
 
 
 async def start_broker(stack: AsyncExitStack, settings: Settings) -> Settings:
@@ -32,7 +34,10 @@ async def start_broker(stack: AsyncExitStack, settings: Settings) -> Settings:
     bootstrap = await broker.start()
     stack.push_async_callback(broker.stop)
     log.info("embedded Kafka-compatible broker started", bootstrap=bootstrap)
-    return settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+    update: dict[str, object] = {"kafka_bootstrap_servers": bootstrap}
+    if "kafka_session_timeout_ms" not in settings.model_fields_set:
+        update["kafka_session_timeout_ms"] = EMBEDDED_SESSION_TIMEOUT_MS
+    return settings.model_copy(update=update)
 
 
 class ControlPlane:
