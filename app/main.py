@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app import __version__
 from app.api import dashboard, health, queues, ws
@@ -30,7 +31,7 @@ loader, connector and ML jobs), follow it, stop it. Every answer is the envelope
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = Metrics()
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI's files from the package: no CDN, works offline
         title="StreamForge queue-manager", version=__version__, description=DESCRIPTION,
         lifespan=lambda app: _lifespan(app, settings, metrics),
     )

@@ -148,4 +148,7 @@ async def test_openapi_has_an_example_for_every_route(app_with: Any) -> None:
         schema = (await qm.client.get("/openapi.json")).json()
         start = schema["paths"]["/queues/start"]["post"]["requestBody"]["content"]
         assert {"basic", "historical"} <= set(start["application/json"]["examples"])
-        assert (await qm.client.get("/docs")).status_code == 200
+        docs = await qm.client.get("/docs")
+        assert docs.status_code == 200 and "//cdn" not in docs.text, "Swagger UI works offline"
+        bundle = await qm.client.get("/static-offline-docs/swagger-ui-bundle.js")
+        assert bundle.status_code == 200 and len(bundle.content) > 100_000
