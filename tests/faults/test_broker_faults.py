@@ -37,8 +37,13 @@ async def test_frozen_broker_loses_no_telemetry_and_fails_readiness(
         await bus.start()
         try:
             own_broker.embedded.pause()
-            sending = asyncio.create_task(produce(bus, served.state.settings.queue_control_topic,
-                                                  [telemetry(queue, s, records=s) for s in range(1, 21)]))
+            sending = asyncio.create_task(
+                produce(
+                    bus,
+                    served.state.settings.queue_control_topic,
+                    [telemetry(queue, s, records=s) for s in range(1, 21)],
+                )
+            )
             async with httpx.AsyncClient(base_url=served.url) as client:
                 ready = await client.get("/health/ready")
             assert ready.status_code == 503 and "broker" in ready.json()["message"]
@@ -55,8 +60,9 @@ async def test_frozen_broker_loses_no_telemetry_and_fails_readiness(
 async def test_broker_restarted_empty_is_healed_without_a_service_restart(
     served_with: Any, own_broker: Any
 ) -> None:
-    async with served_with(targets=SLOW, kafka_bootstrap_servers=own_broker.bootstrap,
-                           kafka_topic_check_seconds=0.5) as served:
+    async with served_with(
+        targets=SLOW, kafka_bootstrap_servers=own_broker.bootstrap, kafka_topic_check_seconds=0.5
+    ) as served:
         await served.dispatcher_ready()
         queue = await served.state.queues.start(QueueCreate.model_validate(BASIC))
         await own_broker.embedded.restart()

@@ -42,7 +42,9 @@ async def test_probes_and_metrics_are_open_unless_configured_closed(app_with: An
         assert (await qm.client.get("/health/ready")).status_code == 200
     async with app_with(api_tokens=TOKENS, open_metrics_and_health=False) as qm:
         assert (await qm.client.get("/metrics")).status_code == 401
-        assert (await qm.client.get("/metrics", headers=bearer("first-token-123"))).status_code == 200
+        assert (
+            await qm.client.get("/metrics", headers=bearer("first-token-123"))
+        ).status_code == 200
 
 
 async def test_swagger_offers_the_bearer_scheme(app_with: Any) -> None:
@@ -59,8 +61,7 @@ async def test_websocket_needs_the_token_when_configured(served_with: Any) -> No
                 pass
         async with connect(f"{served.ws_url}?token=first-token-123") as ws:
             assert '"hello"' in str(await ws.recv())
-        async with connect(served.ws_url,
-                           additional_headers=bearer("second-token-456")) as ws:
+        async with connect(served.ws_url, additional_headers=bearer("second-token-456")) as ws:
             assert '"hello"' in str(await ws.recv())
 
 

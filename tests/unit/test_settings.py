@@ -23,7 +23,7 @@ def test_env_example_lists_every_setting_with_a_comment() -> None:
 
 
 def test_wrong_value_stops_start_up_with_one_line(tmp_path: Path) -> None:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: PLW1510 (the exit code is what is checked)
         [sys.executable, "-c", "from app.cli import main; main()", "serve"],
         env={"PATH": "/usr/bin:/bin", "PORT": "eighty", "JOB_LAUNCHER": "mainframe"},
         capture_output=True, text=True, timeout=30, cwd=tmp_path,
@@ -36,7 +36,7 @@ def test_wrong_value_stops_start_up_with_one_line(tmp_path: Path) -> None:
 
 
 def test_non_loopback_without_tokens_refuses_to_start(tmp_path: Path) -> None:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: PLW1510 (the exit code is what is checked)
         [sys.executable, "-c", "from app.cli import main; main()", "serve", "--host", "0.0.0.0"],
         env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path)},
         capture_output=True, text=True, timeout=30, cwd=tmp_path,
