@@ -376,18 +376,18 @@ async def _with_followers(followers: list[Follower], port: int, body: Any) -> An
 
 # --- rows ----------------------------------------------------------------------------------
 def _delivery_rows(name: str, tried: list[Delivery]) -> list[Row]:
+    """The target rate's rows carry the targets; a lower rate's rows say whether it works."""
     rows = []
     for d in tried:
         at = f"{d.clients:,} client{'s' if d.clients > 1 else ''} at {d.rate:,} msg/s " \
              f"(produced {d.produced_rate:,.0f}/s)"
-        meets = d.rate >= TARGET_RATE and d.ok
+        suffix = "" if d.rate >= TARGET_RATE else f" (target is at {TARGET_RATE:,} msg/s)"
         rows += [
             Row(name, f"produce to WebSocket p50, {at}", d.p50_ms, "ms"),
             Row(name, f"produce to WebSocket p99, {at}", d.p99_ms, "ms", None,
-                f"< {TARGET_P99_MS:g} ms at {TARGET_RATE:,} msg/s", meets),
-            Row(name, f"delivered fraction, {at}", d.fraction, "", None,
-                f">= {TARGET_FRACTION:g} at {TARGET_RATE:,} msg/s",
-                d.fraction >= TARGET_FRACTION and d.rate >= TARGET_RATE),
+                f"< {TARGET_P99_MS:g} ms{suffix}", d.p99_ms < TARGET_P99_MS),
+            Row(name, f"delivered, {at}", d.fraction * 100, "%", None,
+                f">= {TARGET_FRACTION:.0%}{suffix}", d.fraction >= TARGET_FRACTION),
         ]
     return rows
 
