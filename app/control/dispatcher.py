@@ -21,7 +21,7 @@ from app.bus.kafka import KafkaBus
 from app.config import Settings
 from app.control.consuming import FETCH_MAX_WAIT_MS, consume_forever
 from app.control.outbox import Outbox
-from app.errors import QueueManagerError, QueueNotFound, StoreUnavailable
+from app.errors import QueueManagerError, StoreUnavailable
 from app.metrics import Metrics
 from app.models.messages import ControlMessage, StartCommand, StopCommand, Telemetry
 from app.services.queue_service import QueueService
@@ -110,8 +110,8 @@ class Dispatcher:
                     commands.append(message)
         for command in commands:
             await self._run_command(command)
-        for queue_id, reports in telemetry.items():
-            await self._apply(queue_id, reports)
+        if telemetry:
+            await self._apply(telemetry)
 
     def _parse(self, record: ConsumerRecord) -> Telemetry | Command | None:
         value: bytes = record.value or b""
@@ -157,13 +157,12 @@ class Dispatcher:
                      command_id=command.command_id)
         self._metrics.commands.labels(command.command, result).inc()
 
-    async def _apply(self, queue_id: str, reports: list[Telemetry]) -> None:
-        try:
-            await self._service.apply_telemetry(queue_id, reports)
-            result = "applied"
-        except QueueNotFound:
-            result = "unknown_queue"
-        self._metrics.telemetry_consumed.labels(result).inc(len(reports))
+    async def _apply(self, telemetry: dict[str, list[Telemetry]]) -> None:
+        """Every queue's telemetry of this poll in one store call."""
+        unknown = await self._service.apply_telemetry(telemetry)
+        for queue_id, reports in telemetry.items():
+            result = "unknown_queue" if queue_id in unknown else "applied"
+            self._metrics.telemetry_consumed.labels(result).inc(len(reports))
 
     async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
         for partition in consumer.assignment():

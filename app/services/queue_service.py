@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 
 import orjson
@@ -97,19 +98,20 @@ class QueueService:
         return chosen, await self.launcher.logs(queue_id, chosen.name, tail)
 
     # --- reports from jobs and the platform -----------------------------------------------
-    async def apply_telemetry(self, queue_id: str, reports: list[Telemetry]) -> QueueState | None:
-        """Apply a batch of one queue's telemetry in one store write, remembering each
-        status the queue passes through so every one of them is announced."""
-        def change(queue: QueueState, passed: list[Status]) -> bool:
-            changed = False
-            for report in reports:
-                if transitions.apply_telemetry(queue, report):
-                    changed = True
-                    passed.append(queue.status)
-            return changed
-
-        queue, _ = await self._mutate_tracked(queue_id, change)
-        return queue
+    async def apply_telemetry(
+        self, reports_by_queue: dict[str, list[Telemetry]]
+    ) -> set[str]:
+        """Apply telemetry of several queues in one store call (each queue's batch in one
+        write, coalesced), announcing every status a queue passes through. Returns the ids
+        of queues that do not exist."""
+        trackers = {queue_id: _Tracker(_telemetry_change(reports))
+                    for queue_id, reports in reports_by_queue.items()}
+        results = await self.store.mutate_many(
+            {queue_id: tracker.run for queue_id, tracker in trackers.items()})
+        for queue_id, (queue, changed) in results.items():
+            if changed:
+                await self.feed.publish(trackers[queue_id].change_of(queue))
+        return set(reports_by_queue) - set(results)
 
     async def on_outcome(self, outcome: JobOutcome) -> None:
         """The launcher saw a job end or vanish."""
@@ -197,25 +199,62 @@ class QueueService:
     async def _mutate(
         self, queue_id: str, change: Callable[[QueueState], bool]
     ) -> tuple[QueueState, bool]:
-        return await self._mutate_tracked(queue_id, lambda queue, _: change(queue))
-
-    async def _mutate_tracked(
-        self, queue_id: str, change: Callable[[QueueState, list[Status]], bool]
-    ) -> tuple[QueueState, bool]:
-        """Store the change, then tell the listeners what moved (statuses passed included).
-        The trail restarts on every attempt: a store may run `change` more than once."""
-        previous: list[Status] = []
-        passed: list[Status] = []
-
-        def tracked(queue: QueueState) -> bool:
-            previous[:] = [queue.status]
-            passed.clear()
-            return change(queue, passed)
-
-        queue, changed = await self.store.mutate(queue_id, tracked)
+        """Store the change, then tell the listeners what moved."""
+        tracker = _Tracker(lambda queue, _: change(queue))
+        queue, changed = await self.store.mutate(queue_id, tracker.run)
         if changed:
-            await self.feed.publish(QueueChange(queue, previous[0], tuple(passed)))
+            await self.feed.publish(tracker.change_of(queue))
         return queue, changed
+
+
+TrackedChange = Callable[[QueueState, list[Status]], bool]
+
+
+class _Tracker:
+    """Runs a change and remembers the status before it and the statuses passed on the
+    way. Its trail restarts on every run: a store may run a change more than once."""
+
+    def __init__(self, change: TrackedChange) -> None:
+        self._change = change
+        self._previous: Status | None = None
+        self._passed: list[Status] = []
+
+    def run(self, queue: QueueState) -> bool:
+        self._previous = queue.status
+        self._passed = []
+        return self._change(queue, self._passed)
+
+    def change_of(self, queue: QueueState) -> QueueChange:
+        return QueueChange(queue, self._previous, tuple(self._passed))
+
+
+def _telemetry_change(reports: list[Telemetry]) -> TrackedChange:
+    coalesced = coalesce(reports)
+
+    def change(queue: QueueState, passed: list[Status]) -> bool:
+        changed = False
+        for report in coalesced:
+            if transitions.apply_telemetry(queue, report):
+                changed = True
+                passed.append(queue.status)
+        return changed
+
+    return change
+
+
+def coalesce(reports: list[Telemetry]) -> list[Telemetry]:
+    """The reports that matter, in seq order per job: the first of each run of one status
+    (so every status passed is still seen) and the newest (it carries the latest counters).
+    Under load this turns thousands of reports of a queue into a handful."""
+    by_job: dict[str, list[Telemetry]] = defaultdict(list)
+    for report in reports:
+        by_job[report.job].append(report)
+    kept: list[Telemetry] = []
+    for job_reports in by_job.values():
+        ordered = sorted(job_reports, key=lambda report: report.seq)
+        kept.extend(r for i, r in enumerate(ordered)
+                    if i == 0 or i == len(ordered) - 1 or r.status != ordered[i - 1].status)
+    return kept
 
 
 _GONE = "the job's process is gone: the service restarted while it ran"

@@ -94,6 +94,12 @@ class ArangoQueueStore:
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
         return await self._call(lambda: self._mutate(queue_id, change))
 
+    async def mutate_many(
+        self, changes: dict[str, Mutation]
+    ) -> dict[str, tuple[QueueState, bool]]:
+        """One document at a time: each has its own revision check, no transaction needed."""
+        return await self._call(lambda: self._mutate_each(changes))
+
     async def active(self) -> list[QueueState]:
         rows = await self._call(lambda: self._aql(
             "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN q",
@@ -137,6 +143,17 @@ class ArangoQueueStore:
             if self._replace_if_unchanged(queue, document["_rev"]):
                 return queue, True
         raise ConcurrentUpdate(f"queue {queue_id} changed {MAX_ATTEMPTS} times while updating")
+
+    def _mutate_each(
+        self, changes: dict[str, Mutation]
+    ) -> dict[str, tuple[QueueState, bool]]:
+        results = {}
+        for queue_id, change in changes.items():
+            try:
+                results[queue_id] = self._mutate(queue_id, change)
+            except QueueNotFound:
+                continue
+        return results
 
     def _replace_if_unchanged(self, queue: QueueState, revision: str) -> bool:
         try:

@@ -68,7 +68,7 @@ class SqliteQueueStore:
             self._connections.clear()
 
     async def create(self, queue: QueueState) -> None:
-        await self._write(lambda db: _insert(db, queue), remember=lambda _: queue)
+        await self._write(lambda db: _insert(db, queue), remember=lambda _: [queue])
 
     async def get(self, queue_id: str) -> QueueState:
         return await self._read(lambda db: _load(db, queue_id))
@@ -90,7 +90,15 @@ class SqliteQueueStore:
 
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
         return await self._write(lambda db: _mutate(db, queue_id, change),
-                                 remember=lambda result: result[0] if result[1] else None)
+                                 remember=lambda result: [result[0]] if result[1] else [])
+
+    async def mutate_many(
+        self, changes: dict[str, Mutation]
+    ) -> dict[str, tuple[QueueState, bool]]:
+        return await self._write(
+            lambda db: _mutate_many(db, changes),
+            remember=lambda results: [queue for queue, changed in results.values() if changed],
+        )
 
     async def active(self) -> list[QueueState]:
         return await self._read(_active)
@@ -115,7 +123,7 @@ class SqliteQueueStore:
     async def _write(
         self,
         work: Callable[[sqlite3.Connection], T],
-        remember: Callable[[T], QueueState | None] = lambda _: None,
+        remember: Callable[[T], list[QueueState]] = lambda _: [],
     ) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer_pool, self._transaction, work, remember)
@@ -125,7 +133,7 @@ class SqliteQueueStore:
         return await loop.run_in_executor(self._reader_pool, self._guarded, work)
 
     def _transaction(
-        self, work: Callable[[sqlite3.Connection], T], remember: Callable[[T], QueueState | None]
+        self, work: Callable[[sqlite3.Connection], T], remember: Callable[[T], list[QueueState]]
     ) -> T:
         def in_transaction(db: sqlite3.Connection) -> T:
             db.execute("BEGIN IMMEDIATE")
@@ -138,8 +146,7 @@ class SqliteQueueStore:
             return result
 
         result = self._guarded(in_transaction)
-        written = remember(result)
-        if written is not None:
+        for written in remember(result):
             self._cache(written)
         return result
 
@@ -228,6 +235,18 @@ def _mutate(db: sqlite3.Connection, queue_id: str, change: Mutation) -> tuple[Qu
         (queue.status, queue.revision, _dump(queue), queue_id),
     )
     return queue, True
+
+
+def _mutate_many(
+    db: sqlite3.Connection, changes: dict[str, Mutation]
+) -> dict[str, tuple[QueueState, bool]]:
+    results = {}
+    for queue_id, change in changes.items():
+        try:
+            results[queue_id] = _mutate(db, queue_id, change)
+        except QueueNotFound:
+            continue
+    return results
 
 
 def _page(db: sqlite3.Connection, query: QueueFilter) -> JsonPage:

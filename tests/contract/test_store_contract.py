@@ -137,3 +137,15 @@ async def test_concurrent_stop_and_telemetry_both_land(store: QueueStore) -> Non
 
 async def test_ping_succeeds_on_a_working_store(store: QueueStore) -> None:
     await store.ping()
+
+
+async def test_mutate_many_changes_each_queue_and_leaves_out_unknown_ids(store: QueueStore) -> None:
+    first, second = make(), make()
+    for queue in (first, second):
+        await store.create(queue)
+    results = await store.mutate_many({
+        first.id: transitions.request_stop, second.id: lambda q: False, "nope": lambda q: True})
+    assert set(results) == {first.id, second.id}
+    assert results[first.id][1] and not results[second.id][1]
+    assert (await store.get(first.id)).stop_requested
+    assert b'"stop_requested":true' in await store.get_json(first.id)
