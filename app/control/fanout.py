@@ -47,6 +47,8 @@ class Fanout:
                 batches = await consumer.getmany(timeout_ms=200, max_records=2000)
             if consumer.assignment():
                 self.assigned.set()
+            if not self._hub.clients:
+                continue  # nobody listens: read on, skip the decoding
             for partition, records in batches.items():
                 for index, record in enumerate(records, 1):
                     self._forward(partition.topic, record.value)

@@ -54,10 +54,6 @@ class Client:
         if hub is not None:
             hub._file(self)
 
-    def wants(self, message: HubMessage) -> bool:
-        return message.queue_id is None or self.queue_ids is None or (
-            message.queue_id in self.queue_ids)
-
     def offer(self, message: HubMessage) -> bool:
         """Queue a message; False when it replaced an unsent one (conflated). Conflation
         starts only once the client is behind (half its queue used): a client that keeps

@@ -28,7 +28,7 @@ class Telemetry(BaseModel):
     error_message: Text | None = None
     finished_at: datetime | None = None
     seq: int = Field(ge=0)
-    ts: datetime = Field(default_factory=utcnow)
+    ts: datetime | None = Field(default=None, description="When the job sent it")
     stats: dict[str, Any] | None = Field(
         default=None,
         description="Live figures of stream jobs (connections, per-ticker prices) for monitors",

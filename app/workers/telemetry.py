@@ -56,7 +56,7 @@ class TelemetryReporter:
             last_loaded_timestamp=self.last_loaded_timestamp,
             error_message=error_message[:4000] if error_message else None,
             finished_at=utcnow() if is_terminal(status) else None,
-            seq=next(self._seq), stats=self._stats_with_warnings(),
+            seq=next(self._seq), stats=self._stats_with_warnings(), ts=utcnow(),
         )  # fmt: skip
 
     def _stats_with_warnings(self) -> dict[str, Any] | None:
