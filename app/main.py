@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -23,6 +24,7 @@ from app.state import AppState
 from app.wiring import job_environment, make_launcher, make_store
 
 log = structlog.get_logger(__name__)
+GC_YOUNG_THRESHOLD = 10_000
 DESCRIPTION = """Control plane for market-data pipelines: start a queue (a pipeline run of
 loader, connector and ML jobs), follow it, stop it. Every answer is the envelope
 `{status, message, data}`, errors included."""
@@ -52,10 +54,20 @@ async def _lifespan(app: FastAPI, settings: Settings, metrics: Metrics) -> Async
         state = await _build_state(stack, settings, metrics)
         app.state.services = state
         await state.queues.recover()
+        tune_garbage_collector()
         state.started = True
         log.info("queue-manager started", host=settings.host, port=settings.port)
         yield
         log.info("queue-manager stopping")
+
+
+def tune_garbage_collector() -> None:
+    """Telemetry bursts allocate many short-lived objects; with the default thresholds the
+    collector rescans everything built at start-up again and again (a third of the
+    dispatcher's time in a profile). Freeze what start-up built, collect young objects less
+    often."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 async def _build_state(stack: AsyncExitStack, settings: Settings, metrics: Metrics) -> AppState:

@@ -45,6 +45,7 @@ from app.control.plane import ControlPlane
 from app.launchers.local import LocalLauncher
 from app.launchers.targets import default_registry
 from app.logging import configure_logging
+from app.main import tune_garbage_collector
 from app.metrics import Metrics
 from app.models.queues import QueueCreate
 from app.services.changes import ChangeFeed
@@ -139,6 +140,7 @@ async def dispatcher_rate(settings: Settings, root: Path, queue_ids: list[str],
                            feed=ChangeFeed(), metrics=metrics, job_env={}, stop_grace_seconds=1)
     consumed = metrics.telemetry_consumed
     await plane.start(service)
+    tune_garbage_collector()  # as the service's lifespan does once started
     try:
         while not grouped:  # noqa: ASYNC110
             await asyncio.sleep(0.001)
