@@ -1,3 +1,9 @@
-"""Shared fixtures: the embedded broker (session), apps on SQLite, test job programs."""
+"""Shared fixtures: the embedded broker (session), apps on SQLite, jobs, the Kubernetes
+emulator."""
 
-pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.kube", "tests.fixtures.app"]
+pytest_plugins = [
+    "tests.fixtures.broker",
+    "tests.fixtures.kube",
+    "tests.fixtures.app",
+    "tests.fixtures.jobs",
+]

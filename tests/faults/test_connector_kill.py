@@ -5,37 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from aiokafka import TopicPartition
 
 from app.bus.kafka import KafkaBus
-from app.config import Settings
 from app.naming import job_name
-from tests.fixtures.broker import RunningBroker
 from tests.fixtures.documents import candle, loader_ended, produce, table_rows, wait_for_rows
-from tests.fixtures.jobs import JobTopics, job_topics
+from tests.fixtures.jobs import JobTopics
 
 pytestmark = pytest.mark.timeout(30)
 ROOT = Path(__file__).parents[2]
 TOTAL = 20_000
 HISTORY = "api_candles_5m"
-
-
-@pytest.fixture
-def topics(broker: RunningBroker, topic_prefix: str) -> JobTopics:
-    return job_topics(broker.bootstrap, topic_prefix)
-
-
-@pytest_asyncio.fixture
-async def bus(topics: JobTopics) -> AsyncIterator[KafkaBus]:
-    producer = KafkaBus(Settings(_env_file=None, kafka_bootstrap_servers=topics.bootstrap))
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 def connector_env(topics: JobTopics, db: Path) -> dict[str, str]:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from aiokafka import TopicPartition
 
 from app.bus.kafka import KafkaBus
-from app.config import Settings
 from app.models.status import Status
 from app.naming import job_name
 from app.workers.arango_connector import connector
@@ -20,28 +17,13 @@ from app.workers.base import JobEnv
 from app.workers.connector.end_offsets import confirmed_end_offsets
 from app.workers.connector.plan import ConnectorSettings
 from app.workers.runtime import RuntimeOptions, run_job_async
-from tests.fixtures.broker import RunningBroker
 from tests.fixtures.documents import candle, loader_ended, produce, table_rows, wait_for_rows
-from tests.fixtures.jobs import JobTopics, job_topics, read_telemetry, stop_command
+from tests.fixtures.jobs import JobTopics, read_telemetry, stop_command
 
 pytestmark = pytest.mark.timeout(15)
 FAST = RuntimeOptions(stop_timeout=1, broker_connect_timeout=3, telemetry_retry_seconds=3)
 SETTINGS = ConnectorSettings(collection="candles", connector_batch_size=50, connector_poll_ms=50)
 HISTORY = "api_candles_5m"
-
-
-@pytest.fixture
-def topics(broker: RunningBroker, topic_prefix: str) -> JobTopics:
-    return job_topics(broker.bootstrap, topic_prefix)
-
-
-@pytest_asyncio.fixture
-async def bus(topics: JobTopics) -> AsyncIterator[KafkaBus]:
-    """A producer playing the loader and the queue-manager."""
-    producer = KafkaBus(Settings(_env_file=None, kafka_bootstrap_servers=topics.bootstrap))
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 def env_of(topics: JobTopics, db: Path, job_type: str = HISTORY) -> JobEnv:

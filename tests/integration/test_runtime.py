@@ -5,35 +5,23 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from app.bus.kafka import KafkaBus
-from app.config import Settings
 from app.workers.base import JobContext
 from app.workers.demo import main as demo_main
 from app.workers.runtime import RuntimeOptions, run_job_async
-from tests.fixtures.broker import RunningBroker
-from tests.fixtures.jobs import JobTopics, job_topics, read_telemetry, stop_command
+from tests.fixtures.jobs import JobTopics, read_telemetry, stop_command
 from tests.fixtures.kafka_reader import read_topic
 
 FAST = RuntimeOptions(stop_timeout=0.5, broker_connect_timeout=3, telemetry_retry_seconds=3)
 
 
 @pytest.fixture
-def topics(broker: RunningBroker, topic_prefix: str) -> JobTopics:
-    return job_topics(broker.bootstrap, topic_prefix)
-
-
-@pytest_asyncio.fixture
-async def control(topics: JobTopics) -> AsyncIterator[KafkaBus]:
-    """A producer playing the queue-manager: it sends commands on queue-control."""
-    bus = KafkaBus(Settings(_env_file=None, kafka_bootstrap_servers=topics.bootstrap))
-    await bus.start()
-    yield bus
-    await bus.stop()
+def control(bus: KafkaBus) -> KafkaBus:
+    """The producer playing the queue-manager: it sends commands on queue-control."""
+    return bus
 
 
 async def wait_until_stopped(ctx: JobContext) -> None:
