@@ -105,14 +105,13 @@ async def test_shutdown_with_running_jobs_stops_them_and_leaves_no_process(app_w
     async with app_with(targets=targets) as qm:
         queue_id = await qm.start(BASIC)
         pids = loading_pids(await qm.queue(queue_id))
-        store = qm.state.queues.store
         assert all(pid_exists(pid) for pid in pids)
     for pid in pids:
         assert await wait_for_exit(pid, within=1), f"pid {pid} outlived the service"
     async with app_with(targets=targets) as qm:
         queue = await qm.queue(queue_id)
         assert queue["status"] == "stopped", queue
-    assert store is not None
+        assert all(job["status"] == "stopped" for job in queue["jobs"])
 
 
 async def test_a_target_without_command_fails_at_once(app_with: Any) -> None:
