@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.config import Settings
 from app.control.plane import ControlPlane
@@ -19,4 +19,3 @@ class AppState:
     health: HealthChecks
     plane: ControlPlane
     started: bool = False
-    extras: dict[str, object] = field(default_factory=dict)

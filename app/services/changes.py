@@ -27,10 +27,6 @@ class QueueChange:
     several reports (so none of them goes unannounced); the last is the current one."""
 
     @property
-    def status_changed(self) -> bool:
-        return self.previous != self.queue.status
-
-    @property
     def steps(self) -> list[Status]:
         """Every status entered by this change, in order, the current one last."""
         steps: list[Status] = []

@@ -33,5 +33,4 @@ class BinanceTuning(BaseSettings):
     reconnect_initial_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=30.0, gt=0)
     reconnect_jitter_s: float = Field(default=1.0, ge=0)
-    flush_interval_s: float = Field(default=0.5, gt=0)
     depth_snapshot_limit: int | None = Field(default=None, ge=1)

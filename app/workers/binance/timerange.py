@@ -6,18 +6,16 @@ import os
 from datetime import UTC, date, datetime, timedelta
 
 from app.errors import InvalidInput
-
-DAY_MS = 86_400_000
+from app.models.queues import parse_time_range as queue_time_range
 
 
 def parse_time_range(text: str) -> tuple[int, int]:
-    """`YYYY-MM-DD:YYYY-MM-DD` -> [start, end] in ms, UTC, end day inclusive."""
+    """`YYYY-MM-DD:YYYY-MM-DD` -> [start, end] in ms, UTC, end day inclusive (the API's
+    rules, app/models/queues.py)."""
     try:
-        first, last = (date.fromisoformat(part) for part in text.split(":"))
+        first, last = queue_time_range(text)
     except ValueError as error:
-        raise InvalidInput(f"TIME_RANGE must be YYYY-MM-DD:YYYY-MM-DD, got {text!r}") from error
-    if last < first:
-        raise InvalidInput(f"TIME_RANGE ends before it starts: {text!r}")
+        raise InvalidInput(f"TIME_RANGE {text!r}: {error}") from error
     return day_ms(first), day_ms(last + timedelta(days=1)) - 1
 
 

@@ -1,0 +1,39 @@
+"""Child processes that never outlive us: the embedded broker, local jobs, benchmark servers.
+
+Linux's parent-death signal kills the child when we die, even by SIGKILL. util-linux
+`setpriv --pdeathsig KILL` sets it without a preexec_fn, which would force CPython's slow
+fork path (twice the spawn time in a large process); a preexec_fn is the fallback where
+setpriv is missing. The signal is tied to the spawning *thread*: spawn from the loop thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+SETPRIV = shutil.which("setpriv")
+
+
+def tied_to_parent(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """The argv and the Popen/create_subprocess_exec options that tie a child to us."""
+    if SETPRIV:
+        return [SETPRIV, "--pdeathsig", "KILL", "--", *argv], {}
+    return argv, {"preexec_fn": _die_with(os.getpid())}
+
+
+def _die_with(parent_pid: int) -> Callable[[], None]:
+    def in_child() -> None:
+        """Before exec: SIGKILL on the parent's death; exit if it is already gone."""
+        if sys.platform == "linux":
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return in_child
