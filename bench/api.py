@@ -13,13 +13,14 @@ from pathlib import Path
 
 import orjson
 
+from app.bus.embedded import free_port
 from app.models.queues import QueueCreate
 from app.models.status import Status
 from app.services.pipeline import new_queue
 from app.store.sqlite import SCHEMA, _insert
 from bench.httpload import get, post_json, run_load
 from bench.report import Row
-from bench.servers import bare_command, free_port, service_command, serving
+from bench.servers import bare_command, service_command, serving
 
 BODY = {"symbol": "BTCUSDT", "type": "api", "time_range": "2024-01-01:2024-01-03"}
 STORED = 100_000

@@ -37,7 +37,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from websockets.asyncio.client import connect
 
-from app.bus.embedded import EmbeddedBroker
+from app.bus.embedded import EmbeddedBroker, free_port
 from app.bus.kafka import KafkaBus
 from app.config import Settings
 from app.control.consuming import FETCH_MAX_WAIT_MS
@@ -53,7 +53,7 @@ from app.services.pipeline import new_queue
 from app.services.queue_service import QueueService
 from app.store.sqlite import SqliteQueueStore
 from bench.report import Row
-from bench.servers import free_port, service_command, serving
+from bench.servers import service_command, serving
 
 MESSAGES = 50_000
 QUEUES = 100

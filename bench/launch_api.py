@@ -25,11 +25,12 @@ from typing import Any
 import httpx
 import orjson
 
+from app.bus.embedded import free_port
 from app.models.queues import QueueCreate
 from app.services.pipeline import new_queue
 from bench.launch import forget_requests, measure_bare_client
 from bench.report import Row
-from bench.servers import free_port, service_command, serving
+from bench.servers import service_command, serving
 from tests.fixtures.kube import KubeEmulator, emulated_cluster
 from tests.seed_examples import HISTORICAL
 
