@@ -26,6 +26,14 @@ class InvalidInput(QueueManagerError):
     default_message = "invalid input"
 
 
+class InvalidMessage(InvalidInput):
+    """A Kafka record we cannot use; `reason` (`not_json` or `invalid`) labels the metric."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 class Unauthorized(QueueManagerError):
     status_code = 401
     default_message = "missing or invalid bearer token"

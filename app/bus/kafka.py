@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -26,7 +27,9 @@ Message = tuple[str | None, bytes]
 
 
 def encode_json(obj: Any) -> bytes:
-    """orjson bytes; pydantic models go through their JSON-mode dump first."""
+    """JSON bytes: msgspec Structs encode themselves, pydantic models dump first."""
+    if isinstance(obj, msgspec.Struct):
+        return msgspec.json.encode(obj)
     if isinstance(obj, BaseModel):
         obj = obj.model_dump(mode="json")
     return orjson.dumps(obj)

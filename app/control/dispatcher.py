@@ -10,25 +10,25 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from pydantic import TypeAdapter, ValidationError
 
 from app.bus.errors import broker_errors
 from app.bus.kafka import KafkaBus
 from app.config import Settings
 from app.control.consuming import FETCH_MAX_WAIT_MS, consume_forever
 from app.control.outbox import Outbox
-from app.errors import QueueManagerError, StoreUnavailable
+from app.errors import InvalidMessage, QueueManagerError, StoreUnavailable
 from app.metrics import Metrics
-from app.models.messages import ControlMessage, StartCommand, StopCommand, Telemetry
+from app.models.messages import StartCommand, StopCommand, Telemetry, decode_control
 from app.services.queue_service import QueueService
 
 log = structlog.get_logger(__name__)
-PARSER: TypeAdapter[Any] = TypeAdapter(ControlMessage)
 MAX_BACKOFF = 5.0
+MAX_POLL_RECORDS = 20_000
+"""Under a backlog one poll takes this many: each queue's reports become one store write,
+so bigger polls mean fewer writes per message (about 20 ms of parsing on one core)."""
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 Command = StartCommand | StopCommand
 
@@ -41,6 +41,7 @@ class Dispatcher:
         self._outbox = outbox
         self._settings = settings
         self._metrics = metrics
+        self._max_bytes = settings.kafka_max_message_bytes
         self.assigned = asyncio.Event()
         self.problem: str | None = None
         """Why the last batch could not be stored; None while all is well (readiness)."""
@@ -66,7 +67,7 @@ class Dispatcher:
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         while True:
             with broker_errors("read queue-control"):
-                batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+                batch = await consumer.getmany(timeout_ms=200, max_records=MAX_POLL_RECORDS)
             if consumer.assignment():
                 self.assigned.set()
             if batch:
@@ -115,16 +116,14 @@ class Dispatcher:
 
     def _parse(self, record: ConsumerRecord) -> Telemetry | Command | None:
         value: bytes = record.value or b""
-        if len(value) > self._settings.kafka_max_message_bytes:
+        if len(value) > self._max_bytes:
             self._dead_letter(record, "too_large", f"{len(value)} bytes")
             return None
         try:
-            parsed: Telemetry | Command = PARSER.validate_json(value)
-        except ValidationError as error:
-            reason = "not_json" if error.errors()[0]["type"] == "json_invalid" else "invalid"
-            self._dead_letter(record, reason, str(error.errors()[0]["msg"]))
+            return decode_control(value)
+        except InvalidMessage as error:
+            self._dead_letter(record, error.reason, error.message)
             return None
-        return parsed
 
     def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
         self._metrics.dead_lettered.labels(reason).inc()

@@ -5,34 +5,46 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+import msgspec
+from msgspec import Meta, Struct
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 
+from app.errors import InvalidMessage
 from app.models.queues import QueueCreate, utcnow
 from app.models.status import Status
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Text = Annotated[str, StringConstraints(max_length=4000)]
+FastId = Annotated[str, Meta(min_length=1, max_length=128)]
+NonNegative = Annotated[int, Meta(ge=0)]
 
 
-class Telemetry(BaseModel):
-    """A job's report of itself; `seq` is monotonic per job, so late copies are ignored."""
+class Telemetry(Struct, tag_field="type", tag="telemetry", kw_only=True, gc=False):
+    """A job's report of itself; `seq` is monotonic per job, so late copies are ignored.
 
-    model_config = ConfigDict(extra="ignore")
+    A msgspec Struct, not a pydantic model: it is the one message that arrives by the
+    thousand per second, and msgspec validates it about five times faster and frees it
+    cheaper (see the dispatcher benchmark). Unknown fields are ignored; strings coerce to
+    numbers and datetimes as pydantic's lax mode did (`decode_control`).
+    """
 
-    type: Literal["telemetry"] = "telemetry"
-    queue_id: Id
-    job: Id
+    queue_id: FastId
+    job: FastId
     status: Status
-    records_written: int | None = Field(default=None, ge=0)
-    last_loaded_timestamp: Annotated[str, StringConstraints(max_length=64)] | None = None
-    error_message: Text | None = None
+    records_written: NonNegative | None = None
+    last_loaded_timestamp: Annotated[str, Meta(max_length=64)] | None = None
+    error_message: Annotated[str, Meta(max_length=4000)] | None = None
     finished_at: datetime | None = None
-    seq: int = Field(ge=0)
-    ts: datetime | None = Field(default=None, description="When the job sent it")
-    stats: dict[str, Any] | None = Field(
-        default=None,
+    seq: NonNegative
+    ts: Annotated[datetime | None, Meta(description="When the job sent it")] = None
+    stats: Annotated[dict[str, Any] | None, Meta(
         description="Live figures of stream jobs (connections, per-ticker prices) for monitors",
-    )
+    )] = None
+
+
+class CommandHeader(Struct, tag_field="type", tag="command"):
+    """Only routes a command to its pydantic model below: commands are rare and carry a
+    QueueCreate, so they keep the REST API's validation and error messages."""
 
 
 class StartCommand(BaseModel):
@@ -54,7 +66,38 @@ class StopCommand(BaseModel):
 
 
 Command = Annotated[StartCommand | StopCommand, Field(discriminator="command")]
-ControlMessage = Annotated[Telemetry | Command, Field(discriminator="type")]
+ControlMessage = Telemetry | StartCommand | StopCommand
+_ROUTER = msgspec.json.Decoder(Telemetry | CommandHeader, strict=False)
+_TELEMETRY = msgspec.json.Decoder(Telemetry, strict=False)
+_COMMAND: TypeAdapter[StartCommand | StopCommand] = TypeAdapter(Command)
+
+
+def decode_control(raw: bytes) -> ControlMessage:
+    """A queue-control record as telemetry or a command; InvalidMessage says why not."""
+    try:
+        routed = _ROUTER.decode(raw)
+    except msgspec.DecodeError as error:
+        raise _invalid(error) from error
+    if isinstance(routed, Telemetry):
+        return routed
+    try:
+        return _COMMAND.validate_json(raw)
+    except PydanticValidationError as error:
+        raise InvalidMessage("invalid", str(error.errors()[0]["msg"])) from error
+
+
+def decode_telemetry(raw: bytes) -> Telemetry:
+    """One telemetry record (a job watching another job's reports)."""
+    try:
+        return _TELEMETRY.decode(raw)
+    except msgspec.DecodeError as error:
+        raise _invalid(error) from error
+
+
+def _invalid(error: msgspec.DecodeError) -> InvalidMessage:
+    """msgspec's ValidationError is a DecodeError too: well-formed JSON of the wrong shape."""
+    reason = "invalid" if isinstance(error, msgspec.ValidationError) else "not_json"
+    return InvalidMessage(reason, str(error))
 
 
 class QueueEvent(BaseModel):

@@ -12,11 +12,11 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from pydantic import ValidationError
 
 from app.bus.errors import broker_errors
 from app.bus.kafka import KafkaBus
-from app.models.messages import Telemetry
+from app.errors import InvalidMessage
+from app.models.messages import decode_telemetry
 from app.models.status import Status, is_terminal
 
 log = structlog.get_logger("app.workers.connector")
@@ -37,8 +37,8 @@ def loader_end_of(value: bytes | None, queue_id: str, job: str) -> LoaderEnd | N
     if value is None:
         return None
     try:
-        telemetry = Telemetry.model_validate_json(value)
-    except ValidationError:
+        telemetry = decode_telemetry(value)
+    except InvalidMessage:
         return None
     if telemetry.queue_id != queue_id or telemetry.job != job:
         return None
