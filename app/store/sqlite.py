@@ -22,10 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-import orjson
-
 from app.errors import AlreadyExists, QueueNotFound, StoreUnavailable
-from app.models.queues import QueueState, utcnow
+from app.models.queues import QueueState, queue_from_json, queue_json, utcnow
 from app.models.status import TERMINAL, Status
 from app.store.base import JsonPage, Mutation, QueueFilter, QueuePage
 
@@ -83,7 +81,7 @@ class SqliteQueueStore:
 
     async def page(self, query: QueueFilter) -> QueuePage:
         found = await self.page_json(query)
-        return QueuePage([_parse(doc) for doc in found.documents], found.total)
+        return QueuePage([queue_from_json(doc) for doc in found.documents], found.total)
 
     async def page_json(self, query: QueueFilter) -> JsonPage:
         return await self._read(lambda db: _page(db, query))
@@ -151,7 +149,7 @@ class SqliteQueueStore:
         return result
 
     def _cache(self, queue: QueueState) -> None:
-        self._remember(queue.id, queue.revision, _dump(queue))
+        self._remember(queue.id, queue.revision, queue_json(queue))
 
     def _remember(self, queue_id: str, revision: int, document: bytes) -> None:
         """Keep the newest revision seen; a slow reader never overwrites a newer write."""
@@ -190,19 +188,11 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _dump(queue: QueueState) -> bytes:
-    return orjson.dumps(queue.model_dump(mode="json"))
-
-
-def _parse(doc: bytes | str) -> QueueState:
-    return QueueState.model_validate_json(doc)
-
-
 def _insert(db: sqlite3.Connection, queue: QueueState) -> None:
     db.execute(
         "INSERT INTO queues(id, status, symbol, created_at, revision, doc) VALUES (?,?,?,?,?,?)",
         (queue.id, queue.status, queue.symbol, queue.created_at.isoformat(), queue.revision,
-         _dump(queue)),
+         queue_json(queue)),
     )
     db.executemany(
         "INSERT OR IGNORE INTO queue_symbols(symbol, queue_id) VALUES (?, ?)",
@@ -211,7 +201,7 @@ def _insert(db: sqlite3.Connection, queue: QueueState) -> None:
 
 
 def _load(db: sqlite3.Connection, queue_id: str) -> QueueState:
-    return _parse(_load_json(db, queue_id))
+    return queue_from_json(_load_json(db, queue_id))
 
 
 def _load_json(db: sqlite3.Connection, queue_id: str) -> bytes:
@@ -232,7 +222,7 @@ def _mutate(db: sqlite3.Connection, queue_id: str, change: Mutation) -> tuple[Qu
     queue.revision += 1
     db.execute(
         "UPDATE queues SET status = ?, revision = ?, doc = ? WHERE id = ?",
-        (queue.status, queue.revision, _dump(queue), queue_id),
+        (queue.status, queue.revision, queue_json(queue), queue_id),
     )
     return queue, True
 
@@ -275,4 +265,4 @@ def _active(db: sqlite3.Connection) -> list[QueueState]:
     rows = db.execute(
         f"SELECT doc FROM queues WHERE status NOT IN ({placeholders})", [s.value for s in TERMINAL]
     ).fetchall()
-    return [_parse(row[0]) for row in rows]
+    return [queue_from_json(row[0]) for row in rows]
