@@ -10,6 +10,8 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
+from itertools import groupby
+from operator import attrgetter
 
 import orjson
 import structlog
@@ -34,6 +36,8 @@ from app.store.base import JsonPage, QueueFilter, QueuePage, QueueStore
 
 log = structlog.get_logger(__name__)
 COMMAND_NAMESPACE = uuid.UUID("6f1c0a52-5b8e-4a47-9d1e-0c3f1f6b7e21")
+BY_SEQ = attrgetter("seq")
+BY_STATUS = attrgetter("status")
 StopListener = Callable[[QueueState], Awaitable[None]]
 
 
@@ -251,9 +255,10 @@ def coalesce(reports: list[Telemetry]) -> list[Telemetry]:
         by_job[report.job].append(report)
     kept: list[Telemetry] = []
     for job_reports in by_job.values():
-        ordered = sorted(job_reports, key=lambda report: report.seq)
-        kept.extend(r for i, r in enumerate(ordered)
-                    if i == 0 or i == len(ordered) - 1 or r.status != ordered[i - 1].status)
+        job_reports.sort(key=BY_SEQ)
+        kept.extend(next(run) for _, run in groupby(job_reports, BY_STATUS))
+        if kept[-1] is not job_reports[-1]:
+            kept.append(job_reports[-1])
     return kept
 
 
