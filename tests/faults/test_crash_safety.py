@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 SLOW = {"loader-producer": scripted("sleep", "120"), "arango-connector": scripted("sleep", "120")}
 TERMINAL = {"finished", "stopped", "error"}
 STARTS = 60
-FLOOD_QUEUES, FLOOD_SEQ = 6, 3000
+FLOOD_QUEUES, FLOOD_SEQ, FLOOD_CHUNK = 6, 3000, 250
 
 
 @dataclass(frozen=True)
@@ -154,16 +154,20 @@ def report(queue: dict[str, Any], seq: int) -> tuple[str, bytes]:
     })
 
 
-async def flood(bootstrap: str, topic: str, queues: list[dict[str, Any]]) -> None:
-    """Every queue's reports seq 1..FLOOD_SEQ (the last one final), interleaved, in chunks."""
+async def flood(bootstrap: str, topic: str, queues: list[dict[str, Any]],
+                live: asyncio.Event) -> None:
+    """Every queue's reports seq 1..FLOOD_SEQ (the last one final), interleaved, in chunks:
+    the first at once, the rest paced once the dispatcher is seen applying, so the kill
+    lands mid-flood however many records the dispatcher takes per poll."""
     bus = KafkaBus(Settings(_env_file=None, kafka_bootstrap_servers=bootstrap))
     await bus.start()
     try:
-        for first in range(1, FLOOD_SEQ + 1, 250):
-            chunk = [report(q, s) for s in range(first, min(first + 250, FLOOD_SEQ + 1))
+        for first in range(1, FLOOD_SEQ + 1, FLOOD_CHUNK):
+            chunk = [report(q, s) for s in range(first, min(first + FLOOD_CHUNK, FLOOD_SEQ + 1))
                      for q in queues]
             assert not await bus.send_many(topic, chunk)
-            await asyncio.sleep(0.01)  # a steady flood, not one burst
+            await live.wait()
+            await asyncio.sleep(0.1)  # a steady flood, not one burst
     finally:
         await bus.stop()
 
@@ -197,14 +201,17 @@ async def test_kill_of_the_dispatcher_mid_flood_loses_no_telemetry_and_applies_i
             ids = [(await client.post("/queues/start", json=BASIC)).json()["data"]["queue_id"]
                    for _ in range(FLOOD_QUEUES)]
             queues = [(await client.get(f"/queues/{i}")).json()["data"] for i in ids]
+            live = asyncio.Event()
             sending = asyncio.create_task(
-                flood(broker.bootstrap, deployment.control_topic, queues))
+                flood(broker.bootstrap, deployment.control_topic, queues, live))
             async with asyncio.timeout(60):
-                while not any(q["jobs"][0]["seq"] > 0 for q in await all_queues(client)):
-                    await asyncio.sleep(0.02)
-            progress = [q["jobs"][0]["seq"] for q in await all_queues(client)]
+                for applied_past in (0, FLOOD_CHUNK):  # the first chunk, then the second
+                    while not any(q["jobs"][0]["seq"] > applied_past
+                                  for q in await all_queues(client)):
+                        await asyncio.sleep(0.02)
+                    live.set()
             first.kill()
-    assert not sending.done() or max(progress) < FLOOD_SEQ, "killed after the flood was done"
+    assert not sending.done(), "killed after the flood was done"
     await asyncio.wait_for(sending, 60)
     applied = stored_seqs(deployment.data_dir / "queue-manager.db")
     assert any(0 < seq < FLOOD_SEQ for seq in applied.values()), applied
