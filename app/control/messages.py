@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 
 from app.control.hub import HubMessage
+from app.errors import InvalidMessage
+from app.models.messages import decode_telemetry
 
 TELEMETRY_FIELDS = ("queue_id", "job", "status", "records_written", "last_loaded_timestamp",
                     "error_message", "seq", "ts", "stats")
@@ -25,19 +27,18 @@ def from_event(raw: bytes) -> HubMessage | None:
 
 
 def from_control(raw: bytes) -> tuple[HubMessage, str, int] | None:
-    """A telemetry record of queue-control as `job.telemetry`, with its (job, seq)."""
-    message = _load(raw)
-    if message is None or message.get("type") != "telemetry":
+    """A telemetry record of queue-control as `job.telemetry`, with its (job, seq). Only
+    telemetry the dispatcher would accept is shown: commands and bad records are not."""
+    try:
+        report = decode_telemetry(raw)
+    except InvalidMessage:
         return None
-    if not isinstance(message.get("queue_id"), str) or not isinstance(message.get("seq"), int):
-        return None
-    payload = {"event": "job.telemetry", **{k: message.get(k) for k in TELEMETRY_FIELDS}}
-    queue_id, job = message["queue_id"], str(message.get("job"))
-    text = (f"📊 Queue {queue_id} · {job} → {message.get('status')} "
-            f"({message.get('records_written') or 0} records)")
-    hub_message = HubMessage(queue_id, orjson.dumps(payload).decode(), text,
-                             f"telemetry:{queue_id}:{job}")
-    return hub_message, f"{queue_id}/{job}", message["seq"]
+    payload = {"event": "job.telemetry", **{k: getattr(report, k) for k in TELEMETRY_FIELDS}}
+    text = (f"📊 Queue {report.queue_id} · {report.job} → {report.status} "
+            f"({report.records_written or 0} records)")
+    body = orjson.dumps(payload, option=orjson.OPT_UTC_Z).decode()
+    job = f"{report.queue_id}/{report.job}"
+    return HubMessage(report.queue_id, body, text, f"telemetry:{job}"), job, report.seq
 
 
 def heartbeat(ts: str) -> HubMessage:
