@@ -84,7 +84,7 @@ def decode_control(raw: bytes) -> ControlMessage:
     try:
         return _COMMAND.validate_json(raw)
     except PydanticValidationError as error:
-        raise InvalidMessage("invalid", str(error.errors()[0]["msg"])) from error
+        raise InvalidMessage("invalid", _first_problem(error)) from error
 
 
 def decode_telemetry(raw: bytes) -> Telemetry:
@@ -95,6 +95,12 @@ def decode_telemetry(raw: bytes) -> Telemetry:
         raise _invalid(error) from error
 
 
+def _first_problem(error: PydanticValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{first['msg']} - at `{where}`" if where else str(first["msg"])
+
+
 def _invalid(error: msgspec.DecodeError) -> InvalidMessage:
     """msgspec's ValidationError is a DecodeError too: well-formed JSON of the wrong shape."""
     reason = "invalid" if isinstance(error, msgspec.ValidationError) else "not_json"
@@ -102,7 +108,8 @@ def _invalid(error: msgspec.DecodeError) -> InvalidMessage:
 
 
 class QueueEvent(BaseModel):
-    """One queue status change, published on queue-events and sent to WebSocket clients."""
+    """One queue status change, published on queue-events and sent to WebSocket clients.
+    The schema of record; app/control/events.py encodes it by hand, byte for byte the same."""
 
     event: str
     queue_id: str

@@ -73,3 +73,10 @@ def test_commands_keep_the_rest_api_validation() -> None:
         decode_control(b'{"type": "command", "command": "start", "command_id": "c3", '
                        b'"payload": {"symbol": "BTCUSDT"}}')
     assert refused.value.reason == "invalid"
+
+
+def test_a_bad_command_says_which_field_is_wrong() -> None:
+    with pytest.raises(InvalidMessage) as refused:
+        decode_control(b'{"type": "command", "command": "start", "command_id": "c4", '
+                       b'"payload": {"symbol": "BTCUSDT", "type": "api"}}')
+    assert "payload.time_range" in refused.value.message
