@@ -25,7 +25,7 @@ from arango.exceptions import (
 
 from app.config import Settings
 from app.errors import AlreadyExists, ConcurrentUpdate, QueueNotFound, StoreUnavailable
-from app.models.queues import QueueState, utcnow
+from app.models.queues import QueueState, queue_json, utcnow
 from app.models.status import TERMINAL, Status
 from app.store.base import JsonPage, Mutation, QueueFilter, QueuePage
 
@@ -88,7 +88,7 @@ class ArangoQueueStore:
 
     async def page_json(self, query: QueueFilter) -> JsonPage:
         found = await self.page(query)
-        return JsonPage([orjson.dumps(q.model_dump(mode="json")) for q in found.items],
+        return JsonPage([queue_json(q) for q in found.items],
                         found.total)
 
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
