@@ -29,6 +29,7 @@ test: $(STAMP) browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app tests bench
+	$(VENV)/bin/ruff format --check app tests bench
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)

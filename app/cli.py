@@ -26,8 +26,13 @@ def serve(
     from app.security import check_exposure
 
     check_exposure(settings)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_config=None, ws_max_size=65536)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        ws_max_size=65536,
+    )
 
 
 @cli.command()

@@ -36,15 +36,21 @@ def configure_logging(level: str = "INFO") -> None:
         structlog.processors.JSONRenderer(),
     ]
     structlog.configure(
-        processors=[structlog.stdlib.filter_by_level, *processors[:-1],
-                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *processors[:-1],
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact,
-                    structlog.processors.JSONRenderer()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            redact,
+            structlog.processors.JSONRenderer(),
+        ],
         foreign_pre_chain=processors[:-2],
     )
     handler = logging.StreamHandler(sys.stderr)

@@ -34,7 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = Metrics()
     app = FastAPIOffline(  # Swagger UI's files from the package: no CDN, works offline
-        title="StreamForge queue-manager", version=__version__, description=DESCRIPTION,
+        title="StreamForge queue-manager",
+        version=__version__,
+        description=DESCRIPTION,
         lifespan=lambda app: _lifespan(app, settings, metrics),
     )
     install_error_handlers(app)
@@ -78,8 +80,12 @@ async def _build_state(stack: AsyncExitStack, settings: Settings, metrics: Metri
     launcher = make_launcher(settings)
     feed = ChangeFeed()
     service = QueueService(
-        store=store, launcher=launcher, feed=feed, metrics=metrics,
-        job_env=job_environment(settings), stop_grace_seconds=settings.job_stop_grace_seconds,
+        store=store,
+        launcher=launcher,
+        feed=feed,
+        metrics=metrics,
+        job_env=job_environment(settings),
+        stop_grace_seconds=settings.job_stop_grace_seconds,
     )
     plane = ControlPlane(settings, metrics)
     await plane.start(service)
@@ -92,5 +98,4 @@ async def _build_state(stack: AsyncExitStack, settings: Settings, metrics: Metri
     checks.add("broker", plane.ping)
     checks.add("dispatcher", plane.dispatcher.check if plane.dispatcher else plane.ping)
     checks.add("jobs", launcher.ping)
-    return AppState(settings=settings, metrics=metrics, queues=service, health=checks,
-                    plane=plane)
+    return AppState(settings=settings, metrics=metrics, queues=service, health=checks, plane=plane)

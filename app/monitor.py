@@ -31,9 +31,15 @@ from app.workers.moex.tasks import background, until_stopped
 FRESH_SECONDS = 5.0
 STALE_SECONDS = 30.0
 RATE_WINDOW_SECONDS = 10.0
-PRICE_COLUMNS = (("open", "OPEN", "cyan"), ("high", "HIGH", "yellow"), ("low", "LOW", "magenta"),
-                 ("close", "CLOSE", ""), ("bid", "BID", "green"), ("ask", "ASK", "red"),
-                 ("last", "LAST", "cyan"))
+PRICE_COLUMNS = (
+    ("open", "OPEN", "cyan"),
+    ("high", "HIGH", "yellow"),
+    ("low", "LOW", "magenta"),
+    ("close", "CLOSE", ""),
+    ("bid", "BID", "green"),
+    ("ask", "ASK", "red"),
+    ("last", "LAST", "cyan"),
+)
 
 
 def freshness_style(age_seconds: float) -> str:
@@ -101,8 +107,12 @@ def _merge(into: dict[str, Any], figures: dict[str, Any]) -> None:
 def render(state: MonitorState, now: float, limit: int = 50) -> Group:
     """The whole screen: a summary line, queue statuses, the busiest tickers."""
     tickers = sorted(state.tickers().items(), key=lambda item: -item[1]["updates"])[:limit]
-    return Group(_summary(state, now), _queues(state), _table(tickers, now),
-                 Text("Press Ctrl+C to stop", style="dim"))
+    return Group(
+        _summary(state, now),
+        _queues(state),
+        _table(tickers, now),
+        Text("Press Ctrl+C to stop", style="dim"),
+    )
 
 
 def _summary(state: MonitorState, now: float) -> Text:
@@ -113,7 +123,9 @@ def _summary(state: MonitorState, now: float) -> Text:
         f" | Tickers: {state.total('tickers_seen')}/{state.total('tickers_total')}"
         f" | With Prices: {state.total('with_prices')}"
         f" | Rate: {state.rate(1):.1f} upd/s, {state.rate(2):.1f} msg/s"
-        f" | Uptime: {int(now - state.started)}s | Stream: ", link)
+        f" | Uptime: {int(now - state.started)}s | Stream: ",
+        link,
+    )
 
 
 def _queues(state: MonitorState) -> Text:
@@ -144,8 +156,13 @@ def _table(tickers: list[tuple[str, dict[str, Any]]], now: float) -> Table:
         table.add_column(title, justify="right")
     for symbol, figures in tickers:
         prices = [_price_cell(name, figures) for name, _, _ in shown]
-        table.add_row(symbol, *prices, _volume(figures.get("volume")), str(figures["updates"]),
-                      _age_cell(figures["last_update"], now))
+        table.add_row(
+            symbol,
+            *prices,
+            _volume(figures.get("volume")),
+            str(figures["updates"]),
+            _age_cell(figures["last_update"], now),
+        )
     return table
 
 
@@ -194,9 +211,16 @@ class MonitorOptions:
     on_message: Callable[[MonitorState], None] | None = None
 
 
-async def monitor(url: str, queue_ids: list[str], token: str | None, *, console: Console,
-                  state: MonitorState, stop: asyncio.Event,
-                  options: MonitorOptions | None = None) -> None:
+async def monitor(
+    url: str,
+    queue_ids: list[str],
+    token: str | None,
+    *,
+    console: Console,
+    state: MonitorState,
+    stop: asyncio.Event,
+    options: MonitorOptions | None = None,
+) -> None:
     """Follow /ws/topic and redraw until `stop` is set; reconnect when the socket drops."""
     options = options or MonitorOptions()
     state.queue_ids = frozenset(queue_ids)
@@ -212,14 +236,16 @@ async def _redraw(live: Live, state: MonitorState, options: MonitorOptions) -> N
         await asyncio.sleep(options.refresh_seconds)
 
 
-async def _follow(url: str, queue_ids: list[str], token: str | None, state: MonitorState,
-                  options: MonitorOptions) -> None:
+async def _follow(
+    url: str, queue_ids: list[str], token: str | None, state: MonitorState, options: MonitorOptions
+) -> None:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     backoff = Backoff(options.backoff_initial, options.backoff_max)
     while True:
         with contextlib.suppress(OSError, TimeoutError, WebSocketException):
-            async with connect(topic_url(url, queue_ids), additional_headers=headers,
-                               proxy=None) as ws:
+            async with connect(
+                topic_url(url, queue_ids), additional_headers=headers, proxy=None
+            ) as ws:
                 state.connected = True
                 backoff.reset()
                 async for data in ws:
@@ -241,9 +267,11 @@ def _take(state: MonitorState, data: str | bytes, options: MonitorOptions) -> No
 
 
 def summary(state: MonitorState, now: float) -> str:
-    return (f"Monitored {int(now - state.started)}s: {state.messages} messages, "
-            f"{state.total('updates'):,} updates, {state.total('tickers_seen')} tickers seen, "
-            f"{state.reconnects} reconnects.")
+    return (
+        f"Monitored {int(now - state.started)}s: {state.messages} messages, "
+        f"{state.total('updates'):,} updates, {state.total('tickers_seen')} tickers seen, "
+        f"{state.reconnects} reconnects."
+    )
 
 
 def run_monitor(url: str, queue_ids: list[str], token: str | None) -> None:
@@ -251,7 +279,8 @@ def run_monitor(url: str, queue_ids: list[str], token: str | None) -> None:
     console = Console()
     state = MonitorState(started=time.time())
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(monitor(url, queue_ids, token, console=console, state=state,
-                            stop=asyncio.Event()))
+        asyncio.run(
+            monitor(url, queue_ids, token, console=console, state=state, stop=asyncio.Event())
+        )
     console.line()
     console.print(summary(state, time.time()))

@@ -35,15 +35,27 @@ def _table(rows: list[Row]) -> Table:
         ratio = f"{row.ratio:.2f}" if row.ratio is not None else ""
         baseline = f"{row.baseline:,.1f}" if row.baseline is not None else ""
         met = {True: "yes", False: "NO", None: ""}[row.met]
-        table.add_row(row.benchmark, row.metric, f"{row.value:,.1f} {row.unit}", baseline,
-                      ratio, row.target, met)
+        table.add_row(
+            row.benchmark,
+            row.metric,
+            f"{row.value:,.1f} {row.unit}",
+            baseline,
+            ratio,
+            row.target,
+            met,
+        )
     return table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], metavar="NAME",
-                        help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        choices=[*BENCHMARKS, []],
+        metavar="NAME",
+        help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load")
     args = parser.parse_args()

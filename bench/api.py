@@ -43,8 +43,11 @@ def seed_queues(database: Path, count: int) -> str:
 def environment(root: Path) -> dict[str, str]:
     targets = {"loader-producer": {"command": ["true"]}, "arango-connector": {"command": ["true"]}}
     (root / "targets.json").write_text(json.dumps(targets))
-    return {"DATA_DIR": str(root / "var"), "TARGETS_FILE": str(root / "targets.json"),
-            "LOG_LEVEL": "WARNING"}
+    return {
+        "DATA_DIR": str(root / "var"),
+        "TARGETS_FILE": str(root / "targets.json"),
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 async def _measure(seconds: float) -> list[Row]:
@@ -60,20 +63,35 @@ async def _measure(seconds: float) -> list[Row]:
         with serving(service_command(port), port, env):
             one = await run_load(port, get(f"/queues/{queue_id}"), seconds)
             page = await run_load(port, get("/queues?limit=100"), seconds, connections=1)
-            start = await run_load(port, post_json("/queues/start", orjson.dumps(BODY)), seconds,
-                                   connections=4)
+            start = await run_load(
+                port, post_json("/queues/start", orjson.dumps(BODY)), seconds, connections=4
+            )
     return _rows(bare.rate, one.rate, start.rate, page.percentile(0.99), page.percentile(0.5))
 
 
 def _rows(bare: float, get_rate: float, start_rate: float, p99: float, p50: float) -> list[Row]:
     return [
         Row("api", "bare FastAPI route", bare, "req/s"),
-        Row("api", "GET /queues/{id}", get_rate, "req/s", bare, ">= 0.5 x bare",
-            get_rate / bare >= 0.5),
+        Row(
+            "api",
+            "GET /queues/{id}",
+            get_rate,
+            "req/s",
+            bare,
+            ">= 0.5 x bare",
+            get_rate / bare >= 0.5,
+        ),
         Row("api", "POST /queues/start (2 local jobs each)", start_rate, "req/s", bare),
         Row("api", f"GET /queues page of 100, {STORED:,} stored, p50", p50 * 1000, "ms"),
-        Row("api", f"GET /queues page of 100, {STORED:,} stored, p99", p99 * 1000, "ms",
-            None, "< 50 ms", p99 < 0.050),
+        Row(
+            "api",
+            f"GET /queues page of 100, {STORED:,} stored, p99",
+            p99 * 1000,
+            "ms",
+            None,
+            "< 50 ms",
+            p99 < 0.050,
+        ),
     ]
 
 

@@ -42,8 +42,9 @@ def post_json(path: str, body: bytes) -> RequestFactory:
     return lambda _: raw
 
 
-async def _one_connection(port: int, make: RequestFactory, stop_at: float,
-                          result: LoadResult) -> None:
+async def _one_connection(
+    port: int, make: RequestFactory, stop_at: float, result: LoadResult
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < stop_at:
@@ -61,18 +62,21 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     status = int(lines[0].split()[1])
-    length = next(int(line.split(b":")[1]) for line in lines
-                  if line.lower().startswith(b"content-length:"))
+    length = next(
+        int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length:")
+    )
     await reader.readexactly(length)
     return status
 
 
-async def run_load(port: int, make: RequestFactory, seconds: float,
-                   connections: int = 16) -> LoadResult:
+async def run_load(
+    port: int, make: RequestFactory, seconds: float, connections: int = 16
+) -> LoadResult:
     result = LoadResult()
     started = time.perf_counter()
     stop_at = started + seconds
-    await asyncio.gather(*(_one_connection(port, make, stop_at, result)
-                           for _ in range(connections)))
+    await asyncio.gather(
+        *(_one_connection(port, make, stop_at, result) for _ in range(connections))
+    )
     result.seconds = time.perf_counter() - started
     return result

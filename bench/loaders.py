@@ -19,9 +19,15 @@ def binance_rows(figures: dict[str, float]) -> list[Row]:
     loader, raw = figures["loader_msgs_per_s"], figures["raw_msgs_per_s"]
     return [
         Row("loaders/binance", "raw websockets receive loop", raw, "msg/s"),
-        Row("loaders/binance", "stream loader: parse, normalise, sink", loader, "msg/s", raw,
+        Row(
+            "loaders/binance",
+            "stream loader: parse, normalise, sink",
+            loader,
+            "msg/s",
+            raw,
             f">= {TARGET_RATIO:g} x raw, >= {TARGET_RATE:,} msg/s",
-            loader / raw >= TARGET_RATIO and loader >= TARGET_RATE),
+            loader / raw >= TARGET_RATIO and loader >= TARGET_RATE,
+        ),
     ]
 
 

@@ -106,8 +106,11 @@ def run(seconds: float = 3.0) -> dict[str, float]:
     finally:
         server.terminate()
         server.join(5)
-    return {"loader_msgs_per_s": round(loader), "raw_msgs_per_s": round(raw),
-            "ratio": round(loader / raw, 3)}  # fmt: skip
+    return {
+        "loader_msgs_per_s": round(loader),
+        "raw_msgs_per_s": round(raw),
+        "ratio": round(loader / raw, 3),
+    }
 
 
 if __name__ == "__main__":

@@ -48,9 +48,14 @@ async def _recover(server: FakeMoexServer, tickers: int) -> float:
     connections = server.connections_total
     dropped_at = time.perf_counter()
     server.drop_all()
-    await server.wait_until(lambda: server.connections_total >= 2 * connections
-                            and server.active_subscriptions == tickers
-                            and max(server.subscriptions.values()) == 1, 30)
+    await server.wait_until(
+        lambda: (
+            server.connections_total >= 2 * connections
+            and server.active_subscriptions == tickers
+            and max(server.subscriptions.values()) == 1
+        ),
+        30,
+    )
     return time.perf_counter() - dropped_at
 
 
@@ -59,13 +64,16 @@ async def _bench() -> dict[str, Any]:
     baseline = await _measure(PER_CONNECTION, options, drop=False)
     full = await _measure(TICKERS, options, drop=True)
     return {
-        "tickers": TICKERS, "connections": TICKERS // PER_CONNECTION,
-        "subscribe_delay_s": options.subscribe_delay, "backoff_initial_s": options.backoff_initial,
+        "tickers": TICKERS,
+        "connections": TICKERS // PER_CONNECTION,
+        "subscribe_delay_s": options.subscribe_delay,
+        "backoff_initial_s": options.backoff_initial,
         "baseline_one_connection_subscribe_s": round(baseline["subscribe_s"], 3),
         "subscribe_all_s": round(full["subscribe_s"], 3),
         "recover_after_drop_all_s": round(full["recover_s"], 3),
         "subscribe_vs_baseline_ratio": round(full["subscribe_s"] / baseline["subscribe_s"], 2),
-        "subscribe_target_s": TARGET_SUBSCRIBE_S, "recover_target_s": TARGET_RECOVER_S,
+        "subscribe_target_s": TARGET_SUBSCRIBE_S,
+        "recover_target_s": TARGET_RECOVER_S,
         "subscribe_ok": full["subscribe_s"] < TARGET_SUBSCRIBE_S,
         "recover_ok": full["recover_s"] < TARGET_RECOVER_S,
     }
@@ -75,10 +83,24 @@ def rows(figures: dict[str, Any]) -> list[Row]:
     """The figures as rows of the shared benchmark table (bench/report.py)."""
     baseline = figures["baseline_one_connection_subscribe_s"]
     return [
-        Row("loaders/moex", "subscribe 1500 tickers, 30 connections", figures["subscribe_all_s"],
-            "s", baseline, f"< {TARGET_SUBSCRIBE_S:g} s", figures["subscribe_ok"]),
-        Row("loaders/moex", "recover after dropping all 30", figures["recover_after_drop_all_s"],
-            "s", baseline, f"< {TARGET_RECOVER_S:g} s", figures["recover_ok"]),
+        Row(
+            "loaders/moex",
+            "subscribe 1500 tickers, 30 connections",
+            figures["subscribe_all_s"],
+            "s",
+            baseline,
+            f"< {TARGET_SUBSCRIBE_S:g} s",
+            figures["subscribe_ok"],
+        ),
+        Row(
+            "loaders/moex",
+            "recover after dropping all 30",
+            figures["recover_after_drop_all_s"],
+            "s",
+            baseline,
+            f"< {TARGET_RECOVER_S:g} s",
+            figures["recover_ok"],
+        ),
     ]
 
 

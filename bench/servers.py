@@ -27,13 +27,28 @@ UVICORN_FLAGS = ["--log-level", "warning", "--no-access-log"]
 
 
 def bare_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "bench.servers:bare_app", "--port", str(port),
-            *UVICORN_FLAGS]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.servers:bare_app",
+        "--port",
+        str(port),
+        *UVICORN_FLAGS,
+    ]
 
 
 def service_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "--factory", "bench.servers:service_app",
-            "--port", str(port), *UVICORN_FLAGS]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "bench.servers:service_app",
+        "--port",
+        str(port),
+        *UVICORN_FLAGS,
+    ]
 
 
 def service_app() -> FastAPI:
@@ -46,11 +61,17 @@ def service_app() -> FastAPI:
 
 
 @contextmanager
-def serving(command: list[str], port: int, env: dict[str, str] | None = None,
-            health: str = "/health/live") -> Iterator[int]:
+def serving(
+    command: list[str], port: int, env: dict[str, str] | None = None, health: str = "/health/live"
+) -> Iterator[int]:
     argv, options = tied_to_parent(command)  # a benchmark killed half-way leaves no server
-    process = subprocess.Popen(argv, **options, env={**os.environ, **(env or {})},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        argv,
+        **options,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait(port, health, process)
         yield port

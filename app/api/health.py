@@ -25,7 +25,9 @@ async def live() -> Envelope[dict[str, str]]:
 
 
 @router.get(
-    "/health/startup", responses=_DOWN, summary="Initialisation finished",
+    "/health/startup",
+    responses=_DOWN,
+    summary="Initialisation finished",
     dependencies=OpenByDefault,
 )
 async def startup(state: State) -> Envelope[dict[str, str]]:
@@ -35,7 +37,9 @@ async def startup(state: State) -> Envelope[dict[str, str]]:
 
 
 @router.get(
-    "/health/ready", responses=_DOWN, summary="Every dependency answers",
+    "/health/ready",
+    responses=_DOWN,
+    summary="Every dependency answers",
     dependencies=OpenByDefault,
 )
 async def ready(state: State) -> Envelope[dict[str, str]]:
@@ -48,7 +52,9 @@ async def ready(state: State) -> Envelope[dict[str, str]]:
 
 
 @router.get(
-    "/metrics", summary="Prometheus metrics", response_class=Response,
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
     dependencies=OpenByDefault,
 )
 async def metrics(state: State) -> Response:

@@ -44,8 +44,10 @@ class MetricsMiddleware:
         labels = (scope["method"], getattr(route, "path", "unmatched"), str(status))
         children = self._children.get(labels)
         if children is None:
-            children = (self.metrics.http_requests.labels(*labels),
-                        self.metrics.http_duration.labels(*labels))
+            children = (
+                self.metrics.http_requests.labels(*labels),
+                self.metrics.http_duration.labels(*labels),
+            )
             self._children[labels] = children
         children[0].inc()
         children[1].observe(seconds)

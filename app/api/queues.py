@@ -106,14 +106,18 @@ async def list_queues(
 ) -> Response:
     state.metrics.queue_requests.labels("list").inc()
     page = await state.queues.page_json(QueueFilter(status, symbol, limit, offset))
-    body = b'{"status":"success","message":"Queues fetched","data":[' + b",".join(
-        page.documents) + b"]}"
-    return Response(body, media_type="application/json",
-                    headers={"X-Total-Count": str(page.total)})
+    body = (
+        b'{"status":"success","message":"Queues fetched","data":['
+        + b",".join(page.documents)
+        + b"]}"
+    )
+    return Response(body, media_type="application/json", headers={"X-Total-Count": str(page.total)})
 
 
 @router.get(
-    "/{queue_id}", responses=_ERRORS, summary="Get one queue with its jobs",
+    "/{queue_id}",
+    responses=_ERRORS,
+    summary="Get one queue with its jobs",
     response_model=Envelope[QueueState],
 )
 async def get_queue(state: State, queue_id: QueueId) -> Response:

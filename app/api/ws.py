@@ -43,8 +43,12 @@ async def topic(
         await websocket.close(POLICY_VIOLATION, "a valid token is required: ?token=<token>")
         return
     await websocket.accept()
-    client = Client(websocket.send_text, state.settings.ws_client_queue_size,
-                    text_format=format == "text", queue_ids=set(queue_id) if queue_id else None)
+    client = Client(
+        websocket.send_text,
+        state.settings.ws_client_queue_size,
+        text_format=format == "text",
+        queue_ids=set(queue_id) if queue_id else None,
+    )
     await websocket.send_text(_hello(client, state.settings.ws_heartbeat_seconds))
     state.metrics.ws_clients.inc()
     try:
@@ -122,5 +126,6 @@ def _hello(client: Client, heartbeat_seconds: float) -> str:
     if client.text_format:
         return "✅ WebSocket connected"
     ids = sorted(client.queue_ids) if client.queue_ids is not None else None
-    return orjson.dumps({"event": "hello", "queue_ids": ids,
-                         "heartbeat_seconds": heartbeat_seconds}).decode()
+    return orjson.dumps(
+        {"event": "hello", "queue_ids": ids, "heartbeat_seconds": heartbeat_seconds}
+    ).decode()

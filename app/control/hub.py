@@ -81,9 +81,12 @@ class Client:
 
 
 class Hub:
-    def __init__(self, on_sent: Callable[[int], None] = lambda n: None,
-                 on_dropped: Callable[[str], None] = lambda reason: None,
-                 send_timeout: float = SEND_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        on_sent: Callable[[int], None] = lambda n: None,
+        on_dropped: Callable[[str], None] = lambda reason: None,
+        send_timeout: float = SEND_TIMEOUT_SECONDS,
+    ) -> None:
         self.clients: set[Client] = set()
         self._everything: set[Client] = set()
         self._rooms: dict[str, set[Client]] = {}
@@ -156,8 +159,11 @@ class Hub:
 def _missed_notice(client: Client) -> str | None:
     if not client.missed:
         return None
-    notice = {"event": "missed", "count": sum(client.missed.values()),
-              "queue_ids": sorted(q for q in client.missed if q)}
+    notice = {
+        "event": "missed",
+        "count": sum(client.missed.values()),
+        "queue_ids": sorted(q for q in client.missed if q),
+    }
     client.missed.clear()
     if client.text_format:
         return f"⚠ missed {notice['count']} updates while behind"

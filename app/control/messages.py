@@ -10,8 +10,17 @@ from app.control.hub import HubMessage
 from app.errors import InvalidMessage
 from app.models.messages import decode_telemetry
 
-TELEMETRY_FIELDS = ("queue_id", "job", "status", "records_written", "last_loaded_timestamp",
-                    "error_message", "seq", "ts", "stats")
+TELEMETRY_FIELDS = (
+    "queue_id",
+    "job",
+    "status",
+    "records_written",
+    "last_loaded_timestamp",
+    "error_message",
+    "seq",
+    "ts",
+    "stats",
+)
 
 
 def from_event(raw: bytes) -> HubMessage | None:
@@ -34,16 +43,19 @@ def from_control(raw: bytes) -> tuple[HubMessage, str, int] | None:
     except InvalidMessage:
         return None
     payload = {"event": "job.telemetry", **{k: getattr(report, k) for k in TELEMETRY_FIELDS}}
-    text = (f"📊 Queue {report.queue_id} · {report.job} → {report.status} "
-            f"({report.records_written or 0} records)")
+    text = (
+        f"📊 Queue {report.queue_id} · {report.job} → {report.status} "
+        f"({report.records_written or 0} records)"
+    )
     body = orjson.dumps(payload, option=orjson.OPT_UTC_Z).decode()
     job = f"{report.queue_id}/{report.job}"
     return HubMessage(report.queue_id, body, text, f"telemetry:{job}"), job, report.seq
 
 
 def heartbeat(ts: str) -> HubMessage:
-    return HubMessage(None, orjson.dumps({"event": "heartbeat", "ts": ts}).decode(),
-                      "💓 heartbeat", "heartbeat")
+    return HubMessage(
+        None, orjson.dumps({"event": "heartbeat", "ts": ts}).decode(), "💓 heartbeat", "heartbeat"
+    )
 
 
 def _load(raw: bytes) -> dict[str, Any] | None:

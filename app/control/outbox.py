@@ -41,8 +41,12 @@ class Outbox:
     ) -> None:
         if len(self._pending) >= self._limit or len(value) > self._max_bytes:
             self.dropped += 1
-            log.error("message dropped: outbox full or message over KAFKA_MAX_MESSAGE_BYTES",
-                      topic=topic, size=len(value), dropped=self.dropped)
+            log.error(
+                "message dropped: outbox full or message over KAFKA_MAX_MESSAGE_BYTES",
+                topic=topic,
+                size=len(value),
+                dropped=self.dropped,
+            )
             return
         self._pending.append((topic, key, value, headers))
         self._empty.clear()
@@ -64,9 +68,10 @@ class Outbox:
     async def _send_batch(self) -> None:
         batch = list(itertools.islice(self._pending, BATCH))
         with broker_errors("publish"):
-            futures = [await self._bus.producer.send(t, v, key=k.encode() if k else None,
-                                                     headers=h)
-                       for t, k, v, h in batch]
+            futures = [
+                await self._bus.producer.send(t, v, key=k.encode() if k else None, headers=h)
+                for t, k, v, h in batch
+            ]
             await asyncio.gather(*futures)
         for _ in batch:
             self._pending.popleft()

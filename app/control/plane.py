@@ -46,12 +46,16 @@ class ControlPlane:
         self.metrics = metrics
         self.bus = KafkaBus(settings)
         self.outbox = Outbox(self.bus)
-        self.hub = Hub(on_sent=metrics.ws_sent.inc,
-                       on_dropped=lambda reason: metrics.ws_dropped.labels(reason).inc())
-        self.publisher = EventPublisher(self.outbox, settings.queue_events_topic,
-                                        settings.queue_control_topic)
-        self.fanout = Fanout(self.bus, self.hub, settings.queue_control_topic,
-                             settings.queue_events_topic)
+        self.hub = Hub(
+            on_sent=metrics.ws_sent.inc,
+            on_dropped=lambda reason: metrics.ws_dropped.labels(reason).inc(),
+        )
+        self.publisher = EventPublisher(
+            self.outbox, settings.queue_events_topic, settings.queue_control_topic
+        )
+        self.fanout = Fanout(
+            self.bus, self.hub, settings.queue_control_topic, settings.queue_events_topic
+        )
         self.dispatcher: Dispatcher | None = None
         self._tasks = TaskGroup("control-plane")
 

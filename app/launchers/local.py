@@ -72,8 +72,7 @@ class LocalLauncher:
 
     async def observe(self, queue_id: str, names: list[str]) -> dict[str, JobPhase]:
         return {
-            name: JobPhase.RUNNING if name in self._running else JobPhase.MISSING
-            for name in names
+            name: JobPhase.RUNNING if name in self._running else JobPhase.MISSING for name in names
         }
 
     async def logs(self, queue_id: str, name: str, tail: int) -> list[str]:

@@ -21,8 +21,13 @@ async def spawn(argv: list[str], env: dict[str, str], log_path: Path) -> asyncio
     argv, options = tied_to_parent(argv)
     with log_path.open("ab") as log:
         return await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-            start_new_session=True, **options,
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+            **options,
         )
 
 

@@ -38,9 +38,12 @@ class Telemetry(Struct, tag_field="type", tag="telemetry", kw_only=True, gc=Fals
     finished_at: datetime | None = None
     seq: NonNegative
     ts: Annotated[datetime | None, Meta(description="When the job sent it")] = None
-    stats: Annotated[dict[str, Any] | None, Meta(
-        description="Live figures of stream jobs (connections, per-ticker prices) for monitors",
-    )] = None
+    stats: Annotated[
+        dict[str, Any] | None,
+        Meta(
+            description="Live figures of stream jobs (connections, per-ticker prices) for monitors",
+        ),
+    ] = None
 
 
 class CommandHeader(Struct, tag_field="type", tag="command"):

@@ -102,16 +102,17 @@ class QueueService:
         return chosen, await self.launcher.logs(queue_id, chosen.name, tail)
 
     # --- reports from jobs and the platform -----------------------------------------------
-    async def apply_telemetry(
-        self, reports_by_queue: dict[str, list[Telemetry]]
-    ) -> set[str]:
+    async def apply_telemetry(self, reports_by_queue: dict[str, list[Telemetry]]) -> set[str]:
         """Apply telemetry of several queues in one store call (each queue's batch in one
         write, coalesced), announcing every status a queue passes through. Returns the ids
         of queues that do not exist."""
-        trackers = {queue_id: _Tracker(_telemetry_change(reports))
-                    for queue_id, reports in reports_by_queue.items()}
+        trackers = {
+            queue_id: _Tracker(_telemetry_change(reports))
+            for queue_id, reports in reports_by_queue.items()
+        }
         results = await self.store.mutate_many(
-            {queue_id: tracker.run for queue_id, tracker in trackers.items()})
+            {queue_id: tracker.run for queue_id, tracker in trackers.items()}
+        )
         for queue_id, (queue, changed) in results.items():
             if changed:
                 await self.feed.publish(trackers[queue_id].change_of(queue))
@@ -167,10 +168,16 @@ class QueueService:
     def _spec(self, queue: QueueState, job: JobState) -> JobSpec:
         env = {
             **self._job_env,
-            "QUEUE_ID": queue.id, "TARGET": job.target, "JOB_TYPE": job.type,
-            "JOB_NAME": job.name, "EXCHANGE": queue.exchange.value, "SYMBOL": queue.symbol,
-            "SYMBOLS": ",".join(queue.symbols), "TIME_RANGE": queue.time_range,
-            "KAFKA_TOPIC": job.kafka_topic or "", "COLLECTION": job.collection or "",
+            "QUEUE_ID": queue.id,
+            "TARGET": job.target,
+            "JOB_TYPE": job.type,
+            "JOB_NAME": job.name,
+            "EXCHANGE": queue.exchange.value,
+            "SYMBOL": queue.symbol,
+            "SYMBOLS": ",".join(queue.symbols),
+            "TIME_RANGE": queue.time_range,
+            "KAFKA_TOPIC": job.kafka_topic or "",
+            "COLLECTION": job.collection or "",
             "REQUEST_JSON": orjson.dumps(job.request).decode(),
         }
         if job.last_loaded_timestamp:
@@ -190,8 +197,11 @@ class QueueService:
     async def _recover_queue(self, queue: QueueState) -> None:
         live = [job for job in queue.jobs if not is_terminal(job.status)]
         phases = await self.launcher.observe(queue.id, [job.name for job in live])
-        gone = [j.name for j in live if phases.get(j.name) is JobPhase.MISSING
-                and j.status is not Status.PENDING]
+        gone = [
+            j.name
+            for j in live
+            if phases.get(j.name) is JobPhase.MISSING and j.status is not Status.PENDING
+        ]
         for name in gone:
             await self.on_outcome(JobOutcome(queue.id, name, JobPhase.MISSING, _GONE))
         if queue.stop_requested:

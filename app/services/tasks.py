@@ -26,8 +26,7 @@ class TaskGroup:
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", task=task.get_name(),
-                      error=repr(task.exception()))
+            log.error("background task failed", task=task.get_name(), error=repr(task.exception()))
 
     async def wait(self) -> None:
         """Wait for every task running now (tests use it to settle)."""

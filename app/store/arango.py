@@ -79,44 +79,51 @@ class ArangoQueueStore:
         return orjson.dumps({k: v for k, v in document.items() if not k.startswith("_")})
 
     async def page(self, query: QueueFilter) -> QueuePage:
-        binds = {"status": query.status.value if query.status else None,
-                 "symbol": query.symbol.upper() if query.symbol else None}
-        rows = await self._call(lambda: self._aql(PAGE_QUERY, {
-            **binds, "offset": query.offset, "limit": query.limit}))
+        binds = {
+            "status": query.status.value if query.status else None,
+            "symbol": query.symbol.upper() if query.symbol else None,
+        }
+        rows = await self._call(
+            lambda: self._aql(PAGE_QUERY, {**binds, "offset": query.offset, "limit": query.limit})
+        )
         total = await self._call(lambda: self._aql(COUNT_QUERY, binds))
         return QueuePage(items=[_queue(row) for row in rows], total=int(total[0]))
 
     async def page_json(self, query: QueueFilter) -> JsonPage:
         found = await self.page(query)
-        return JsonPage([queue_json(q) for q in found.items],
-                        found.total)
+        return JsonPage([queue_json(q) for q in found.items], found.total)
 
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
         return await self._call(lambda: self._mutate(queue_id, change))
 
-    async def mutate_many(
-        self, changes: dict[str, Mutation]
-    ) -> dict[str, tuple[QueueState, bool]]:
+    async def mutate_many(self, changes: dict[str, Mutation]) -> dict[str, tuple[QueueState, bool]]:
         """One document at a time: each has its own revision check, no transaction needed."""
         return await self._call(lambda: self._mutate_each(changes))
 
     async def active(self) -> list[QueueState]:
-        rows = await self._call(lambda: self._aql(
-            "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN q",
-            {"ended": [status.value for status in TERMINAL]}))
+        rows = await self._call(
+            lambda: self._aql(
+                "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN q",
+                {"ended": [status.value for status in TERMINAL]},
+            )
+        )
         return [_queue(row) for row in rows]
 
     async def count_by_status(self) -> dict[Status, int]:
-        rows = await self._call(lambda: self._aql(
-            "FOR q IN queue_state COLLECT s = q.status WITH COUNT INTO n RETURN [s, n]", {}))
+        rows = await self._call(
+            lambda: self._aql(
+                "FOR q IN queue_state COLLECT s = q.status WITH COUNT INTO n RETURN [s, n]", {}
+            )
+        )
         counts = dict.fromkeys(Status, 0)
         counts.update({Status(status): count for status, count in rows})
         return counts
 
     async def ping(self) -> None:
         stamp = {"_key": "heartbeat", "at": utcnow().isoformat()}
-        await self._call(lambda: self._database().collection(META).insert(
-            stamp, overwrite=True, silent=True))
+        await self._call(
+            lambda: self._database().collection(META).insert(stamp, overwrite=True, silent=True)
+        )
 
     # --- synchronous parts, run in the pool ------------------------------------------------
     def _prepare(self) -> StandardDatabase:
@@ -144,9 +151,7 @@ class ArangoQueueStore:
                 return queue, True
         raise ConcurrentUpdate(f"queue {queue_id} changed {MAX_ATTEMPTS} times while updating")
 
-    def _mutate_each(
-        self, changes: dict[str, Mutation]
-    ) -> dict[str, tuple[QueueState, bool]]:
+    def _mutate_each(self, changes: dict[str, Mutation]) -> dict[str, tuple[QueueState, bool]]:
         results = {}
         for queue_id, change in changes.items():
             try:

@@ -62,9 +62,7 @@ class QueueStore(Protocol):
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
         """Apply `change` atomically; returns the queue after it and whether it changed."""
 
-    async def mutate_many(
-        self, changes: dict[str, Mutation]
-    ) -> dict[str, tuple[QueueState, bool]]:
+    async def mutate_many(self, changes: dict[str, Mutation]) -> dict[str, tuple[QueueState, bool]]:
         """Several queues' changes in one go (one transaction where the store has them);
         ids that do not exist are left out of the result."""
 

@@ -87,12 +87,12 @@ class SqliteQueueStore:
         return await self._read(lambda db: _page(db, query))
 
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
-        return await self._write(lambda db: _mutate(db, queue_id, change),
-                                 remember=lambda result: [result[0]] if result[1] else [])
+        return await self._write(
+            lambda db: _mutate(db, queue_id, change),
+            remember=lambda result: [result[0]] if result[1] else [],
+        )
 
-    async def mutate_many(
-        self, changes: dict[str, Mutation]
-    ) -> dict[str, tuple[QueueState, bool]]:
+    async def mutate_many(self, changes: dict[str, Mutation]) -> dict[str, tuple[QueueState, bool]]:
         return await self._write(
             lambda db: _mutate_many(db, changes),
             remember=lambda results: [queue for queue, changed in results.values() if changed],
@@ -180,8 +180,9 @@ class SqliteQueueStore:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                         check_same_thread=False)
+    db = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
@@ -191,8 +192,14 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _insert(db: sqlite3.Connection, queue: QueueState) -> None:
     db.execute(
         "INSERT INTO queues(id, status, symbol, created_at, revision, doc) VALUES (?,?,?,?,?,?)",
-        (queue.id, queue.status, queue.symbol, queue.created_at.isoformat(), queue.revision,
-         queue_json(queue)),
+        (
+            queue.id,
+            queue.status,
+            queue.symbol,
+            queue.created_at.isoformat(),
+            queue.revision,
+            queue_json(queue),
+        ),
     )
     db.executemany(
         "INSERT OR IGNORE INTO queue_symbols(symbol, queue_id) VALUES (?, ?)",

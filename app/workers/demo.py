@@ -32,19 +32,26 @@ class DemoRequest:
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> DemoRequest:
         return cls(
-            records=int(raw.get("records", 10)), interval_ms=int(raw.get("interval_ms", 0)),
-            batch=max(1, int(raw.get("batch", 100))), fail=raw.get("fail") or None,
+            records=int(raw.get("records", 10)),
+            interval_ms=int(raw.get("interval_ms", 0)),
+            batch=max(1, int(raw.get("batch", 100))),
+            fail=raw.get("fail") or None,
             ignore_stop=bool(raw.get("ignore_stop", False)),
-        )  # fmt: skip
+        )
 
 
 def demo_record(index: int, symbol: str) -> dict[str, Any]:
     now_ms = int(time.time() * 1000)
     return {
-        "id": f"demo-{symbol}-{index}", "kind": "demo", "exchange": "demo",
-        "symbol": symbol, "seq": index, "price": f"{100 + index % 50}.5",
-        "event_time": now_ms, "received_time": now_ms,
-    }  # fmt: skip
+        "id": f"demo-{symbol}-{index}",
+        "kind": "demo",
+        "exchange": "demo",
+        "symbol": symbol,
+        "seq": index,
+        "price": f"{100 + index % 50}.5",
+        "event_time": now_ms,
+        "received_time": now_ms,
+    }
 
 
 def demo_batch(start: int, count: int, symbols: list[str]) -> list[dict[str, Any]]:

@@ -102,8 +102,11 @@ async def run_job_async(
         try:
             bus = await connect_unless_stopped(env, options, stop)
         except QueueManagerError as error:
-            log.error("cannot start the job: Kafka unreachable or misconfigured",
-                      bootstrap=env.kafka_bootstrap_servers, error=error.message)  # fmt: skip
+            log.error(
+                "cannot start the job: Kafka unreachable or misconfigured",
+                bootstrap=env.kafka_bootstrap_servers,
+                error=error.message,
+            )
             return 1
         if bus is None:
             log.info("stopped before Kafka was reachable; nothing to report")
@@ -130,9 +133,12 @@ async def connect_unless_stopped(
 async def connect(env: JobEnv, options: RuntimeOptions) -> KafkaBus:
     """Start a bus, retrying with capped backoff for up to BROKER_CONNECT_TIMEOUT seconds."""
     async for attempt in stamina.retry_context(
-        on=BrokerUnavailable, attempts=None, timeout=options.broker_connect_timeout,
-        wait_initial=0.2, wait_max=2.0,
-    ):  # fmt: skip
+        on=BrokerUnavailable,
+        attempts=None,
+        timeout=options.broker_connect_timeout,
+        wait_initial=0.2,
+        wait_max=2.0,
+    ):
         with attempt:
             bus = KafkaBus(env)
             await bus.start(connect_seconds=min(5.0, options.broker_connect_timeout))
@@ -171,9 +177,13 @@ class JobRun:
     """One connected run: background helpers, the supervised entrypoint, the final report."""
 
     def __init__(
-        self, entrypoint: Entrypoint, env: JobEnv, options: RuntimeOptions,
-        bus: KafkaBus, stop: asyncio.Event,
-    ) -> None:  # fmt: skip
+        self,
+        entrypoint: Entrypoint,
+        env: JobEnv,
+        options: RuntimeOptions,
+        bus: KafkaBus,
+        stop: asyncio.Event,
+    ) -> None:
         self.entrypoint = entrypoint
         self.options = options
         self.reporter = TelemetryReporter(bus, env)
@@ -225,8 +235,9 @@ class JobRun:
     async def _wait_then_cancel(self, body: asyncio.Task[None]) -> None:
         done, _ = await asyncio.wait({body}, timeout=self.options.stop_timeout)
         if not done:
-            log.warning("job ignored the stop request; cancelling",
-                        stop_timeout=self.options.stop_timeout)  # fmt: skip
+            log.warning(
+                "job ignored the stop request; cancelling", stop_timeout=self.options.stop_timeout
+            )
 
     def _outcome_of(self, body: asyncio.Task[None]) -> Outcome:
         if body.cancelled():
@@ -251,15 +262,18 @@ class JobRun:
         try:
             await self._publish(outcome.status, outcome.error_message)
         except QueueManagerError as error:
-            log.error("final telemetry not delivered", status=outcome.status.value,
-                      error=error.message)  # fmt: skip
+            log.error(
+                "final telemetry not delivered", status=outcome.status.value, error=error.message
+            )
 
     async def _publish(self, status: Status, error_message: str | None = None) -> None:
         """Telemetry with capped-backoff retries, bounded by TELEMETRY_RETRY_SECONDS."""
         async for attempt in stamina.retry_context(
-            on=BrokerUnavailable, attempts=None, timeout=self.options.telemetry_retry_seconds,
+            on=BrokerUnavailable,
+            attempts=None,
+            timeout=self.options.telemetry_retry_seconds,
             wait_max=2.0,
-        ):  # fmt: skip
+        ):
             with attempt:
                 await self.reporter.publish(status, error_message)
 
@@ -280,16 +294,23 @@ async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
 def configure_logging() -> None:
     """One JSON object per line on stderr (ours and libraries'); tracebacks as JSON."""
     shared: list[Processor] = [
-        structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
-    ]  # fmt: skip
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso"),
+    ]
     structlog.configure(
-        processors=[*shared, structlog.processors.dict_tracebacks,
-                    structlog.processors.JSONRenderer()],
+        processors=[
+            *shared,
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(),
+        ],
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
-    )  # fmt: skip
+    )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processor=structlog.processors.JSONRenderer(), foreign_pre_chain=shared,
-    ))  # fmt: skip
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=structlog.processors.JSONRenderer(),
+            foreign_pre_chain=shared,
+        )
+    )
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)

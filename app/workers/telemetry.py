@@ -51,13 +51,17 @@ class TelemetryReporter:
     def build(self, status: Status, error_message: str | None = None) -> Telemetry:
         """The next message; `seq` grows by one on every build."""
         return Telemetry(
-            queue_id=self.env.queue_id, job=self.env.job_name, status=status,
+            queue_id=self.env.queue_id,
+            job=self.env.job_name,
+            status=status,
             records_written=self.records_written,
             last_loaded_timestamp=self.last_loaded_timestamp,
             error_message=error_message[:4000] if error_message else None,
             finished_at=utcnow() if is_terminal(status) else None,
-            seq=next(self._seq), stats=self._stats_with_warnings(), ts=utcnow(),
-        )  # fmt: skip
+            seq=next(self._seq),
+            stats=self._stats_with_warnings(),
+            ts=utcnow(),
+        )
 
     def _stats_with_warnings(self) -> dict[str, Any] | None:
         if not self.warnings:
@@ -68,8 +72,12 @@ class TelemetryReporter:
         """Send one telemetry message and wait for the broker's acknowledgement."""
         telemetry = self.build(status, error_message)
         await self.bus.send_json(self.env.queue_control_topic, self.env.queue_id, telemetry)
-        log.info("telemetry", status=status.value, seq=telemetry.seq,
-                 records_written=telemetry.records_written)  # fmt: skip
+        log.info(
+            "telemetry",
+            status=status.value,
+            seq=telemetry.seq,
+            records_written=telemetry.records_written,
+        )
 
     async def report_every(self, interval: float) -> None:
         """Report `loading` every interval (or at once after a warning) until cancelled."""

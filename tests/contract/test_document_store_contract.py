@@ -20,9 +20,13 @@ from app.workers.connector.sqlite_documents import SqliteDocumentStore
 pytestmark = pytest.mark.timeout(10)
 ADAPTERS = [
     "sqlite",
-    pytest.param("arango", marks=pytest.mark.skipif(
-        not os.environ.get("ARANGO_URL"), reason="ARANGO_URL not set: no ArangoDB here")),
-]  # fmt: skip
+    pytest.param(
+        "arango",
+        marks=pytest.mark.skipif(
+            not os.environ.get("ARANGO_URL"), reason="ARANGO_URL not set: no ArangoDB here"
+        ),
+    ),
+]
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -47,8 +51,11 @@ async def arango_database() -> AsyncIterator[str]:
 
     settings = Settings(_env_file=None)
     client = ArangoClient(hosts=settings.arango_url or "")
-    system = client.db("_system", username=settings.arango_user,
-                       password=settings.arango_password.get_secret_value())  # fmt: skip
+    system = client.db(
+        "_system",
+        username=settings.arango_user,
+        password=settings.arango_password.get_secret_value(),
+    )
     name = f"docs_{uuid.uuid4().hex[:10]}"
     await asyncio.to_thread(system.create_database, name)
     try:
@@ -59,8 +66,12 @@ async def arango_database() -> AsyncIterator[str]:
 
 
 def candle(open_time: int, close: str = "1.0") -> dict[str, Any]:
-    return {"id": f"binance:BTCUSDT:candle:5m:{open_time}", "open_time": open_time,
-            "close": close, "volume": "2.5"}  # fmt: skip
+    return {
+        "id": f"binance:BTCUSDT:candle:5m:{open_time}",
+        "open_time": open_time,
+        "close": close,
+        "volume": "2.5",
+    }
 
 
 def docs(*records: dict[str, Any]) -> list[dict[str, Any]]:

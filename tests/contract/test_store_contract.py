@@ -143,8 +143,9 @@ async def test_mutate_many_changes_each_queue_and_leaves_out_unknown_ids(store: 
     first, second = make(), make()
     for queue in (first, second):
         await store.create(queue)
-    results = await store.mutate_many({
-        first.id: transitions.request_stop, second.id: lambda q: False, "nope": lambda q: True})
+    results = await store.mutate_many(
+        {first.id: transitions.request_stop, second.id: lambda q: False, "nope": lambda q: True}
+    )
     assert set(results) == {first.id, second.id}
     assert results[first.id][1] and not results[second.id][1]
     assert (await store.get(first.id)).stop_requested

@@ -34,8 +34,12 @@ TOKEN = "s3cret-dashboard-token"
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[ServiceProcess]:
     (tmp_path / "targets.json").write_text(json.dumps(TARGETS))
-    env = {"DATA_DIR": str(tmp_path / "var"), "TARGETS_FILE": str(tmp_path / "targets.json"),
-           "API_TOKENS": f"other-token,{TOKEN}", "JOB_STOP_GRACE_SECONDS": "2"}
+    env = {
+        "DATA_DIR": str(tmp_path / "var"),
+        "TARGETS_FILE": str(tmp_path / "targets.json"),
+        "API_TOKENS": f"other-token,{TOKEN}",
+        "JOB_STOP_GRACE_SECONDS": "2",
+    }
     with service(env, tmp_path / "service.log") as process:
         yield process
 
@@ -73,8 +77,7 @@ def test_a_token_is_asked_for_refused_when_wrong_and_used_when_right(
     assert not browser.find_element(By.ID, "token-error").is_displayed()
     ActionChains(browser).send_keys(Keys.TAB).perform()  # keyboard: field -> Use token
     assert browser.switch_to.active_element.text == "Use token"
-    ring = browser.execute_script(
-        "return getComputedStyle(document.activeElement).outlineStyle")
+    ring = browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
     assert ring != "none", "the focused button must show a focus ring"
     ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
     assert focused_id(browser) == "token-input"

@@ -35,8 +35,11 @@ WAIT = 15
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[ServiceProcess]:
     (tmp_path / "targets.json").write_text(json.dumps(TARGETS))
-    env = {"DATA_DIR": str(tmp_path / "var"), "TARGETS_FILE": str(tmp_path / "targets.json"),
-           "JOB_STOP_GRACE_SECONDS": "2"}
+    env = {
+        "DATA_DIR": str(tmp_path / "var"),
+        "TARGETS_FILE": str(tmp_path / "targets.json"),
+        "JOB_STOP_GRACE_SECONDS": "2",
+    }
     with service(env, tmp_path / "service.log") as process:
         yield process
 
@@ -57,8 +60,9 @@ def text_of(driver: WebDriver, css: str) -> str:
 
 def row_status(queue_id: str) -> Any:
     css = f'tr[data-queue-id="{queue_id}"] .badge'
-    return lambda d: d.find_elements(By.CSS_SELECTOR, css) and d.find_element(
-        By.CSS_SELECTOR, css).text
+    return lambda d: (
+        d.find_elements(By.CSS_SELECTOR, css) and d.find_element(By.CSS_SELECTOR, css).text
+    )
 
 
 def set_date(driver: WebDriver, css: str, day: str) -> None:
@@ -66,7 +70,10 @@ def set_date(driver: WebDriver, css: str, day: str) -> None:
     element = driver.find_element(By.CSS_SELECTOR, css)
     driver.execute_script(
         "arguments[0].value = arguments[1];"
-        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));", element, day)
+        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+        element,
+        day,
+    )
 
 
 def fill_start_form(driver: WebDriver, start: str, end: str) -> None:
@@ -80,8 +87,10 @@ def fill_start_form(driver: WebDriver, start: str, end: str) -> None:
 
 
 def list_fetches(driver: WebDriver) -> int:
-    script = ("return performance.getEntriesByType('resource')"
-              ".filter(e => new URL(e.name).pathname === '/queues').length")
+    script = (
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => new URL(e.name).pathname === '/queues').length"
+    )
     return int(driver.execute_script(script))
 
 
@@ -160,11 +169,13 @@ def test_start_follow_open_and_stop_queues(running: ServiceProcess, browser: Web
 def test_phone_width_shows_cards(running: ServiceProcess, tmp_path: Path) -> None:
     body = {"symbol": "ETHUSDT", "type": "api", "time_range": "2024-01-01:2024-01-02"}
     queue_id = httpx.post(f"{running.url}/queues/start", json=body, timeout=10).json()["data"][
-        "queue_id"]
+        "queue_id"
+    ]
     with chromium(tmp_path / "phone", width=390, height=844) as phone:
         phone.get(running.url + "/")
-        card = wait(phone).until(ec.visibility_of_element_located(
-            (By.CSS_SELECTOR, f'tr[data-queue-id="{queue_id}"]')))
+        card = wait(phone).until(
+            ec.visibility_of_element_located((By.CSS_SELECTOR, f'tr[data-queue-id="{queue_id}"]'))
+        )
         display = phone.execute_script("return getComputedStyle(arguments[0]).display", card)
         assert display == "block", "rows become cards at phone width"
         assert phone.find_element(By.CSS_SELECTOR, "#queues thead").size["height"] <= 1

@@ -33,8 +33,10 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 def demo(records: int, batch: int, interval_ms: int, **env: str) -> dict[str, Any]:
     request = {"records": records, "batch": batch, "interval_ms": interval_ms}
-    return {"command": ["python", "-m", "app.workers", "demo-job"],
-            "env": {"DEMO_JSON": json.dumps(request), **env}}
+    return {
+        "command": ["python", "-m", "app.workers", "demo-job"],
+        "env": {"DEMO_JSON": json.dumps(request), **env},
+    }
 
 
 # A first run of the service loads a small queue to its end; the second one (same DATA_DIR)
@@ -47,8 +49,12 @@ RANGE = "2024-06-01:2024-06-30"
 
 def run_with(targets: dict[str, Any], tmp_path: Path) -> Any:
     (tmp_path / "targets.json").write_text(json.dumps(targets))
-    env = {"DATA_DIR": str(tmp_path / "var"), "TARGETS_FILE": str(tmp_path / "targets.json"),
-           "TELEMETRY_INTERVAL_SECONDS": "0.5", "JOB_STOP_GRACE_SECONDS": "2"}
+    env = {
+        "DATA_DIR": str(tmp_path / "var"),
+        "TARGETS_FILE": str(tmp_path / "targets.json"),
+        "TELEMETRY_INTERVAL_SECONDS": "0.5",
+        "JOB_STOP_GRACE_SECONDS": "2",
+    }
     return service(env, tmp_path / "service.log")
 
 
@@ -61,8 +67,7 @@ def wait_for_status(http: httpx.Client, queue_id: str, status: str, within: floa
 
 @pytest.fixture
 def demo_service(tmp_path: Path) -> Iterator[tuple[ServiceProcess, str]]:
-    with run_with(QUICK, tmp_path) as quick, \
-            httpx.Client(base_url=quick.url, timeout=10) as http:
+    with run_with(QUICK, tmp_path) as quick, httpx.Client(base_url=quick.url, timeout=10) as http:
         finished = start(http, {"symbol": "SOLUSDT", "type": "api"})
         wait_for_status(http, finished, "finished")
         assert http.get(f"/queues/{finished}").json()["data"]["records_written"] > 0
@@ -84,8 +89,9 @@ def wait(driver: WebDriver, seconds: float = 15) -> WebDriverWait[WebDriver]:
 
 def rate_shown(queue_id: str) -> Any:
     css = f'tr[data-queue-id="{queue_id}"] td[data-label="Rec/s"]'
-    return lambda d: any(c.text not in {"", "—", "0.0"}
-                         for c in d.find_elements(By.CSS_SELECTOR, css))
+    return lambda d: any(
+        c.text not in {"", "—", "0.0"} for c in d.find_elements(By.CSS_SELECTOR, css)
+    )
 
 
 def shows(queue_id: str, status: str) -> Any:
@@ -105,8 +111,10 @@ def keep(shot: Path, name: str) -> None:
 
 def test_readme_screenshots(demo_service: tuple[ServiceProcess, str], tmp_path: Path) -> None:
     running, finished = demo_service
-    with chromium(tmp_path / "profile") as browser, \
-            httpx.Client(base_url=running.url, timeout=10) as http:
+    with (
+        chromium(tmp_path / "profile") as browser,
+        httpx.Client(base_url=running.url, timeout=10) as http,
+    ):
         browser.get(running.url + "/")
         wait(browser).until(ec.text_to_be_present_in_element((By.ID, "live"), "live"))
         stopped = start(http, {"symbol": "ETHUSDT", "type": "api"})
@@ -115,17 +123,28 @@ def test_readme_screenshots(demo_service: tuple[ServiceProcess, str], tmp_path: 
 
         wait(browser, 30).until(lambda d: row_status(stopped)(d) == "loading")
         assert http.post("/queues/stop", params={"queue_id": stopped}).status_code == 200
-        for queue_id, status in ((finished, "finished"), (stopped, "stopped"),
-                                 (moex, "loading"), (loading, "loading")):
+        for queue_id, status in (
+            (finished, "finished"),
+            (stopped, "stopped"),
+            (moex, "loading"),
+            (loading, "loading"),
+        ):
             wait(browser, 30).until(shows(queue_id, status))
-        wait(browser).until(lambda d: rate_shown(moex)(d) and rate_shown(loading)(d)
-                            and records(d, loading) >= 2_000)
+        wait(browser).until(
+            lambda d: (
+                rate_shown(moex)(d) and rate_shown(loading)(d) and records(d, loading) >= 2_000
+            )
+        )
         keep(screenshot(browser, "dashboard-demo-1280x800.png"), "dashboard.png")
 
         browser.find_element(By.CSS_SELECTOR, f'tr[data-queue-id="{loading}"] a').click()
         wait(browser).until(ec.text_to_be_present_in_element((By.ID, "queue-title"), "BTCUSDT"))
         points = "#chart svg polyline"
-        wait(browser).until(lambda d: len(str(d.find_element(By.CSS_SELECTOR, points)
-                                               .get_attribute("points")).split()) >= 8)
+        wait(browser).until(
+            lambda d: (
+                len(str(d.find_element(By.CSS_SELECTOR, points).get_attribute("points")).split())
+                >= 8
+            )
+        )
         wait(browser).until(lambda d: d.find_element(By.ID, "log").text not in {"", "(empty)"})
         keep(screenshot(browser, "dashboard-queue-demo-1280x800.png"), "dashboard-queue.png")

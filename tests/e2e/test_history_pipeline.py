@@ -78,8 +78,9 @@ async def test_history_pipeline_lands_every_served_candle_once(
 ) -> None:
     async with app_with(
         kafka_bootstrap_servers=None,  # embedded mode: the app starts its own broker
-        binance_rest_url=binance.url, telemetry_interval_seconds=0.2,
-    ) as qm:  # fmt: skip
+        binance_rest_url=binance.url,
+        telemetry_interval_seconds=0.2,
+    ) as qm:
         await dispatcher_ready(qm)
         queue_id = await qm.start(PIPELINE)
         queue = await qm.wait_for(queue_id, ended, within=30)

@@ -59,6 +59,10 @@ class LocalJobContext:
 def job_env(job_type: str, symbols: str, **settings: Any) -> JobEnv:
     """A job environment as the launcher would set it, for one Binance loader job."""
     return JobEnv(
-        queue_id="q-test", target="loader-producer", job_type=job_type,
-        job_name=f"job-{job_type}", symbols=symbols, **settings,
-    )  # fmt: skip
+        queue_id="q-test",
+        target="loader-producer",
+        job_type=job_type,
+        job_name=f"job-{job_type}",
+        symbols=symbols,
+        **settings,
+    )

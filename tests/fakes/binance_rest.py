@@ -16,10 +16,23 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-INTERVAL_MS = {"1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
-               "30m": 1_800_000, "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000,
-               "6h": 21_600_000, "8h": 28_800_000, "12h": 43_200_000, "1d": 86_400_000,
-               "3d": 259_200_000, "1w": 604_800_000}  # fmt: skip
+INTERVAL_MS = {
+    "1s": 1_000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
+    "1w": 604_800_000,
+}
 HOUR_MS = 3_600_000
 WEIGHTS = {"klines": 2, "aggTrades": 4, "depth": 250}
 
@@ -49,16 +62,35 @@ class TradeTape:
 
     def row(self, agg_id: int) -> dict[str, Any]:
         price = f"{60000 + (agg_id * 37) % 1000}.{agg_id % 100:02d}"
-        return {"a": agg_id, "p": price, "q": f"0.{(agg_id * 13) % 1000:03d}",
-                "f": agg_id * 2, "l": agg_id * 2 + 1, "T": self.time_of(agg_id),
-                "m": agg_id % 2 == 0, "M": True}  # fmt: skip
+        return {
+            "a": agg_id,
+            "p": price,
+            "q": f"0.{(agg_id * 13) % 1000:03d}",
+            "f": agg_id * 2,
+            "l": agg_id * 2 + 1,
+            "T": self.time_of(agg_id),
+            "m": agg_id % 2 == 0,
+            "M": True,
+        }
 
 
 def kline_row(open_time: int, interval_ms: int) -> list[Any]:
     base = 60000 + (open_time // interval_ms) % 997
     close_time = open_time + interval_ms - 1
-    return [open_time, f"{base}.10", f"{base + 5}.00", f"{base - 5}.00", f"{base}.20",
-            "12.345", close_time, "740000.5", 42, "6.1", "370000.2", "0"]  # fmt: skip
+    return [
+        open_time,
+        f"{base}.10",
+        f"{base + 5}.00",
+        f"{base - 5}.00",
+        f"{base}.20",
+        "12.345",
+        close_time,
+        "740000.5",
+        42,
+        "6.1",
+        "370000.2",
+        "0",
+    ]
 
 
 @dataclass

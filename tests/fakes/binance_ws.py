@@ -63,8 +63,9 @@ class FakeBinanceWs:
 
     async def start(self) -> str:
         self.depth.futures = self.futures
-        self._server = await serve(self._serve, "127.0.0.1", 0, ping_interval=None,
-                                   compression=None, max_queue=None)  # fmt: skip
+        self._server = await serve(
+            self._serve, "127.0.0.1", 0, ping_interval=None, compression=None, max_queue=None
+        )
         port = next(iter(self._server.sockets)).getsockname()[1]
         self.url = f"ws://127.0.0.1:{port}"
         self._ticker = asyncio.create_task(self._tick_forever())
@@ -111,8 +112,10 @@ class FakeBinanceWs:
         self.clients.append(client)
         self.count("connections")
         self.connected.set()
-        helpers = [asyncio.create_task(self._ping(client)),
-                   asyncio.create_task(self._expire(client))]  # fmt: skip
+        helpers = [
+            asyncio.create_task(self._ping(client)),
+            asyncio.create_task(self._expire(client)),
+        ]
         if self.firehose is not None:
             helpers.append(asyncio.create_task(self._pour(client, self.firehose)))
         try:

@@ -40,8 +40,11 @@ class ListSink:
         self.flushes += 1
 
     def of(self, kind: str, symbol: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.records
-                if r["kind"] == kind and (symbol is None or r["symbol"] == symbol)]
+        return [
+            r
+            for r in self.records
+            if r["kind"] == kind and (symbol is None or r["symbol"] == symbol)
+        ]
 
 
 class JobContextForTests:
@@ -70,7 +73,16 @@ class JobContextForTests:
 
 
 def moex_env(url: str, job_type: str, tickers: Sequence[str], **extra: str) -> JobEnv:
-    return JobEnv(queue_id="q-moex", target="loader-producer", job_type=job_type,
-                  job_name="q-moex-loader", exchange="moex", symbols=",".join(tickers),
-                  moex_ws_url=url, moex_domain="DEMO", moex_login="guest",
-                  moex_passcode="guest", **extra)  # type: ignore[arg-type]
+    return JobEnv(
+        queue_id="q-moex",
+        target="loader-producer",
+        job_type=job_type,
+        job_name="q-moex-loader",
+        exchange="moex",
+        symbols=",".join(tickers),
+        moex_ws_url=url,
+        moex_domain="DEMO",
+        moex_login="guest",
+        moex_passcode="guest",
+        **extra,
+    )  # type: ignore[arg-type]

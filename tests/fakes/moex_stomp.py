@@ -23,8 +23,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 STREAMS = {"MXSE.candles", "MXSE.orderbooks", "MXSE.securities"}
-SELECTOR = re.compile(r'^TICKER="(?P<ticker>[A-Z0-9]+\.[A-Z0-9]+\.[A-Za-z0-9]+)"'
-                      r'(?: and interval="(?P<interval>[A-Za-z0-9]+)")?$')
+SELECTOR = re.compile(
+    r'^TICKER="(?P<ticker>[A-Z0-9]+\.[A-Z0-9]+\.[A-Za-z0-9]+)"'
+    r'(?: and interval="(?P<interval>[A-Za-z0-9]+)")?$'
+)
 COLUMNS = {
     "candles": ["FROM", "TILL", "OPEN", "HIGH", "LOW", "CLOSE", "VALUE", "VOLUME"],
     "orderbooks": ["BUYSELL", "PRICE", "QUANTITY"],
@@ -52,23 +54,55 @@ def parse(data: str) -> list[tuple[str, dict[str, str], str]]:
 def snapshot_rows(stream: str, ticker: str) -> list[list[Any]]:
     """Deterministic history: two candles, a two-level book, one securities row."""
     if stream == "candles":
-        return [["2026-01-22 09:58:00", "2026-01-22 09:58:59", [306.13, 2], [306.5, 2],
-                 [306.0, 2], [306.25, 2], [1234567.8, 1], 4000],
-                ["2026-01-22 09:59:00", "2026-01-22 09:59:59", [306.25, 2], [306.3, 2],
-                 [306.2, 2], [306.3, 2], [99.5, 1], 320]]
+        return [
+            [
+                "2026-01-22 09:58:00",
+                "2026-01-22 09:58:59",
+                [306.13, 2],
+                [306.5, 2],
+                [306.0, 2],
+                [306.25, 2],
+                [1234567.8, 1],
+                4000,
+            ],
+            [
+                "2026-01-22 09:59:00",
+                "2026-01-22 09:59:59",
+                [306.25, 2],
+                [306.3, 2],
+                [306.2, 2],
+                [306.3, 2],
+                [99.5, 1],
+                320,
+            ],
+        ]
     if stream == "orderbooks":
-        return [["B", [306.1, 2], 10], ["B", [306.05, 2], 7],
-                ["S", [306.2, 2], 5], ["S", [306.35, 2], 12]]
-    return [[ticker, [306.13, 2], [306.1, 2], [306.2, 2], [307.0, 2], [305.5, 2], 123456,
-             "09:59:01"]]
+        return [
+            ["B", [306.1, 2], 10],
+            ["B", [306.05, 2], 7],
+            ["S", [306.2, 2], 5],
+            ["S", [306.35, 2], 12],
+        ]
+    return [
+        [ticker, [306.13, 2], [306.1, 2], [306.2, 2], [307.0, 2], [305.5, 2], 123456, "09:59:01"]
+    ]
 
 
 def update_rows(stream: str, ticker: str, step: int) -> tuple[list[str], list[list[Any]]]:
     """One changing row: the current candle, a book level, or two securities columns."""
     if stream == "candles":
-        return COLUMNS["candles"], [["2026-01-22 09:59:00", "2026-01-22 09:59:59",
-                                     [306.25, 2], [306.3, 2], [306.2, 2],
-                                     [30630 + step, 2], [99.5, 1], 320 + step]]
+        return COLUMNS["candles"], [
+            [
+                "2026-01-22 09:59:00",
+                "2026-01-22 09:59:59",
+                [306.25, 2],
+                [306.3, 2],
+                [306.2, 2],
+                [30630 + step, 2],
+                [99.5, 1],
+                320 + step,
+            ]
+        ]
     if stream == "orderbooks":
         return COLUMNS["orderbooks"], [["B", [306.1, 2], 10 + step]]
     return ["TICKER", "LAST", "VOLTODAY"], [[ticker, [30613 + step, 2], 123456 + step]]
@@ -120,8 +154,13 @@ class FakeMoexServer:
         return sum(self.subscriptions.values())
 
     async def __aenter__(self) -> FakeMoexServer:
-        self._server = await serve(self._handle, self.host, self.port, compression=None,
-                                   subprotocols=[Subprotocol("STOMP"), Subprotocol("v12.stomp")])
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            compression=None,
+            subprotocols=[Subprotocol("STOMP"), Subprotocol("v12.stomp")],
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -152,8 +191,9 @@ class FakeMoexServer:
         for session in list(self.sessions):
             await self._fail(session, message)
 
-    async def publish(self, stream: str, ticker: str, kind: str, columns: list[str],
-                      rows: list[list[Any]]) -> int:
+    async def publish(
+        self, stream: str, ticker: str, kind: str, columns: list[str], rows: list[list[Any]]
+    ) -> int:
         """Send a MESSAGE to every subscription of `ticker` on `stream`; how many got it."""
         sent = 0
         for session in list(self.sessions):
@@ -200,8 +240,9 @@ class FakeMoexServer:
         self.sessions.discard(session)
         self._notify()
 
-    async def _on_frame(self, session: Session, command: str, headers: dict[str, str],
-                        body: str) -> bool:
+    async def _on_frame(
+        self, session: Session, command: str, headers: dict[str, str], body: str
+    ) -> bool:
         """Handle one client frame; False when the connection is to be closed."""
         self.commands[command] += 1
         if command in ("CONNECT", "STOMP"):
@@ -270,15 +311,29 @@ class FakeMoexServer:
                 columns, rows = update_rows(sub.stream, sub.ticker.rsplit(".", 1)[1], step)
                 await self._message(session, sub, "updates", columns, rows)
 
-    async def _message(self, session: Session, sub: Sub, kind: str, columns: list[str],
-                       rows: list[list[Any]]) -> None:
+    async def _message(
+        self, session: Session, sub: Sub, kind: str, columns: list[str], rows: list[list[Any]]
+    ) -> None:
         session.seq += 1
-        body = json.dumps({"properties": {"type": kind, "seqnum": session.seq,
-                                          "timestamp": 1769065140},
-                           "columns": columns, "data": rows})
-        await self._send(session, frame("MESSAGE", {"subscription": sub.id,
-                                                    "destination": f"MXSE.{sub.stream}",
-                                                    "content-type": "application/json"}, body))
+        body = json.dumps(
+            {
+                "properties": {"type": kind, "seqnum": session.seq, "timestamp": 1769065140},
+                "columns": columns,
+                "data": rows,
+            }
+        )
+        await self._send(
+            session,
+            frame(
+                "MESSAGE",
+                {
+                    "subscription": sub.id,
+                    "destination": f"MXSE.{sub.stream}",
+                    "content-type": "application/json",
+                },
+                body,
+            ),
+        )
 
     async def _send(self, session: Session, text: str) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -287,5 +342,9 @@ class FakeMoexServer:
 
 def _structure() -> str:
     streams = {"enums": [], "streams": ["candles", "orderbooks", "securities"], "queries": []}
-    return json.dumps({"version": {"server": "fake-moex", "stomp": "1.2"},
-                       "structure": {"MXSE": streams, "MXCX": streams}})
+    return json.dumps(
+        {
+            "version": {"server": "fake-moex", "stomp": "1.2"},
+            "structure": {"MXSE": streams, "MXCX": streams},
+        }
+    )

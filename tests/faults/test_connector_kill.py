@@ -23,16 +23,30 @@ HISTORY = "api_candles_5m"
 
 def connector_env(topics: JobTopics, db: Path) -> dict[str, str]:
     name = job_name(topics.queue_id, "arango-connector", HISTORY)
-    return {"PATH": os.environ.get("PATH", ""), **topics.env_vars(
-        TARGET="arango-connector", JOB_TYPE=HISTORY, JOB_NAME=name, SQLITE_PATH=str(db),
-        COLLECTION="candles", CONNECTOR_BATCH_SIZE="100")}  # fmt: skip
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        **topics.env_vars(
+            TARGET="arango-connector",
+            JOB_TYPE=HISTORY,
+            JOB_NAME=name,
+            SQLITE_PATH=str(db),
+            COLLECTION="candles",
+            CONNECTOR_BATCH_SIZE="100",
+        ),
+    }
 
 
 async def start_connector(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.workers", "arango-connector", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "app.workers",
+        "arango-connector",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
 
 
 async def committed(bus: KafkaBus, topics: JobTopics, group: str) -> int:

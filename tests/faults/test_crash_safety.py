@@ -64,14 +64,20 @@ class Deployment:
 def deployment(tmp_path: Path, broker: Any) -> Deployment:
     (tmp_path / "targets.json").write_text(json.dumps(SLOW))
     topics = f"t{uuid.uuid4().hex[:10]}"
-    return Deployment({
-        "DATA_DIR": str(tmp_path / "var"), "TARGETS_FILE": str(tmp_path / "targets.json"),
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "KAFKA_TOPIC_PARTITIONS": "1",
-        "QUEUE_CONTROL_TOPIC": f"{topics}.queue-control",
-        "QUEUE_EVENTS_TOPIC": f"{topics}.queue-events",
-        "QUEUE_CONTROL_DLQ_TOPIC": f"{topics}.queue-control.dlq",
-        "KAFKA_CONSUMER_GROUP": f"{topics}.queue-manager", "JOB_STOP_GRACE_SECONDS": "1",
-    }, tmp_path)
+    return Deployment(
+        {
+            "DATA_DIR": str(tmp_path / "var"),
+            "TARGETS_FILE": str(tmp_path / "targets.json"),
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+            "KAFKA_TOPIC_PARTITIONS": "1",
+            "QUEUE_CONTROL_TOPIC": f"{topics}.queue-control",
+            "QUEUE_EVENTS_TOPIC": f"{topics}.queue-events",
+            "QUEUE_CONTROL_DLQ_TOPIC": f"{topics}.queue-control.dlq",
+            "KAFKA_CONSUMER_GROUP": f"{topics}.queue-manager",
+            "JOB_STOP_GRACE_SECONDS": "1",
+        },
+        tmp_path,
+    )
 
 
 def live_jobs(data_dir: Path) -> Counter[str]:
@@ -105,8 +111,9 @@ async def test_kill_during_concurrent_starts_leaves_no_duplicate_and_no_stuck_qu
     acknowledged: list[str] = []
     with deployment.serve() as first:
         async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
-            starts = [asyncio.create_task(client.post("/queues/start", json=BASIC))
-                      for _ in range(STARTS)]
+            starts = [
+                asyncio.create_task(client.post("/queues/start", json=BASIC)) for _ in range(STARTS)
+            ]
             await asyncio.wait(starts, return_when=asyncio.FIRST_COMPLETED)
             first.kill()
             results = await asyncio.gather(*starts, return_exceptions=True)
@@ -132,8 +139,9 @@ async def settled(client: httpx.AsyncClient, data_dir: Path) -> list[dict[str, A
                 break
             await asyncio.sleep(0.1)
     running = [q for q in queues if q["status"] not in TERMINAL]
-    assert {j["name"] for q in running for j in q["jobs"] if j["status"] not in TERMINAL} \
-        <= set(live)
+    assert {j["name"] for q in running for j in q["jobs"] if j["status"] not in TERMINAL} <= set(
+        live
+    )
     return queues
 
 
@@ -141,21 +149,29 @@ def _settled(queue: dict[str, Any], live: Counter[str]) -> bool:
     if queue["status"] in TERMINAL:
         return True
     open_jobs = [job for job in queue["jobs"] if job["status"] not in TERMINAL]
-    return bool(open_jobs) and all(job["status"] in ("starting", "loading")
-                                   and live[job["name"]] == 1 for job in open_jobs)
+    return bool(open_jobs) and all(
+        job["status"] in ("starting", "loading") and live[job["name"]] == 1 for job in open_jobs
+    )
 
 
 def report(queue: dict[str, Any], seq: int) -> tuple[str, bytes]:
     final = seq == FLOOD_SEQ
-    return queue["id"], orjson.dumps({
-        "type": "telemetry", "queue_id": queue["id"], "job": queue["jobs"][0]["name"],
-        "status": "finished" if final else "loading", "records_written": seq, "seq": seq,
-        "last_loaded_timestamp": f"2024-01-01T00:00:00.{seq:06d}Z",
-    })
+    return queue["id"], orjson.dumps(
+        {
+            "type": "telemetry",
+            "queue_id": queue["id"],
+            "job": queue["jobs"][0]["name"],
+            "status": "finished" if final else "loading",
+            "records_written": seq,
+            "seq": seq,
+            "last_loaded_timestamp": f"2024-01-01T00:00:00.{seq:06d}Z",
+        }
+    )
 
 
-async def flood(bootstrap: str, topic: str, queues: list[dict[str, Any]],
-                live: asyncio.Event) -> None:
+async def flood(
+    bootstrap: str, topic: str, queues: list[dict[str, Any]], live: asyncio.Event
+) -> None:
     """Every queue's reports seq 1..FLOOD_SEQ (the last one final), interleaved, in chunks:
     the first at once, the rest paced once the dispatcher is seen applying, so the kill
     lands mid-flood however many records the dispatcher takes per poll."""
@@ -163,8 +179,11 @@ async def flood(bootstrap: str, topic: str, queues: list[dict[str, Any]],
     await bus.start()
     try:
         for first in range(1, FLOOD_SEQ + 1, FLOOD_CHUNK):
-            chunk = [report(q, s) for s in range(first, min(first + FLOOD_CHUNK, FLOOD_SEQ + 1))
-                     for q in queues]
+            chunk = [
+                report(q, s)
+                for s in range(first, min(first + FLOOD_CHUNK, FLOOD_SEQ + 1))
+                for q in queues
+            ]
             assert not await bus.send_many(topic, chunk)
             await live.wait()
             await asyncio.sleep(0.1)  # a steady flood, not one burst
@@ -179,8 +198,9 @@ def stored_seqs(database: Path) -> dict[str, int]:
     return {queue_id: orjson.loads(doc)["jobs"][0]["seq"] for queue_id, doc in rows}
 
 
-async def redeliver(bootstrap: str, topic: str, queues: list[dict[str, Any]],
-                    applied: dict[str, int]) -> None:
+async def redeliver(
+    bootstrap: str, topic: str, queues: list[dict[str, Any]], applied: dict[str, int]
+) -> None:
     """Everything applied before the crash, once more: at-least-once delivery at its worst
     (the redelivery the kill caused itself depends on where in a batch it landed)."""
     bus = KafkaBus(Settings(_env_file=None, kafka_bootstrap_servers=bootstrap))
@@ -193,21 +213,26 @@ async def redeliver(bootstrap: str, topic: str, queues: list[dict[str, Any]],
 
 
 async def test_kill_of_the_dispatcher_mid_flood_loses_no_telemetry_and_applies_it_once(
-    deployment: Deployment, broker: Any,
+    deployment: Deployment,
+    broker: Any,
 ) -> None:
     """(b) SIGKILL while the dispatcher works through a telemetry flood, then a restart."""
     with deployment.serve() as first:
         async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
-            ids = [(await client.post("/queues/start", json=BASIC)).json()["data"]["queue_id"]
-                   for _ in range(FLOOD_QUEUES)]
+            ids = [
+                (await client.post("/queues/start", json=BASIC)).json()["data"]["queue_id"]
+                for _ in range(FLOOD_QUEUES)
+            ]
             queues = [(await client.get(f"/queues/{i}")).json()["data"] for i in ids]
             live = asyncio.Event()
             sending = asyncio.create_task(
-                flood(broker.bootstrap, deployment.control_topic, queues, live))
+                flood(broker.bootstrap, deployment.control_topic, queues, live)
+            )
             async with asyncio.timeout(60):
                 for applied_past in (0, FLOOD_CHUNK):  # the first chunk, then the second
-                    while not any(q["jobs"][0]["seq"] > applied_past
-                                  for q in await all_queues(client)):
+                    while not any(
+                        q["jobs"][0]["seq"] > applied_past for q in await all_queues(client)
+                    ):
                         await asyncio.sleep(0.02)
                     live.set()
             first.kill()

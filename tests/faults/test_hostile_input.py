@@ -37,8 +37,17 @@ HARMLESS = {t: scripted("exit", "0") for t in ("loader-producer", "arango-connec
 SLOW = {"loader-producer": scripted("sleep", "30"), "arango-connector": scripted("sleep", "30")}
 MB = 1_048_576
 DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-SHELL = ["BTC;rm -rf /", "BTC$(reboot)", "BTC`id`", "BTC|nc x 1", "BTC&&id", "BTC\nid",
-         "BTC>/etc/x", "../../etc", "BTC' OR '1"]
+SHELL = [
+    "BTC;rm -rf /",
+    "BTC$(reboot)",
+    "BTC`id`",
+    "BTC|nc x 1",
+    "BTC&&id",
+    "BTC\nid",
+    "BTC>/etc/x",
+    "../../etc",
+    "BTC' OR '1",
+]
 
 
 def assert_envelope(response: Any, *codes: int) -> dict[str, Any]:
@@ -57,30 +66,45 @@ async def test_oversized_bodies_get_413_in_the_envelope_declared_or_streamed(
 
     async def chunks() -> AsyncIterator[bytes]:
         for start in range(0, len(big), 65_536):
-            yield big[start:start + 65_536]
+            yield big[start : start + 65_536]
 
     async with app_with(targets=HARMLESS) as qm:
-        declared = await qm.client.post("/queues/start", content=big,
-                                        headers={"content-type": "application/json"})
+        declared = await qm.client.post(
+            "/queues/start", content=big, headers={"content-type": "application/json"}
+        )
         assert "1048576" in assert_envelope(declared, 413)["message"]
-        streamed = await qm.client.post("/queues/start", content=chunks(),
-                                        headers={"content-type": "application/json"})
+        streamed = await qm.client.post(
+            "/queues/start", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert_envelope(streamed, 413)
         assert (await qm.client.get("/queues")).status_code == 200
 
 
 HUGE: dict[str, dict[str, Any]] = {
-    "10k requests": {**BASIC, "requests": [{"target": "loader-producer", "type": f"api_t{i}"}
-                                           for i in range(10_000)]},
+    "10k requests": {
+        **BASIC,
+        "requests": [{"target": "loader-producer", "type": f"api_t{i}"} for i in range(10_000)],
+    },
     "10k symbols": {**BASIC, "symbols": [f"S{i}USDT" for i in range(10_000)]},
     "1 MB symbol": {**BASIC, "symbol": "B" * MB},
     "1 MB time range": {**BASIC, "time_range": "2" * MB},
-    "deep nesting": {**BASIC, "requests": [{"target": "graph-builder", "type": "gnn_graph",
-                                            "collection_inputs": [[[[["x"]]]]] * 50,
-                                            "collection_output": "o"}]},
-    "100 kB collection": {**BASIC, "requests": [{"target": "arango-connector",
-                                                 "type": "api_candles_5m",
-                                                 "collection": "c" * 100_000}]},
+    "deep nesting": {
+        **BASIC,
+        "requests": [
+            {
+                "target": "graph-builder",
+                "type": "gnn_graph",
+                "collection_inputs": [[[[["x"]]]]] * 50,
+                "collection_output": "o",
+            }
+        ],
+    },
+    "100 kB collection": {
+        **BASIC,
+        "requests": [
+            {"target": "arango-connector", "type": "api_candles_5m", "collection": "c" * 100_000}
+        ],
+    },
 }
 
 
@@ -111,11 +135,13 @@ def _carrying(hostile: str) -> dict[str, dict[str, Any]]:
     return {
         "symbol": {**BASIC, "symbol": hostile},
         "symbols[0]": {**BASIC, "symbol": None, "symbols": [hostile]},
-        "requests[0].type": {**BASIC, "requests": [{"target": "loader-producer",
-                                                     "type": hostile}]},
-        "requests[0].collection": {**BASIC, "requests": [{"target": "arango-connector",
-                                                           "type": "api_candles_5m",
-                                                           "collection": hostile}]},
+        "requests[0].type": {**BASIC, "requests": [{"target": "loader-producer", "type": hostile}]},
+        "requests[0].collection": {
+            **BASIC,
+            "requests": [
+                {"target": "arango-connector", "type": "api_candles_5m", "collection": hostile}
+            ],
+        },
     }
 
 
@@ -134,12 +160,14 @@ def test_job_names_are_dns_labels_whatever_the_ids() -> None:
 async def test_the_symbol_reaches_a_job_only_as_environment_data(app_with: Any) -> None:
     """The local launcher runs an argv list, never a shell: the job's argv is exactly the
     registry's command, and the (validated) symbol arrives verbatim in SYMBOL."""
-    async with app_with(targets={"loader-producer": scripted("env"),
-                                 "arango-connector": scripted("exit", "0")}) as qm:
+    async with app_with(
+        targets={"loader-producer": scripted("env"), "arango-connector": scripted("exit", "0")}
+    ) as qm:
         queue_id = await qm.start({**BASIC, "symbol": "BTCUSDT"})
         await qm.wait_for(queue_id, lambda q: q["status"] in ("finished", "error"))
-        log = (await qm.client.get(f"/queues/{queue_id}/logs",
-                                   params={"job": "loader-producer"})).json()["data"]["lines"]
+        log = (
+            await qm.client.get(f"/queues/{queue_id}/logs", params={"job": "loader-producer"})
+        ).json()["data"]["lines"]
         assert log[0].startswith("scripted job env 0 "), log
         assert json.loads(log[1])["SYMBOL"] == "BTCUSDT"
 
@@ -147,13 +175,16 @@ async def test_the_symbol_reaches_a_job_only_as_environment_data(app_with: Any) 
 async def test_websocket_messages_too_large_are_closed_with_1008(served_with: Any) -> None:
     """A message over MAX_MESSAGE_BYTES closes that client with 1008; another client is
     untouched and still served."""
-    async with served_with(targets=HARMLESS) as served, \
-            connect(served.ws_url, max_size=None) as other, \
-            connect(served.ws_url, max_size=None) as hostile:
+    async with (
+        served_with(targets=HARMLESS) as served,
+        connect(served.ws_url, max_size=None) as other,
+        connect(served.ws_url, max_size=None) as hostile,
+    ):
         await other.recv()
         await hostile.recv()
-        await hostile.send(json.dumps({"action": "subscribe",
-                                       "queue_ids": ["x" * (MAX_MESSAGE_BYTES + 1)]}))
+        await hostile.send(
+            json.dumps({"action": "subscribe", "queue_ids": ["x" * (MAX_MESSAGE_BYTES + 1)]})
+        )
         await _closed_with(hostile, 1008)
         await other.send(json.dumps({"action": "subscribe", "queue_ids": ["q1"]}))
         assert json.loads(await asyncio.wait_for(other.recv(), 5))["event"] == "subscribed"
@@ -162,8 +193,10 @@ async def test_websocket_messages_too_large_are_closed_with_1008(served_with: An
 async def test_websocket_message_floods_are_closed_with_1008(served_with: Any) -> None:
     """More than MESSAGES_PER_SECOND messages in a second close the client with 1008; up to
     the limit each gets its answer."""
-    async with served_with(targets=HARMLESS) as served, \
-            connect(served.ws_url, max_size=None) as hostile:
+    async with (
+        served_with(targets=HARMLESS) as served,
+        connect(served.ws_url, max_size=None) as hostile,
+    ):
         await hostile.recv()
         message = json.dumps({"action": "subscribe", "queue_ids": ["q1"]})
         for _ in range(MESSAGES_PER_SECOND * 3):
@@ -193,8 +226,9 @@ async def test_oversized_kafka_message_is_dead_lettered_and_the_next_one_applied
         queue = await served.state.queues.start(QueueCreate.model_validate(BASIC))
         oversized = {**telemetry(queue, 1, records=1), "stats": {"pad": "x" * 8000}}
         settings = served.state.settings
-        bus = KafkaBus(Settings(_env_file=None,
-                                kafka_bootstrap_servers=settings.kafka_bootstrap_servers))
+        bus = KafkaBus(
+            Settings(_env_file=None, kafka_bootstrap_servers=settings.kafka_bootstrap_servers)
+        )
         await bus.start()
         try:
             for message in (oversized, telemetry(queue, 2, records=22)):
@@ -203,9 +237,12 @@ async def test_oversized_kafka_message_is_dead_lettered_and_the_next_one_applied
             await bus.stop()
         stored = await until_stored(served, queue.id, lambda q: q.jobs[0].seq == 2)
         assert stored.records_written == 22
-        letters = await read_topic(settings.kafka_bootstrap_servers or "",
-                                   settings.queue_control_dlq_topic, lambda got: bool(got),
-                                   within=15)
+        letters = await read_topic(
+            settings.kafka_bootstrap_servers or "",
+            settings.queue_control_dlq_topic,
+            lambda got: bool(got),
+            within=15,
+        )
         raw = orjson.dumps(oversized)
         assert len(letters) == 1 and isinstance(letters[0].value, bytes)
         assert raw.startswith(letters[0].value) and len(letters[0].value) < len(raw)

@@ -37,8 +37,10 @@ def alive(pid: int) -> bool:
 async def test_a_job_deaf_to_sigterm_is_killed_after_the_grace_and_the_queue_stops(
     app_with: Any,
 ) -> None:
-    targets = {"loader-producer": scripted("stubborn", "60"),
-               "arango-connector": scripted("sleep", "60")}
+    targets = {
+        "loader-producer": scripted("stubborn", "60"),
+        "arango-connector": scripted("sleep", "60"),
+    }
     async with app_with(targets=targets, job_stop_grace_seconds=GRACE) as qm:
         queue_id = await qm.start(BASIC)
         queue = await qm.wait_for(queue_id, lambda q: all(j["launcher_ref"] for j in q["jobs"]))
@@ -65,12 +67,15 @@ def _complete(queue: dict[str, Any]) -> bool:
     """Finished with every job's final counters in (the last report may land just after
     the launcher saw the exit: it still counts)."""
     return queue["status"] == "finished" and all(
-        job["records_written"] == FLOOD_RECORDS for job in queue["jobs"])
+        job["records_written"] == FLOOD_RECORDS for job in queue["jobs"]
+    )
 
 
 def demo(**request: Any) -> dict[str, Any]:
-    return {"command": ["python", "-m", "app.workers", "demo-job"],
-            "env": {"DEMO_JSON": orjson.dumps(request).decode()}}
+    return {
+        "command": ["python", "-m", "app.workers", "demo-job"],
+        "env": {"DEMO_JSON": orjson.dumps(request).decode()},
+    }
 
 
 async def test_a_telemetry_flood_keeps_reads_fast_and_the_final_state_exact(

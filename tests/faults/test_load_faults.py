@@ -35,15 +35,21 @@ def p99(latencies: list[float]) -> float:
 async def test_a_client_that_never_reads_stalls_nobody(served_with: Any) -> None:
     async with served_with(targets=SLOW, ws_client_queue_size=200) as served:
         await served.fanout_ready()
-        async with httpx.AsyncClient(base_url=served.url, timeout=10) as http, \
-                connect(served.ws_url, max_queue=1, sock=tiny_socket(served.url)) as stalled, \
-                listening(served.ws_url) as reader:
+        async with (
+            httpx.AsyncClient(base_url=served.url, timeout=10) as http,
+            connect(served.ws_url, max_queue=1, sock=tiny_socket(served.url)) as stalled,
+            listening(served.ws_url) as reader,
+        ):
             assert stalled is not None
             queue_id = (await http.post("/queues/start", json=BASIC)).json()["data"]["queue_id"]
             count = 3000
-            sending = asyncio.create_task(flood(
-                served.state.settings,
-                [report("q-flood", s, stats_bytes=2000) for s in range(1, count + 1)], "q"))
+            sending = asyncio.create_task(
+                flood(
+                    served.state.settings,
+                    [report("q-flood", s, stats_bytes=2000) for s in range(1, count + 1)],
+                    "q",
+                )
+            )
             latencies: list[float] = []
             async with asyncio.timeout(30):
                 while not any(m.get("seq") == count for m in reader.messages):
@@ -54,8 +60,9 @@ async def test_a_client_that_never_reads_stalls_nobody(served_with: Any) -> None
                     await asyncio.sleep(0.005)
             await sending
     dropped = served.state.metrics.ws_dropped
-    left_behind = sum(dropped.labels(reason)._value.get()
-                      for reason in ("conflated", "closed_slow_client"))
+    left_behind = sum(
+        dropped.labels(reason)._value.get() for reason in ("conflated", "closed_slow_client")
+    )
     assert left_behind > 0, "the stalled client was conflated or dropped, not buffered"
     assert len(latencies) > 10 and p99(latencies) < P99_BOUND_SECONDS, p99(latencies)
 
@@ -63,11 +70,15 @@ async def test_a_client_that_never_reads_stalls_nobody(served_with: Any) -> None
 async def test_200_concurrent_starts_are_each_recorded_and_launched_once(
     served_with: Any,
 ) -> None:
-    async with served_with(targets=INSTANT) as served, \
-            httpx.AsyncClient(base_url=served.url, timeout=60,
-                              limits=httpx.Limits(max_connections=CONCURRENT)) as http:
-        answers = await asyncio.gather(*(http.post("/queues/start", json=BASIC)
-                                         for _ in range(CONCURRENT)))
+    async with (
+        served_with(targets=INSTANT) as served,
+        httpx.AsyncClient(
+            base_url=served.url, timeout=60, limits=httpx.Limits(max_connections=CONCURRENT)
+        ) as http,
+    ):
+        answers = await asyncio.gather(
+            *(http.post("/queues/start", json=BASIC) for _ in range(CONCURRENT))
+        )
         assert [a.status_code for a in answers] == [200] * CONCURRENT
         ids = {a.json()["data"]["queue_id"] for a in answers}
         assert len(ids) == CONCURRENT
@@ -81,8 +92,7 @@ async def test_200_concurrent_starts_are_each_recorded_and_launched_once(
         launched = served.state.metrics.jobs_launched
         total_launched = sum(launched.labels(t)._value.get() for t in INSTANT)
     assert {q["id"] for q in queues} == ids and listed.headers["x-total-count"] == "200"
-    assert all(q["status"] == "finished" for q in queues), \
-        {q["status"] for q in queues}
+    assert all(q["status"] == "finished" for q in queues), {q["status"] for q in queues}
     pids = [job["launcher_ref"] for q in queues for job in q["jobs"]]
     assert len(pids) == 2 * CONCURRENT and None not in pids
     assert total_launched == 2 * CONCURRENT, "each job launched exactly once"

@@ -27,8 +27,12 @@ HISTORY = "api_candles_5m"
 
 
 def env_of(topics: JobTopics, db: Path, job_type: str = HISTORY) -> JobEnv:
-    return topics.env(TARGET="arango-connector", JOB_TYPE=job_type, SQLITE_PATH=str(db),
-                      JOB_NAME=job_name(topics.queue_id, "arango-connector", job_type))  # fmt: skip
+    return topics.env(
+        TARGET="arango-connector",
+        JOB_TYPE=job_type,
+        SQLITE_PATH=str(db),
+        JOB_NAME=job_name(topics.queue_id, "arango-connector", job_type),
+    )
 
 
 def run(env: JobEnv, settings: ConnectorSettings = SETTINGS) -> asyncio.Task[int]:

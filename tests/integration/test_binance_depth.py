@@ -71,12 +71,19 @@ async def test_gap_resyncs_only_that_symbol(fakes: tuple[FakeBinanceWs, FakeBina
     ws, rest = fakes
     ctx = context(ws, rest)
     job = asyncio.create_task(jobs.run(ctx, FAST))
-    await asyncio.wait_for(ctx.sink.wait_for(
-        lambda r: all(count(r, s, "book_update") >= 5 for s in SYMBOLS)), 5)  # fmt: skip
+    await asyncio.wait_for(
+        ctx.sink.wait_for(lambda r: all(count(r, s, "book_update") >= 5 for s in SYMBOLS)), 5
+    )
     ws.depth.drops.add("ETHUSDT")
-    await asyncio.wait_for(ctx.sink.wait_for(
-        lambda r: count(r, "ETHUSDT", "book_snapshot") == 2
-        and count(r, "BTCUSDT", "book_update") >= 30), 5)  # fmt: skip
+    await asyncio.wait_for(
+        ctx.sink.wait_for(
+            lambda r: (
+                count(r, "ETHUSDT", "book_snapshot") == 2
+                and count(r, "BTCUSDT", "book_update") >= 30
+            )
+        ),
+        5,
+    )
     ws.paused = True
     await asyncio.wait_for(ctx.sink.wait_for(caught_up(ws)), 5)
     ctx.stop_requested.set()

@@ -17,9 +17,14 @@ from tests.fakes.binance_ws import FakeBinanceWs
 pytestmark = pytest.mark.timeout(10)
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 FAST = BinanceTuning(
-    watchdog_interval_s=0.05, silence_timeout_s=0.5, reconnect_initial_s=0.05,
-    reconnect_max_s=0.2, reconnect_jitter_s=0.01, batch_size=20, messages_per_second=4,
-)  # fmt: skip
+    watchdog_interval_s=0.05,
+    silence_timeout_s=0.5,
+    reconnect_initial_s=0.05,
+    reconnect_max_s=0.2,
+    reconnect_jitter_s=0.01,
+    batch_size=20,
+    messages_per_second=4,
+)
 
 
 @pytest.fixture
@@ -125,9 +130,10 @@ async def test_pings_are_answered_with_the_payload(fake: FakeBinanceWs) -> None:
 
 async def test_fake_drops_a_client_that_does_not_pong(fake: FakeBinanceWs) -> None:
     fake.ping_interval_s, fake.pong_timeout_s = 0.05, 0.2
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-        f"{fake.url}/ws/btcusdt@trade", autoping=False
-    ) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{fake.url}/ws/btcusdt@trade", autoping=False) as ws,
+    ):
         await asyncio.wait_for(fake.wait_until("pong_timeouts", 1), 3)
         while (message := await asyncio.wait_for(ws.receive(), 2)).type != aiohttp.WSMsgType.CLOSE:
             pass

@@ -89,10 +89,14 @@ sys.stdin.read()
 
 async def test_the_broker_dies_with_its_parent(tmp_path: Path) -> None:
     parent = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", ORPHANING_PARENT, str(tmp_path / "tansu.log"),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        ORPHANING_PARENT,
+        str(tmp_path / "tansu.log"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
         cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+    )
     assert parent.stdout is not None
     broker_pid = int(await asyncio.wait_for(parent.stdout.readline(), 8))
     assert pid_exists(broker_pid)

@@ -17,18 +17,25 @@ from tests.seed_examples import BASIC
 @pytest.fixture
 def kubeconfig(kube: KubeEmulator, tmp_path: Path) -> Path:
     path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "emulator",
-        "clusters": [{"name": "emulator", "cluster": {"server": kube.url}}],
-        "users": [{"name": "me", "user": {"token": "unused"}}],
-        "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "me"}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "emulator",
+                "clusters": [{"name": "emulator", "cluster": {"server": kube.url}}],
+                "users": [{"name": "me", "user": {"token": "unused"}}],
+                "contexts": [
+                    {"name": "emulator", "context": {"cluster": "emulator", "user": "me"}}
+                ],
+            }
+        )
+    )
     return path
 
 
 def cluster(app_with: Any, kube: KubeEmulator, kubeconfig: Path) -> Any:
-    return app_with(job_launcher="kubernetes", k8s_namespace=kube.namespace,
-                    kubeconfig=kubeconfig)
+    return app_with(job_launcher="kubernetes", k8s_namespace=kube.namespace, kubeconfig=kubeconfig)
 
 
 async def until(qm: Any, queue_id: str, predicate: Any, within: float = 10) -> dict[str, Any]:
@@ -47,8 +54,14 @@ async def test_jobs_are_created_and_their_conditions_reach_the_queue(
         names = [job["name"] for job in queue["jobs"]]
         assert kube.job_names() == sorted(names)
         assert all(job["status"] == "starting" for job in queue["jobs"])
-        await kube.set_conditions(names[0], {"type": "Failed", "reason": "DeadlineExceeded",
-                                             "message": "Job was active longer than deadline"})
+        await kube.set_conditions(
+            names[0],
+            {
+                "type": "Failed",
+                "reason": "DeadlineExceeded",
+                "message": "Job was active longer than deadline",
+            },
+        )
         await kube.set_conditions(names[1], {"type": "Complete"})
         ended = await until(qm, queue_id, lambda q: q["status"] == "error")
         assert "longer than deadline" in ended["jobs"][0]["error_message"]

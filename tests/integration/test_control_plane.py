@@ -21,11 +21,18 @@ from tests.seed_examples import BASIC
 SLOW = {"loader-producer": scripted("sleep", "30"), "arango-connector": scripted("sleep", "30")}
 
 
-def telemetry(queue: QueueState, seq: int, status: str = "loading", records: int = 0,
-              job: int = 0) -> dict[str, Any]:
-    return {"type": "telemetry", "queue_id": queue.id, "job": queue.jobs[job].name,
-            "status": status, "records_written": records, "seq": seq,
-            "last_loaded_timestamp": f"2024-01-01T00:00:{seq:02d}Z"}
+def telemetry(
+    queue: QueueState, seq: int, status: str = "loading", records: int = 0, job: int = 0
+) -> dict[str, Any]:
+    return {
+        "type": "telemetry",
+        "queue_id": queue.id,
+        "job": queue.jobs[job].name,
+        "status": status,
+        "records_written": records,
+        "seq": seq,
+        "last_loaded_timestamp": f"2024-01-01T00:00:{seq:02d}Z",
+    }
 
 
 async def send(served: Served, *messages: dict[str, Any] | bytes) -> None:
@@ -38,14 +45,16 @@ async def send(served: Served, *messages: dict[str, Any] | bytes) -> None:
                 await bus.send(served.state.settings.queue_control_topic, None, message)
             else:
                 key = str(message.get("queue_id", "command"))
-                await bus.send(served.state.settings.queue_control_topic, key,
-                               orjson.dumps(message))
+                await bus.send(
+                    served.state.settings.queue_control_topic, key, orjson.dumps(message)
+                )
     finally:
         await bus.stop()
 
 
-async def until_stored(served: Served, queue_id: str, predicate: Callable[[QueueState], bool],
-                       within: float = 20) -> QueueState:
+async def until_stored(
+    served: Served, queue_id: str, predicate: Callable[[QueueState], bool], within: float = 20
+) -> QueueState:
     async with asyncio.timeout(within):
         while not predicate(queue := await served.state.queues.get(queue_id)):
             await asyncio.sleep(0.05)
@@ -74,10 +83,14 @@ async def test_duplicate_out_of_order_and_late_telemetry_change_nothing(served_w
         queue = await start_queue(served)
         await send(served, telemetry(queue, 5, records=50))
         await until_stored(served, queue.id, lambda q: q.jobs[0].seq == 5)
-        await send(served, telemetry(queue, 5, records=99), telemetry(queue, 3, records=30),
-                   telemetry(queue, 6, status="finished", records=60),
-                   telemetry(queue, 7, status="loading", records=70),
-                   telemetry(queue, 1, job=1))  # a marker: everything before it was seen
+        await send(
+            served,
+            telemetry(queue, 5, records=99),
+            telemetry(queue, 3, records=30),
+            telemetry(queue, 6, status="finished", records=60),
+            telemetry(queue, 7, status="loading", records=70),
+            telemetry(queue, 1, job=1),
+        )  # a marker: everything before it was seen
         await until_stored(served, queue.id, lambda q: q.jobs[1].seq == 1)
         job = (await served.state.queues.get(queue.id)).jobs[0]
         assert (job.status, job.records_written, job.seq) == ("finished", 60, 6)
@@ -85,8 +98,12 @@ async def test_duplicate_out_of_order_and_late_telemetry_change_nothing(served_w
 
 async def test_start_command_twice_makes_one_queue(served_with: Any) -> None:
     async with served_with(targets=SLOW) as served:
-        command = {"type": "command", "command": "start", "command_id": str(uuid.uuid4()),
-                   "payload": BASIC}
+        command = {
+            "type": "command",
+            "command": "start",
+            "command_id": str(uuid.uuid4()),
+            "payload": BASIC,
+        }
         await send(served, command, command)
         handled = served.state.metrics.commands.labels("start", "ok")
         async with asyncio.timeout(20):
@@ -99,12 +116,19 @@ async def test_start_command_twice_makes_one_queue(served_with: Any) -> None:
 async def test_poison_message_goes_to_dead_letter_and_next_is_processed(served_with: Any) -> None:
     async with served_with(targets=SLOW) as served:
         queue = await start_queue(served)
-        await send(served, b"{not json", {"type": "telemetry", "queue_id": queue.id},
-                   telemetry(queue, 1, records=7))
+        await send(
+            served,
+            b"{not json",
+            {"type": "telemetry", "queue_id": queue.id},
+            telemetry(queue, 1, records=7),
+        )
         await until_stored(served, queue.id, lambda q: q.records_written == 7)
         settings = served.state.settings
-        dead = await read_topic(settings.kafka_bootstrap_servers or "",
-                                settings.queue_control_dlq_topic, until=lambda m: len(m) >= 2)
+        dead = await read_topic(
+            settings.kafka_bootstrap_servers or "",
+            settings.queue_control_dlq_topic,
+            until=lambda m: len(m) >= 2,
+        )
         assert dead[0].value == b"{not json" and dead[1].value["queue_id"] == queue.id
         async with httpx.AsyncClient(base_url=served.url) as client:
             text = (await client.get("/metrics")).text
@@ -118,13 +142,16 @@ async def test_stop_publishes_a_stop_command_and_one_event_per_status(served_wit
         await served.state.queues.stop(queue.id)
         await until_stored(served, queue.id, lambda q: q.status == "stopped")
         bootstrap = served.state.settings.kafka_bootstrap_servers or ""
-        control = await read_topic(bootstrap, served.state.settings.queue_control_topic,
-                                   until=lambda m: any(x.value.get("command") == "stop"
-                                                       for x in m))
+        control = await read_topic(
+            bootstrap,
+            served.state.settings.queue_control_topic,
+            until=lambda m: any(x.value.get("command") == "stop" for x in m),
+        )
         assert [m.key for m in control if m.value.get("command") == "stop"] == [queue.id]
-        events = await read_topic(bootstrap, served.state.settings.queue_events_topic,
-                                  until=lambda m: any(x.value["event"] == "queue.stopped"
-                                                      for x in m))
+        events = await read_topic(
+            bootstrap,
+            served.state.settings.queue_events_topic,
+            until=lambda m: any(x.value["event"] == "queue.stopped" for x in m),
+        )
         lifecycle = [m.value["event"] for m in events if m.value["event"] != "queue.updated"]
-        assert lifecycle == ["queue.pending", "queue.starting", "queue.stopping",
-                             "queue.stopped"]
+        assert lifecycle == ["queue.pending", "queue.starting", "queue.stopping", "queue.stopped"]

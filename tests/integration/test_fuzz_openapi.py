@@ -33,24 +33,33 @@ TOKEN = "fuzz-token"
 TARGETS = ("loader-producer", "arango-connector", "graph-builder", "gnn-trainer", "visualizer")
 HARMLESS = ["python", "-m", "tests.jobs.scripted", "exit", "0"]
 EXAMPLES = 40
-CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance)
+CHECKS = (
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+)
 
 
 @pytest.fixture(scope="module")
-def fuzzed_service(tmp_path_factory: pytest.TempPathFactory, broker: Any) -> Iterator[
-        ServiceProcess]:
+def fuzzed_service(
+    tmp_path_factory: pytest.TempPathFactory, broker: Any
+) -> Iterator[ServiceProcess]:
     root = tmp_path_factory.mktemp("fuzz")
     (root / "targets.json").write_text(json.dumps({t: {"command": HARMLESS} for t in TARGETS}))
     topics = f"t{uuid.uuid4().hex[:10]}"
     env = {
-        "DATA_DIR": str(root / "var"), "TARGETS_FILE": str(root / "targets.json"),
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "KAFKA_TOPIC_PARTITIONS": "1",
+        "DATA_DIR": str(root / "var"),
+        "TARGETS_FILE": str(root / "targets.json"),
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "KAFKA_TOPIC_PARTITIONS": "1",
         "QUEUE_CONTROL_TOPIC": f"{topics}.queue-control",
         "QUEUE_EVENTS_TOPIC": f"{topics}.queue-events",
         "QUEUE_CONTROL_DLQ_TOPIC": f"{topics}.queue-control.dlq",
-        "KAFKA_CONSUMER_GROUP": f"{topics}.queue-manager", "API_TOKENS": TOKEN,
-        "JOB_STOP_GRACE_SECONDS": "1", "LOG_LEVEL": "WARNING",
+        "KAFKA_CONSUMER_GROUP": f"{topics}.queue-manager",
+        "API_TOKENS": TOKEN,
+        "JOB_STOP_GRACE_SECONDS": "1",
+        "LOG_LEVEL": "WARNING",
     }
     with service(env, root / "service.log") as running:
         yield running
@@ -70,8 +79,9 @@ def api_schema(fuzzed_service: ServiceProcess) -> Any:
 
 def _documented_operations() -> list[tuple[str, str]]:
     document = create_app(Settings(_env_file=None)).openapi()
-    return [(method.upper(), path) for path, methods in document["paths"].items()
-            for method in methods]
+    return [
+        (method.upper(), path) for path, methods in document["paths"].items() for method in methods
+    ]
 
 
 OPERATIONS = _documented_operations()
@@ -82,8 +92,12 @@ OPERATIONS = _documented_operations()
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=lambda mode: mode.value)
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_no_server_errors_and_answers_match_the_schema(
-    api_schema: Any, fuzzed_service: ServiceProcess, method: str, path: str,
-    mode: GenerationMode, answers: Counter[int],
+    api_schema: Any,
+    fuzzed_service: ServiceProcess,
+    method: str,
+    path: str,
+    mode: GenerationMode,
+    answers: Counter[int],
 ) -> None:
     """Each route, with EXAMPLES valid (positive) and EXAMPLES invalid (negative) inputs,
     deterministic (derandomized): no 5xx, a documented status code, the documented content
@@ -91,11 +105,18 @@ def test_no_server_errors_and_answers_match_the_schema(
     operation = api_schema[path][method]
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
     def check(case: Any) -> None:
-        response = case.call(base_url=fuzzed_service.url, timeout=10,
-                             headers={"Authorization": f"Bearer {TOKEN}"})
+        response = case.call(
+            base_url=fuzzed_service.url, timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         answers[response.status_code] += 1
         case.validate_response(response, checks=CHECKS)
 
@@ -112,6 +133,13 @@ def test_the_fuzzer_drives_every_queue_route() -> None:
     """A guard against a schema that silently lost routes: the queue routes, health and
     metrics are all among the fuzzed operations (the WebSocket route is not in OpenAPI)."""
     paths = {path for _, path in OPERATIONS}
-    assert {"/queues/start", "/queues/stop", "/queues", "/queues/{queue_id}",
-            "/queues/{queue_id}/logs", "/health/ready", "/metrics"} <= paths
+    assert {
+        "/queues/start",
+        "/queues/stop",
+        "/queues",
+        "/queues/{queue_id}",
+        "/queues/{queue_id}/logs",
+        "/health/ready",
+        "/metrics",
+    } <= paths
     assert "/ws/topic" not in paths

@@ -18,13 +18,15 @@ from tests.fakes.moex_job import JobContextForTests, moex_env
 from tests.fakes.moex_stomp import COLUMNS, FakeMoexServer
 
 pytestmark = pytest.mark.timeout(20)
-FAST = LoaderOptions(subscribe_delay=0.001, backoff_initial=0.05, backoff_max=0.2,
-                     stats_interval=0.05)
+FAST = LoaderOptions(
+    subscribe_delay=0.001, backoff_initial=0.05, backoff_max=0.2, stats_interval=0.05
+)
 
 
 @asynccontextmanager
-async def running(ctx: JobContextForTests,
-                  options: LoaderOptions = FAST) -> AsyncIterator[asyncio.Task[None]]:
+async def running(
+    ctx: JobContextForTests, options: LoaderOptions = FAST
+) -> AsyncIterator[asyncio.Task[None]]:
     """The loader as an owned task: stopped and awaited (within 3 s) when the block ends."""
     task = asyncio.create_task(loader.run(ctx, options))
     try:
@@ -35,15 +37,17 @@ async def running(ctx: JobContextForTests,
             await asyncio.wait({task})
 
 
-async def records(ctx: JobContextForTests, kind: str, count: int,
-                  symbol: str | None = None) -> None:
+async def records(
+    ctx: JobContextForTests, kind: str, count: int, symbol: str | None = None
+) -> None:
     """Wait until the sink holds exactly `count` records of that kind (and symbol)."""
     sink = ctx.collected
     await sink.changes.wait_until(lambda: len(sink.of(kind, symbol)) == count)
 
 
-def context(server: FakeMoexServer, job_type: str, tickers: Sequence[str],
-            **extra: str) -> JobContextForTests:
+def context(
+    server: FakeMoexServer, job_type: str, tickers: Sequence[str], **extra: str
+) -> JobContextForTests:
     return JobContextForTests(moex_env(server.url, job_type, tickers, **extra))
 
 
@@ -54,11 +58,23 @@ async def test_candles_snapshot_then_updates_exact_decimals() -> None:
             await records(ctx, "candle", 4)
             first = ctx.collected.of("candle", "SBER")[0]
             assert (first["open"], first["high"], first["low"], first["close"]) == (
-                "306.13", "306.50", "306.00", "306.25")
+                "306.13",
+                "306.50",
+                "306.00",
+                "306.25",
+            )
             assert (first["volume"], first["quote_volume"]) == ("4000", "1234567.8")
             assert first["interval"] == "M10" and first["exchange"] == "moex"
-            row = ["2026-01-22 09:59:00", "2026-01-22 09:59:59", [306.25, 2], [307.1, 2],
-                   [306.2, 2], [307.05, 2], [150.0, 1], 400]
+            row = [
+                "2026-01-22 09:59:00",
+                "2026-01-22 09:59:59",
+                [306.25, 2],
+                [307.1, 2],
+                [306.2, 2],
+                [307.05, 2],
+                [150.0, 1],
+                400,
+            ]
             assert await server.publish("candles", "SBER", "updates", COLUMNS["candles"], [row])
             await records(ctx, "candle", 3, "SBER")
         assert task.exception() is None
@@ -100,12 +116,17 @@ async def test_securities_updates_merge_changed_columns_over_binary_frames() -> 
         ctx = context(server, "ws_securities", ["SBER"])
         async with running(ctx):
             await records(ctx, "ticker", 1)
-            await server.publish("securities", "SBER", "updates", ["TICKER", "LAST"],
-                                 [["SBER", [306.4, 2]]])
+            await server.publish(
+                "securities", "SBER", "updates", ["TICKER", "LAST"], [["SBER", [306.4, 2]]]
+            )
             await records(ctx, "ticker", 2)
     first, second = ctx.collected.of("ticker")
     assert (first["last"], first["bid"], first["ask"], first["volume"]) == (
-        "306.13", "306.10", "306.20", "123456")
+        "306.13",
+        "306.10",
+        "306.20",
+        "123456",
+    )
     assert (second["last"], second["bid"], second["ask"]) == ("306.40", "306.10", "306.20")
 
 
@@ -124,8 +145,9 @@ async def test_other_error_frames_reconnect_and_resubscribe() -> None:
         async with running(ctx) as task:
             await server.wait_until(lambda: server.active_subscriptions == 2)
             await server.error_all("gateway.transport")
-            await server.wait_until(lambda: server.connections_total == 2
-                                    and server.active_subscriptions == 2)
+            await server.wait_until(
+                lambda: server.connections_total == 2 and server.active_subscriptions == 2
+            )
             assert not task.done()
     assert any("gateway.transport" in warning for warning in ctx.warnings)
 
@@ -134,14 +156,23 @@ async def test_1500_tickers_over_30_connections_survive_dropping_them_all() -> N
     tickers = [f"T{n:04d}" for n in range(1500)]
     async with FakeMoexServer() as server:
         ctx = context(server, "ws_candles", tickers)
-        async with running(ctx, LoaderOptions(subscribe_delay=0.001, backoff_initial=0.05,
-                                              backoff_max=0.2, stats_interval=0.2)):
+        async with running(
+            ctx,
+            LoaderOptions(
+                subscribe_delay=0.001, backoff_initial=0.05, backoff_max=0.2, stats_interval=0.2
+            ),
+        ):
             await server.wait_until(lambda: server.active_subscriptions == 1500, seconds=8)
             assert len(server.sessions) == 30 and server.connections_total == 30
             assert server.drop_all() == 30
-            await server.wait_until(lambda: server.connections_total == 60
-                                    and len(server.sessions) == 30
-                                    and server.active_subscriptions == 1500, seconds=8)
+            await server.wait_until(
+                lambda: (
+                    server.connections_total == 60
+                    and len(server.sessions) == 30
+                    and server.active_subscriptions == 1500
+                ),
+                seconds=8,
+            )
             assert set(server.subscriptions) == {f"MXSE.TQBR.{t}" for t in tickers}
             assert max(server.subscriptions.values()) == 1, "each ticker subscribed once"
 
@@ -227,11 +258,13 @@ async def test_a_refused_ticker_is_dropped_and_its_neighbours_recover() -> None:
     async with FakeMoexServer(unknown_tickers=frozenset({"MXSE.TQBR.NOPE"})) as server:
         ctx = context(server, "ws_securities", ["SBER", "NOPE", "GAZP"])
         async with running(ctx):
-            await server.wait_until(lambda: server.connections_total == 2
-                                    and server.active_subscriptions == 2)
+            await server.wait_until(
+                lambda: server.connections_total == 2 and server.active_subscriptions == 2
+            )
             await records(ctx, "ticker", 2, "SBER")  # a snapshot on each connection
             await records(ctx, "ticker", 1, "GAZP")  # only the second got that far
     assert server.commands["SUBSCRIBE"] == 4, "SBER, NOPE; then SBER, GAZP"
     assert server.connections_total == 2
-    assert any("NOPE" in warning and "gateway.invalidrequest" in warning
-               for warning in ctx.warnings)
+    assert any(
+        "NOPE" in warning and "gateway.invalidrequest" in warning for warning in ctx.warnings
+    )

@@ -25,10 +25,15 @@ def topics(broker: RunningBroker, topic_prefix: str) -> JobTopics:
 
 async def start_job(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.workers", *args, cwd=ROOT,
+        sys.executable,
+        "-m",
+        "app.workers",
+        *args,
+        cwd=ROOT,
         env={"PATH": os.environ.get("PATH", ""), **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def finish(process: asyncio.subprocess.Process, within: float) -> tuple[int, str]:
@@ -78,8 +83,9 @@ async def test_a_job_waits_for_a_broker_that_comes_up_late(
 ) -> None:
     late = EmbeddedBroker(tmp_path / "tansu.log", port=free_port())
     topics = job_topics(late.bootstrap, topic_prefix)
-    process = await start_job({**topics.env_vars({"records": 3}),
-                               "BROKER_CONNECT_TIMEOUT": "8"}, "demo-job")  # fmt: skip
+    process = await start_job(
+        {**topics.env_vars({"records": 3}), "BROKER_CONNECT_TIMEOUT": "8"}, "demo-job"
+    )
     try:
         await asyncio.wait_for(read_until(process, "stamina.retry_scheduled"), 8)
         await late.start()

@@ -19,9 +19,17 @@ SLOW = {"loader-producer": scripted("sleep", "60"), "arango-connector": scripted
 
 
 def report(queue_id: str, seq: int, stats_bytes: int = 0) -> bytes:
-    return orjson.dumps({"type": "telemetry", "queue_id": queue_id, "job": "job-a",
-                         "status": "loading", "records_written": seq, "seq": seq,
-                         "stats": {"pad": "x" * stats_bytes} if stats_bytes else None})
+    return orjson.dumps(
+        {
+            "type": "telemetry",
+            "queue_id": queue_id,
+            "job": "job-a",
+            "status": "loading",
+            "records_written": seq,
+            "seq": seq,
+            "stats": {"pad": "x" * stats_bytes} if stats_bytes else None,
+        }
+    )
 
 
 async def flood(settings: Any, messages: list[bytes], key: str) -> None:
@@ -72,13 +80,18 @@ async def test_text_format_gives_the_seed_lines(served_with: Any) -> None:
 async def test_a_slow_client_does_not_delay_a_fast_one(served_with: Any) -> None:
     async with served_with(targets=SLOW, ws_client_queue_size=400) as served:
         await served.fanout_ready()
-        async with connect(served.ws_url, max_queue=1, sock=tiny_socket(served.url)) as slow, \
-                listening(served.ws_url) as fast:
+        async with (
+            connect(served.ws_url, max_queue=1, sock=tiny_socket(served.url)) as slow,
+            listening(served.ws_url) as fast,
+        ):
             assert slow is not None
             count = 3000
             started = asyncio.get_running_loop().time()
-            await flood(served.state.settings,
-                        [report("q-flood", s, stats_bytes=2000) for s in range(1, count + 1)], "q")
+            await flood(
+                served.state.settings,
+                [report("q-flood", s, stats_bytes=2000) for s in range(1, count + 1)],
+                "q",
+            )
             await fast.wait_for(lambda m: any(x.get("seq") == count for x in m), within=20)
             elapsed = asyncio.get_running_loop().time() - started
             assert elapsed < 10, "the fast client got the newest update without waiting"
@@ -87,13 +100,19 @@ async def test_a_slow_client_does_not_delay_a_fast_one(served_with: Any) -> None
 
 
 async def test_two_replicas_each_deliver_every_event(served_with: Any, tmp_path: Any) -> None:
-    async with served_with(targets=SLOW) as first, \
-            served_with(targets=SLOW, data_dir=tmp_path / "second") as second:
+    async with (
+        served_with(targets=SLOW) as first,
+        served_with(targets=SLOW, data_dir=tmp_path / "second") as second,
+    ):
         await first.fanout_ready()
         await second.fanout_ready()
         async with listening(first.ws_url) as one, listening(second.ws_url) as two:
             queue = await first.state.queues.start(QueueCreate.model_validate(BASIC))
             await flood(first.state.settings, [report(queue.id, 1)], queue.id)
             for ws in (one, two):
-                await ws.wait_for(lambda m: any(x.get("event") == "job.telemetry" for x in m)
-                                  and any(x.get("event") == "queue.pending" for x in m))
+                await ws.wait_for(
+                    lambda m: (
+                        any(x.get("event") == "job.telemetry" for x in m)
+                        and any(x.get("event") == "queue.pending" for x in m)
+                    )
+                )

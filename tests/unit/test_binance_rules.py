@@ -16,9 +16,13 @@ def spot_book(last_id: int) -> LocalBook:
 
 @pytest.mark.parametrize(
     ("first", "last", "verdict"),
-    [(90, 100, Verdict.SKIP), (95, 101, Verdict.APPLY), (101, 105, Verdict.APPLY),
-     (102, 105, Verdict.GAP)],
-)  # fmt: skip
+    [
+        (90, 100, Verdict.SKIP),
+        (95, 101, Verdict.APPLY),
+        (101, 105, Verdict.APPLY),
+        (102, 105, Verdict.GAP),
+    ],
+)
 def test_spot_continuity(first: int, last: int, verdict: Verdict) -> None:
     assert spot_book(100).judge({"U": first, "u": last}) is verdict
 

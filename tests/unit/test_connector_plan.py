@@ -14,9 +14,14 @@ from app.workers.connector.plan import ConnectorSettings, plan_of
 
 
 def env(job_type: str = "api_candles_5m", **extra: Any) -> JobEnv:
-    values = {"queue_id": "q-1", "target": "arango-connector", "job_type": job_type,
-              "job_name": "qm-q1-arango-connector", "kafka_topic": "btc_candles_5m_2024_06",
-              **extra}  # fmt: skip
+    values = {
+        "queue_id": "q-1",
+        "target": "arango-connector",
+        "job_type": job_type,
+        "job_name": "qm-q1-arango-connector",
+        "kafka_topic": "btc_candles_5m_2024_06",
+        **extra,
+    }
     return JobEnv.model_validate(values)
 
 
@@ -42,7 +47,14 @@ def test_a_bad_collection_or_a_missing_topic_is_refused(bad: dict[str, str]) -> 
 
 
 def test_decoding_keeps_json_objects_with_an_id_and_the_newest_market_time() -> None:
-    decoded = decode([b'{"id": "a", "open_time": 5}', b"junk", None, b'{"id": "b",'
-                      b' "event_time": 9}', b'{"x": 1}'])  # fmt: skip
+    decoded = decode(
+        [
+            b'{"id": "a", "open_time": 5}',
+            b"junk",
+            None,
+            b'{"id": "b", "event_time": 9}',
+            b'{"x": 1}',
+        ]
+    )
     assert [d["_key"] for d in decoded.documents] == ["a", "b"]
     assert (decoded.skipped, decoded.newest_ms) == (3, 9)

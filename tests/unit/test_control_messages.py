@@ -17,9 +17,16 @@ from app.models.messages import (
 )
 from app.models.status import Status
 
-REPORT = {"type": "telemetry", "queue_id": "q1", "job": "loader-q1", "status": "loading",
-          "records_written": 5, "seq": 3, "ts": "2024-06-01T00:00:00+00:00",
-          "stats": {"connections": 2}}
+REPORT = {
+    "type": "telemetry",
+    "queue_id": "q1",
+    "job": "loader-q1",
+    "status": "loading",
+    "records_written": 5,
+    "seq": 3,
+    "ts": "2024-06-01T00:00:00+00:00",
+    "stats": {"connections": 2},
+}
 
 
 def test_telemetry_is_decoded_with_its_types() -> None:
@@ -36,24 +43,33 @@ def test_unknown_fields_are_ignored_and_numbers_in_strings_accepted_as_before() 
 
 
 def test_what_a_job_sends_is_what_the_dispatcher_reads() -> None:
-    sent = Telemetry(queue_id="q1", job="j", status=Status.FINISHED, seq=9,
-                     finished_at=datetime(2024, 6, 1, 12, tzinfo=UTC))
+    sent = Telemetry(
+        queue_id="q1",
+        job="j",
+        status=Status.FINISHED,
+        seq=9,
+        finished_at=datetime(2024, 6, 1, 12, tzinfo=UTC),
+    )
     assert orjson.loads(encode_json(sent))["type"] == "telemetry"
     assert decode_control(encode_json(sent)) == sent
 
 
-@pytest.mark.parametrize(("raw", "reason", "names"), [
-    (b"not json", "not_json", "malformed"),
-    (b"[1, 2]", "invalid", "array"),
-    (orjson.dumps({**REPORT, "seq": -1}), "invalid", "$.seq"),
-    (orjson.dumps({**REPORT, "status": "dancing"}), "invalid", "$.status"),
-    (orjson.dumps({**REPORT, "queue_id": ""}), "invalid", "$.queue_id"),
-    (orjson.dumps({k: v for k, v in REPORT.items() if k != "type"}), "invalid", "type"),
-    (orjson.dumps({**REPORT, "type": "gossip"}), "invalid", "gossip"),
-    (orjson.dumps({**REPORT, "stats": [1]}), "invalid", "$.stats"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason", "names"),
+    [
+        (b"not json", "not_json", "malformed"),
+        (b"[1, 2]", "invalid", "array"),
+        (orjson.dumps({**REPORT, "seq": -1}), "invalid", "$.seq"),
+        (orjson.dumps({**REPORT, "status": "dancing"}), "invalid", "$.status"),
+        (orjson.dumps({**REPORT, "queue_id": ""}), "invalid", "$.queue_id"),
+        (orjson.dumps({k: v for k, v in REPORT.items() if k != "type"}), "invalid", "type"),
+        (orjson.dumps({**REPORT, "type": "gossip"}), "invalid", "gossip"),
+        (orjson.dumps({**REPORT, "stats": [1]}), "invalid", "$.stats"),
+    ],
+)
 def test_a_bad_record_is_refused_with_a_reason_and_what_is_wrong(
-        raw: bytes, reason: str, names: str) -> None:
+    raw: bytes, reason: str, names: str
+) -> None:
     with pytest.raises(InvalidMessage) as refused:
         decode_control(raw)
     assert refused.value.reason == reason
@@ -61,22 +77,37 @@ def test_a_bad_record_is_refused_with_a_reason_and_what_is_wrong(
 
 
 def test_commands_keep_the_rest_api_validation() -> None:
-    start = decode_control(orjson.dumps({"type": "command", "command": "start",
-                                         "command_id": "c1", "payload": {
-                                             "symbol": "BTCUSDT", "type": "api",
-                                             "time_range": "2024-01-01:2024-01-02"}}))
+    start = decode_control(
+        orjson.dumps(
+            {
+                "type": "command",
+                "command": "start",
+                "command_id": "c1",
+                "payload": {
+                    "symbol": "BTCUSDT",
+                    "type": "api",
+                    "time_range": "2024-01-01:2024-01-02",
+                },
+            }
+        )
+    )
     assert isinstance(start, StartCommand) and start.payload.symbol == "BTCUSDT"
-    stop = decode_control(b'{"type": "command", "command": "stop", "command_id": "c2", '
-                          b'"queue_id": "q1"}')
+    stop = decode_control(
+        b'{"type": "command", "command": "stop", "command_id": "c2", "queue_id": "q1"}'
+    )
     assert isinstance(stop, StopCommand)
     with pytest.raises(InvalidMessage) as refused:
-        decode_control(b'{"type": "command", "command": "start", "command_id": "c3", '
-                       b'"payload": {"symbol": "BTCUSDT"}}')
+        decode_control(
+            b'{"type": "command", "command": "start", "command_id": "c3", '
+            b'"payload": {"symbol": "BTCUSDT"}}'
+        )
     assert refused.value.reason == "invalid"
 
 
 def test_a_bad_command_says_which_field_is_wrong() -> None:
     with pytest.raises(InvalidMessage) as refused:
-        decode_control(b'{"type": "command", "command": "start", "command_id": "c4", '
-                       b'"payload": {"symbol": "BTCUSDT", "type": "api"}}')
+        decode_control(
+            b'{"type": "command", "command": "start", "command_id": "c4", '
+            b'"payload": {"symbol": "BTCUSDT", "type": "api"}}'
+        )
     assert "payload.time_range" in refused.value.message

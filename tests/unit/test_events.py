@@ -19,8 +19,13 @@ def test_an_event_is_byte_for_byte_the_pydantic_encoding_of_queue_event() -> Non
     queue = new_queue(QueueCreate.model_validate(BASIC), str(uuid.uuid4()))
     queue.status = Status.LOADING
     [encoded] = events_of(QueueChange(queue, Status.PENDING))
-    expected = QueueEvent(event="queue.loading", queue_id=queue.id, status=Status.LOADING,
-                          ts=queue.updated_at, data=queue.model_dump(mode="json"))
+    expected = QueueEvent(
+        event="queue.loading",
+        queue_id=queue.id,
+        status=Status.LOADING,
+        ts=queue.updated_at,
+        data=queue.model_dump(mode="json"),
+    )
     assert encoded == encode_json(expected)
 
 

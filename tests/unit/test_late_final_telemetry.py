@@ -20,16 +20,21 @@ def exited_queue() -> QueueState:
 
 
 def final(q: QueueState, job: str, status: Status, seq: int, records: int) -> Telemetry:
-    return Telemetry(queue_id=q.id, job=job, status=status, seq=seq, records_written=records,
-                     last_loaded_timestamp="2024-01-03T23:55:00.000Z")  # fmt: skip
+    return Telemetry(
+        queue_id=q.id,
+        job=job,
+        status=status,
+        seq=seq,
+        records_written=records,
+        last_loaded_timestamp="2024-01-03T23:55:00.000Z",
+    )
 
 
 def test_the_final_report_still_brings_its_counters() -> None:
     q = exited_queue()
     loader = q.jobs[0]
     assert transitions.apply_telemetry(q, final(q, loader.name, Status.FINISHED, 3, 576))
-    assert (loader.status, loader.records_written, q.records_written) == (
-        Status.FINISHED, 576, 576)  # fmt: skip
+    assert (loader.status, loader.records_written, q.records_written) == (Status.FINISHED, 576, 576)
     assert q.status is Status.FINISHED
 
 

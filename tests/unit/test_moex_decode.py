@@ -11,16 +11,31 @@ from app.workers.moex.errors import MoexProtocolError
 
 
 def body(kind: str, columns: list[str], data: str) -> bytes:
-    return (f'{{"properties":{{"type":"{kind}","seqnum":7,"timestamp":1769065140}},'
-            f'"columns":{columns!r},"data":{data}}}').replace("'", '"').encode()
+    return (
+        (
+            f'{{"properties":{{"type":"{kind}","seqnum":7,"timestamp":1769065140}},'
+            f'"columns":{columns!r},"data":{data}}}'
+        )
+        .replace("'", '"')
+        .encode()
+    )
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ([Decimal("306.13"), 2], "306.13"), ([Decimal("306.1"), 2], "306.10"), ([5, 1], "5.0"),
-    ([Decimal("0.00000001"), 8], "0.00000001"), (1234, "1234"), (None, None), ([None, 2], None),
-])
-def test_fixed_point_values_render_as_exact_decimal_strings(value: object,
-                                                            expected: str | None) -> None:
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ([Decimal("306.13"), 2], "306.13"),
+        ([Decimal("306.1"), 2], "306.10"),
+        ([5, 1], "5.0"),
+        ([Decimal("0.00000001"), 8], "0.00000001"),
+        (1234, "1234"),
+        (None, None),
+        ([None, 2], None),
+    ],
+)
+def test_fixed_point_values_render_as_exact_decimal_strings(
+    value: object, expected: str | None
+) -> None:
     assert fixed(value) == expected
 
 
@@ -36,8 +51,9 @@ def test_message_properties_and_epoch_seconds_become_milliseconds() -> None:
     assert message.rows == [{"TICKER": "SBER"}]
 
 
-@pytest.mark.parametrize("broken", [b"not json", body("weird", ["A"], "[[1]]"),
-                                    body("snapshot", ["A", "B"], "[[1]]")])
+@pytest.mark.parametrize(
+    "broken", [b"not json", body("weird", ["A"], "[[1]]"), body("snapshot", ["A", "B"], "[[1]]")]
+)
 def test_malformed_bodies_raise_our_protocol_error(broken: bytes) -> None:
     with pytest.raises(MoexProtocolError):
         parse_message(broken)
@@ -45,14 +61,22 @@ def test_malformed_bodies_raise_our_protocol_error(broken: bytes) -> None:
 
 def test_snapshot_replaces_updates_upsert_and_removal_deletes_by_key() -> None:
     table = Table(("BUYSELL", "PRICE"))
-    table.apply(parse_message(body("snapshot", ["BUYSELL", "PRICE", "QUANTITY"],
-                                   '[["B",[1.5,2],3],["S",[1.6,2],4]]')))
-    table.apply(parse_message(body("updates", ["BUYSELL", "PRICE", "QUANTITY"],
-                                   '[["B",[1.5,2],9],["B",[1.4,2],1]]')))
+    table.apply(
+        parse_message(
+            body("snapshot", ["BUYSELL", "PRICE", "QUANTITY"], '[["B",[1.5,2],3],["S",[1.6,2],4]]')
+        )
+    )
+    table.apply(
+        parse_message(
+            body("updates", ["BUYSELL", "PRICE", "QUANTITY"], '[["B",[1.5,2],9],["B",[1.4,2],1]]')
+        )
+    )
     removed = table.apply(parse_message(body("removal", ["BUYSELL", "PRICE"], '[["S",[1.6,2]]]')))
     assert removed == [{"BUYSELL": "S", "PRICE": [Decimal("1.6"), 2], "QUANTITY": 4}]
     assert {(r["PRICE"][0], r["QUANTITY"]) for r in table.rows.values()} == {
-        (Decimal("1.5"), 9), (Decimal("1.4"), 1)}
+        (Decimal("1.5"), 9),
+        (Decimal("1.4"), 1),
+    }
     table.apply(parse_message(body("snapshot", ["BUYSELL", "PRICE", "QUANTITY"], "[]")))
     assert table.rows == {}
 

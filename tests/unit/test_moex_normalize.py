@@ -6,10 +6,16 @@ from decimal import Decimal
 
 from app.workers.moex import normalize
 
-ROW = {"FROM": "2026-01-22 09:58:00", "TILL": "2026-01-22 09:58:59",
-       "OPEN": [Decimal("306.13"), 2], "HIGH": [Decimal("306.5"), 2],
-       "LOW": [Decimal("306"), 2], "CLOSE": [Decimal("306.25"), 2],
-       "VALUE": [Decimal("1234567.8"), 1], "VOLUME": 4000}
+ROW = {
+    "FROM": "2026-01-22 09:58:00",
+    "TILL": "2026-01-22 09:58:59",
+    "OPEN": [Decimal("306.13"), 2],
+    "HIGH": [Decimal("306.5"), 2],
+    "LOW": [Decimal("306"), 2],
+    "CLOSE": [Decimal("306.25"), 2],
+    "VALUE": [Decimal("1234567.8"), 1],
+    "VOLUME": 4000,
+}
 
 
 def test_moscow_time_is_utc_plus_three() -> None:
@@ -28,7 +34,8 @@ def test_candle_record_is_exact_and_closed_once_its_minute_is_over() -> None:
 
 def test_ticker_and_book_ids_differ_between_updates_in_one_second() -> None:
     row = {"TICKER": "SBER", "LAST": [Decimal("1.5"), 2]}
-    assert normalize.ticker("SBER", row, 1, 1000)["id"] != normalize.ticker("SBER", row, 2,
-                                                                                1000)["id"]
+    assert (
+        normalize.ticker("SBER", row, 1, 1000)["id"] != normalize.ticker("SBER", row, 2, 1000)["id"]
+    )
     first, second = (normalize.book("SBER", [], seq, 1000)["id"] for seq in (1, 2))
     assert first != second

@@ -19,22 +19,31 @@ def test_1500_tickers_make_30_connections_of_50() -> None:
 
 
 def test_candle_interval_comes_from_the_request_and_qualified_tickers_keep_their_board() -> None:
-    env = moex_env("ws://x", "ws_candles", ["MXCX.CETS.USD000UTSTOM", "SBER", "SBER"],
-                   request_json='{"interval": "H1"}')
+    env = moex_env(
+        "ws://x",
+        "ws_candles",
+        ["MXCX.CETS.USD000UTSTOM", "SBER", "SBER"],
+        request_json='{"interval": "H1"}',
+    )
     (group,) = plan(env, LoaderOptions())
-    assert [s.selector for s in group] == ['TICKER="MXCX.CETS.USD000UTSTOM" and interval="H1"',
-                                           'TICKER="MXSE.TQBR.SBER" and interval="H1"']
+    assert [s.selector for s in group] == [
+        'TICKER="MXCX.CETS.USD000UTSTOM" and interval="H1"',
+        'TICKER="MXSE.TQBR.SBER" and interval="H1"',
+    ]
     assert group[0].destination == "MXCX.candles" and group[0].symbol == "USD000UTSTOM"
     headers = group[1].headers()
     assert headers["id"] == headers["receipt"]
 
 
-@pytest.mark.parametrize(("job_type", "request_json", "tickers"), [
-    ("ws_trades", "{}", ["SBER"]), ("ws_candles", '{"interval": "M5"}', ["SBER"]),
-    ("ws_candles", "{}", []),
-])
-def test_invalid_jobs_raise_our_error(job_type: str, request_json: str,
-                                      tickers: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("job_type", "request_json", "tickers"),
+    [
+        ("ws_trades", "{}", ["SBER"]),
+        ("ws_candles", '{"interval": "M5"}', ["SBER"]),
+        ("ws_candles", "{}", []),
+    ],
+)
+def test_invalid_jobs_raise_our_error(job_type: str, request_json: str, tickers: list[str]) -> None:
     with pytest.raises(MoexJobInvalid):
         plan(moex_env("ws://x", job_type, tickers, request_json=request_json), LoaderOptions())
 

@@ -37,8 +37,10 @@ def test_content_length_allows_nul_in_body_and_first_header_wins() -> None:
     assert frame.body == b"a\0b" and frame.headers["x"] == "1"
 
 
-@pytest.mark.parametrize("broken", ["MESSAGE\nx:1\n\nbody", "MESSAGE\nnocolon\n\n\0",
-                                    "MESSAGE\nx:bad\\q\n\n\0", "MESSAGE\nx:1"])
+@pytest.mark.parametrize(
+    "broken",
+    ["MESSAGE\nx:1\n\nbody", "MESSAGE\nnocolon\n\n\0", "MESSAGE\nx:bad\\q\n\n\0", "MESSAGE\nx:1"],
+)
 def test_broken_frames_raise_our_protocol_error(broken: str) -> None:
     with pytest.raises(MoexProtocolError):
         stomp.decode(broken)

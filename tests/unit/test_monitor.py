@@ -16,31 +16,57 @@ from app.monitor import MonitorState, freshness_style, render, summary, topic_ur
 NOW = 1_769_065_200.0
 
 
-def telemetry(job: str, tickers: dict[str, dict[str, Any]], updates: int = 100,
-              queue_id: str = "q1") -> dict[str, Any]:
-    stats = {"connections_online": 29, "connections_total": 30, "updates": updates,
-             "tickers_seen": 145, "tickers_total": 1500, "with_prices": 87,
-             "online": list(range(1, 30)), "tickers": tickers}
-    return {"event": "job.telemetry", "queue_id": queue_id, "job": job, "status": "loading",
-            "records_written": 10, "stats": stats}
+def telemetry(
+    job: str, tickers: dict[str, dict[str, Any]], updates: int = 100, queue_id: str = "q1"
+) -> dict[str, Any]:
+    stats = {
+        "connections_online": 29,
+        "connections_total": 30,
+        "updates": updates,
+        "tickers_seen": 145,
+        "tickers_total": 1500,
+        "with_prices": 87,
+        "online": list(range(1, 30)),
+        "tickers": tickers,
+    }
+    return {
+        "event": "job.telemetry",
+        "queue_id": queue_id,
+        "job": job,
+        "status": "loading",
+        "records_written": 10,
+        "stats": stats,
+    }
 
 
 def figures(age: float, updates: int, **prices: str) -> dict[str, Any]:
-    return {"open": None, "high": None, "low": None, "close": None, "volume": None,
-            "bid": None, "ask": None, "last": None, **prices, "updates": updates,
-            "last_update": NOW - age}
+    return {
+        "open": None,
+        "high": None,
+        "low": None,
+        "close": None,
+        "volume": None,
+        "bid": None,
+        "ask": None,
+        "last": None,
+        **prices,
+        "updates": updates,
+        "last_update": NOW - age,
+    }
 
 
 def screen(state: MonitorState) -> str:
-    console = Console(file=io.StringIO(), record=True, width=160, force_terminal=True,
-                      color_system="standard")
+    console = Console(
+        file=io.StringIO(), record=True, width=160, force_terminal=True, color_system="standard"
+    )
     console.print(render(state, NOW))
     return console.export_text(styles=True)
 
 
 def row(text: str, ticker: str) -> str:
-    (line,) = [line for line in text.splitlines() if f" {ticker} " in re.sub(r"\x1b\[[\d;]*m",
-                                                                               "", line)]
+    (line,) = [
+        line for line in text.splitlines() if f" {ticker} " in re.sub(r"\x1b\[[\d;]*m", "", line)
+    ]
     return line
 
 
@@ -48,29 +74,65 @@ def plain(text: str) -> str:
     return re.sub(r"\x1b\[[\d;]*m", "", text)
 
 
-@pytest.mark.parametrize(("age", "style"), [(0, "green"), (4.9, "green"), (5, "yellow"),
-                                            (29.9, "yellow"), (30, "red"), (600, "red")])
+@pytest.mark.parametrize(
+    ("age", "style"),
+    [(0, "green"), (4.9, "green"), (5, "yellow"), (29.9, "yellow"), (30, "red"), (600, "red")],
+)
 def test_freshness_thresholds(age: float, style: str) -> None:
     assert freshness_style(age) == style
 
 
 def test_candle_table_shows_ohlc_volume_updates_and_coloured_times() -> None:
     state = MonitorState(started=NOW - 98)
-    state.apply(telemetry("candles", {
-        "SBER": figures(1, 45, open="283.33", high="283.57", low="283.20", close="283.27",
-                        volume="112405"),
-        "GAZP": figures(10, 42, open="115.63", high="115.77", low="115.59", close="115.61",
-                        volume="212200"),
-        "LKOH": figures(40, 38, open="5825.50", high="5830.00", low="5824.50",
-                        close="5826.00", volume="1063"),
-    }), NOW)
+    state.apply(
+        telemetry(
+            "candles",
+            {
+                "SBER": figures(
+                    1,
+                    45,
+                    open="283.33",
+                    high="283.57",
+                    low="283.20",
+                    close="283.27",
+                    volume="112405",
+                ),
+                "GAZP": figures(
+                    10,
+                    42,
+                    open="115.63",
+                    high="115.77",
+                    low="115.59",
+                    close="115.61",
+                    volume="212200",
+                ),
+                "LKOH": figures(
+                    40,
+                    38,
+                    open="5825.50",
+                    high="5830.00",
+                    low="5824.50",
+                    close="5826.00",
+                    volume="1063",
+                ),
+            },
+        ),
+        NOW,
+    )
     text = screen(state)
-    assert "Connections: 29/30 | Updates: 100 | Tickers: 145/1500 | With Prices: 87" in plain(
-        text)
+    assert "Connections: 29/30 | Updates: 100 | Tickers: 145/1500 | With Prices: 87" in plain(text)
     assert "candles online (29): 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ... 29" in plain(text)
     assert "Uptime: 98s" in plain(text)
     assert [cell.strip() for cell in plain(row(text, "SBER")).split("│")[1:-1]] == [
-        "SBER", "283.33", "283.57", "283.20", "283.27", "112,405", "45", _clock(NOW - 1)]
+        "SBER",
+        "283.33",
+        "283.57",
+        "283.20",
+        "283.27",
+        "112,405",
+        "45",
+        _clock(NOW - 1),
+    ]
     assert re.search(r"\x1b\[32m *\d\d:\d\d:\d\d", row(text, "SBER")), "fresh: green"
     assert re.search(r"\x1b\[33m *\d\d:\d\d:\d\d", row(text, "GAZP")), "recent: yellow"
     assert re.search(r"\x1b\[31m *\d\d:\d\d:\d\d", row(text, "LKOH")), "stale: red"
@@ -82,8 +144,14 @@ def test_candle_table_shows_ohlc_volume_updates_and_coloured_times() -> None:
 def test_busiest_tickers_first_and_limited_merging_jobs() -> None:
     state = MonitorState(started=NOW)
     state.apply(telemetry("books", {"SBER": figures(1, 5, bid="1.1", ask="1.2")}), NOW)
-    state.apply(telemetry("trades", {"SBER": figures(1, 5, last="1.15"),
-                                     "GAZP": figures(1, 7, last="2")}, updates=50), NOW)
+    state.apply(
+        telemetry(
+            "trades",
+            {"SBER": figures(1, 5, last="1.15"), "GAZP": figures(1, 7, last="2")},
+            updates=50,
+        ),
+        NOW,
+    )
     lines = [plain(line) for line in screen(state).splitlines() if "│" in line]
     assert [line.split("│")[1].strip() for line in lines] == ["SBER", "GAZP"]
     assert [cell.strip() for cell in lines[0].split("│")[2:6]] == ["1.1", "1.2", "1.15", "-"]
@@ -107,11 +175,14 @@ def test_queue_events_heartbeats_rates_and_foreign_queues() -> None:
     assert "300 updates" in summary(state, NOW)
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("http://h:8000", "ws://h:8000/ws/topic?queue_id=a&queue_id=b"),
-    ("https://h/api/", "wss://h/api/ws/topic?queue_id=a&queue_id=b"),
-    ("ws://h/ws/topic?format=json", "ws://h/ws/topic?format=json&queue_id=a&queue_id=b"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://h:8000", "ws://h:8000/ws/topic?queue_id=a&queue_id=b"),
+        ("https://h/api/", "wss://h/api/ws/topic?queue_id=a&queue_id=b"),
+        ("ws://h/ws/topic?format=json", "ws://h/ws/topic?format=json&queue_id=a&queue_id=b"),
+    ],
+)
 def test_topic_url(url: str, expected: str) -> None:
     assert topic_url(url, ["a", "b"]) == expected
 

@@ -26,9 +26,11 @@ async def test_monitor_follows_reconnects_and_stops() -> None:
         requests.append((ws.request.path, ws.request.headers.get("Authorization")))
         updates = 10 * len(requests)
         ticker = figures(0, updates, open="1.00", close="1.50", volume="7")
-        for message in ({"event": "heartbeat"},
-                        {"event": "queue.loading", "queue_id": "q1", "status": "loading"},
-                        telemetry("candles", {"SBER": ticker}, updates=updates)):
+        for message in (
+            {"event": "heartbeat"},
+            {"event": "queue.loading", "queue_id": "q1", "status": "loading"},
+            telemetry("candles", {"SBER": ticker}, updates=updates),
+        ):
             await ws.send(orjson.dumps(message).decode())
         if len(requests) == 1:
             ws.transport.abort()  # the first connection drops
@@ -38,11 +40,20 @@ async def test_monitor_follows_reconnects_and_stops() -> None:
         port = server.sockets[0].getsockname()[1]
         state, changes, stop = MonitorState(started=time.time()), Changes(), asyncio.Event()
         console = Console(file=io.StringIO(), width=140, record=True)
-        options = MonitorOptions(refresh_seconds=0.05, backoff_initial=0.01,
-                                 on_message=lambda _: changes.notify())
-        task = asyncio.create_task(monitor(f"http://127.0.0.1:{port}", ["q1"], "tok",
-                                           console=console, state=state, stop=stop,
-                                           options=options))
+        options = MonitorOptions(
+            refresh_seconds=0.05, backoff_initial=0.01, on_message=lambda _: changes.notify()
+        )
+        task = asyncio.create_task(
+            monitor(
+                f"http://127.0.0.1:{port}",
+                ["q1"],
+                "tok",
+                console=console,
+                state=state,
+                stop=stop,
+                options=options,
+            )
+        )
         await changes.wait_until(lambda: state.total("updates") == 20 and state.connected)
         stop.set()
         async with asyncio.timeout(2):

@@ -26,7 +26,10 @@ def test_wrong_value_stops_start_up_with_one_line(tmp_path: Path) -> None:
     result = subprocess.run(  # noqa: PLW1510 (the exit code is what is checked)
         [sys.executable, "-c", "from app.cli import main; main()", "serve"],
         env={"PATH": "/usr/bin:/bin", "PORT": "eighty", "JOB_LAUNCHER": "mainframe"},
-        capture_output=True, text=True, timeout=30, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -39,7 +42,10 @@ def test_non_loopback_without_tokens_refuses_to_start(tmp_path: Path) -> None:
     result = subprocess.run(  # noqa: PLW1510 (the exit code is what is checked)
         [sys.executable, "-c", "from app.cli import main; main()", "serve", "--host", "0.0.0.0"],
         env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path)},
-        capture_output=True, text=True, timeout=30, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert "refusing to serve on 0.0.0.0 without API_TOKENS" in result.stderr

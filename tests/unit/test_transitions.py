@@ -94,14 +94,16 @@ def test_coalescing_keeps_every_status_passed_and_the_newest_counters() -> None:
 
     q = queue()
     reports = [report(q, Status.LOADING, s, records=s) for s in (3, 1, 2)] + [
-        report(q, Status.FINISHED, 4, records=40), report(q, Status.LOADING, 0)]
+        report(q, Status.FINISHED, 4, records=40),
+        report(q, Status.LOADING, 0),
+    ]
     kept = coalesce(reports)
-    assert [(r.seq, r.status) for r in kept] == [
-        (0, Status.LOADING), (4, Status.FINISHED)]
+    assert [(r.seq, r.status) for r in kept] == [(0, Status.LOADING), (4, Status.FINISHED)]
     full, short = queue(), queue()
     for r in sorted(reports, key=lambda r: r.seq):
         transitions.apply_telemetry(full, r)
     for r in kept:
         transitions.apply_telemetry(short, r)
     assert short.jobs[0].model_dump(exclude={"started_at", "finished_at"}) == (
-        full.jobs[0].model_dump(exclude={"started_at", "finished_at"}))
+        full.jobs[0].model_dump(exclude={"started_at", "finished_at"})
+    )

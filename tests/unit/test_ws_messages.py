@@ -5,8 +5,16 @@ import pytest
 
 from app.control.messages import from_control
 
-REPORT = {"type": "telemetry", "queue_id": "q1", "job": "loader-q1", "status": "loading",
-          "records_written": 5, "seq": 3, "ts": "2024-06-01T00:00:00Z", "stats": {"n": 1}}
+REPORT = {
+    "type": "telemetry",
+    "queue_id": "q1",
+    "job": "loader-q1",
+    "status": "loading",
+    "records_written": 5,
+    "seq": 3,
+    "ts": "2024-06-01T00:00:00Z",
+    "stats": {"n": 1},
+}
 
 
 def test_telemetry_becomes_job_telemetry_with_its_job_and_seq() -> None:
@@ -15,17 +23,28 @@ def test_telemetry_becomes_job_telemetry_with_its_job_and_seq() -> None:
     message, job, seq = shown
     assert (job, seq, message.queue_id) == ("q1/loader-q1", 3, "q1")
     assert orjson.loads(message.json) == {
-        "event": "job.telemetry", "queue_id": "q1", "job": "loader-q1", "status": "loading",
-        "records_written": 5, "last_loaded_timestamp": None, "error_message": None, "seq": 3,
-        "ts": "2024-06-01T00:00:00Z", "stats": {"n": 1}}
+        "event": "job.telemetry",
+        "queue_id": "q1",
+        "job": "loader-q1",
+        "status": "loading",
+        "records_written": 5,
+        "last_loaded_timestamp": None,
+        "error_message": None,
+        "seq": 3,
+        "ts": "2024-06-01T00:00:00Z",
+        "stats": {"n": 1},
+    }
     assert message.text == "📊 Queue q1 · loader-q1 → loading (5 records)"
 
 
-@pytest.mark.parametrize("raw", [
-    b"not json",
-    orjson.dumps({**REPORT, "seq": -1}),
-    orjson.dumps({**REPORT, "status": "dancing"}),
-    b'{"type": "command", "command": "stop", "command_id": "c1", "queue_id": "q1"}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        orjson.dumps({**REPORT, "seq": -1}),
+        orjson.dumps({**REPORT, "status": "dancing"}),
+        b'{"type": "command", "command": "stop", "command_id": "c1", "queue_id": "q1"}',
+    ],
+)
 def test_what_the_dispatcher_would_refuse_is_not_shown(raw: bytes) -> None:
     assert from_control(raw) is None

@@ -56,9 +56,13 @@ class StreamConnection:
         t = self.tuning
         while True:
             async for attempt in stamina.retry_context(
-                on=BinanceError, attempts=None, timeout=None, wait_initial=t.reconnect_initial_s,
-                wait_max=t.reconnect_max_s, wait_jitter=t.reconnect_jitter_s,
-            ):  # fmt: skip
+                on=BinanceError,
+                attempts=None,
+                timeout=None,
+                wait_initial=t.reconnect_initial_s,
+                wait_max=t.reconnect_max_s,
+                wait_jitter=t.reconnect_jitter_s,
+            ):
                 with attempt:
                     await self._session()
 
@@ -69,9 +73,13 @@ class StreamConnection:
     async def _session(self) -> None:
         self._ended = None
         try:
-            async with connect(self.url(), ping_interval=None, max_queue=4096,
-                               open_timeout=self.tuning.request_timeout_s,
-                               close_timeout=1) as ws:  # fmt: skip
+            async with connect(
+                self.url(),
+                ping_interval=None,
+                max_queue=4096,
+                open_timeout=self.tuning.request_timeout_s,
+                close_timeout=1,
+            ) as ws:
                 await self._serve(ws)
         except (OSError, TimeoutError, websockets.WebSocketException) as error:
             self.ctx.warn(f"stream connection to {self.base_url} failed: {error!r}")
@@ -84,8 +92,10 @@ class StreamConnection:
         self.handler.on_connect(self.streams)
         now = time.monotonic()
         self._silent_since = dict.fromkeys(self.streams[: self.tuning.url_streams_max], now)
-        helpers = [asyncio.create_task(self._subscribe_rest(ws)),
-                   asyncio.create_task(self._watch(ws))]  # fmt: skip
+        helpers = [
+            asyncio.create_task(self._subscribe_rest(ws)),
+            asyncio.create_task(self._watch(ws)),
+        ]
         try:
             await self._receive(ws)
         finally:
@@ -148,5 +158,3 @@ class StreamConnection:
         self._seen.clear()
         limit = self.tuning.silence_timeout_s
         return [s for s, since in self._silent_since.items() if now - since >= limit]
-
-

@@ -108,10 +108,18 @@ class DepthBooks:
             self.resync(symbol).buffer.append(event)
         elif verdict is Verdict.APPLY:
             book.apply(event)
-            self.batcher.pending.append(book_record(
-                self.market.exchange, symbol, kind="book_update", bids=event["b"],
-                asks=event["a"], ids=(event["U"], event["u"]), event_time=event["E"], now=now,
-            ))  # fmt: skip
+            self.batcher.pending.append(
+                book_record(
+                    self.market.exchange,
+                    symbol,
+                    kind="book_update",
+                    bids=event["b"],
+                    asks=event["a"],
+                    ids=(event["U"], event["u"]),
+                    event_time=event["E"],
+                    now=now,
+                )
+            )
 
     def resync(self, symbol: str) -> LocalBook:
         """Fresh unsynced book buffering events, and a snapshot task (replacing any old one)."""
@@ -124,11 +132,18 @@ class DepthBooks:
     async def _sync(self, symbol: str, book: LocalBook) -> None:
         snapshot = await self._usable_snapshot(symbol, book)
         book.load(snapshot)
-        self.batcher.pending.append(book_record(
-            self.market.exchange, symbol, kind="book_snapshot", bids=snapshot["bids"],
-            asks=snapshot["asks"], ids=(None, book.last_id),
-            event_time=snapshot.get("E", now_ms()), now=now_ms(),
-        ))  # fmt: skip
+        self.batcher.pending.append(
+            book_record(
+                self.market.exchange,
+                symbol,
+                kind="book_snapshot",
+                bids=snapshot["bids"],
+                asks=snapshot["asks"],
+                ids=(None, book.last_id),
+                event_time=snapshot.get("E", now_ms()),
+                now=now_ms(),
+            )
+        )
         buffered, book.buffer = book.buffer, []
         for index, event in enumerate(buffered):
             if (current := self.books[symbol]) is not book:

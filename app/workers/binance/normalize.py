@@ -126,18 +126,36 @@ def _ticker(exchange: str, symbol: str, event_time: int, now: int, **fields: Any
 def ticker_24h(exchange: str, data: dict[str, Any], now: int) -> Ticker:
     """A 24hrTicker event (`c,b,B,a,A,o,h,l,v`)."""
     return _ticker(
-        exchange, data["s"], data["E"], now, key="24h", last=data["c"], bid=data.get("b"),
-        bid_quantity=data.get("B"), ask=data.get("a"), ask_quantity=data.get("A"),
-        open=data["o"], high=data["h"], low=data["l"], volume=data["v"],
-    )  # fmt: skip
+        exchange,
+        data["s"],
+        data["E"],
+        now,
+        key="24h",
+        last=data["c"],
+        bid=data.get("b"),
+        bid_quantity=data.get("B"),
+        ask=data.get("a"),
+        ask_quantity=data.get("A"),
+        open=data["o"],
+        high=data["h"],
+        low=data["l"],
+        volume=data["v"],
+    )
 
 
 def book_ticker(exchange: str, data: dict[str, Any], now: int) -> Ticker:
     """A bookTicker event (`u,s,b,B,a,A`, no `e`; futures adds `E`); keyed by update id."""
     return _ticker(
-        exchange, data["s"], data.get("E", now), now, key=f"book:{data['u']}",
-        bid=data["b"], bid_quantity=data["B"], ask=data["a"], ask_quantity=data["A"],
-    )  # fmt: skip
+        exchange,
+        data["s"],
+        data.get("E", now),
+        now,
+        key=f"book:{data['u']}",
+        bid=data["b"],
+        bid_quantity=data["B"],
+        ask=data["a"],
+        ask_quantity=data["A"],
+    )
 
 
 def mark_price(exchange: str, data: dict[str, Any], now: int) -> Ticker:

@@ -28,8 +28,13 @@ async def kline_pages(
     """Pages of kline rows; the next page starts at the last open time + 1 (no overlap)."""
     cursor, end = span
     while cursor <= end:
-        params = {"symbol": symbol, "interval": interval, "startTime": cursor,
-                  "endTime": end, "limit": market.klines_limit}  # fmt: skip
+        params = {
+            "symbol": symbol,
+            "interval": interval,
+            "startTime": cursor,
+            "endTime": end,
+            "limit": market.klines_limit,
+        }
         rows = await client.get(f"{market.api_prefix}/klines", params)
         if rows:
             yield rows
@@ -65,8 +70,12 @@ async def _first_agg_page(
     start, end = span
     while start <= end:
         window_end = min(start + HOUR_MS - 1, end)
-        params = {"symbol": symbol, "startTime": start, "endTime": window_end,
-                  "limit": market.agg_trades_limit}  # fmt: skip
+        params = {
+            "symbol": symbol,
+            "startTime": start,
+            "endTime": window_end,
+            "limit": market.agg_trades_limit,
+        }
         rows: list[Row] = await client.get(f"{market.api_prefix}/aggTrades", params)
         if rows:
             return rows

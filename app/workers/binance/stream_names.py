@@ -17,10 +17,14 @@ def stream_suffix(job_type: str, market: Market) -> str:
     """`ws_candles_5m` -> `kline_5m`; futures has no raw trade stream, so trades -> aggTrade."""
     if job_type.startswith("ws_candles_"):
         return "kline_" + job_type.removeprefix("ws_candles_")
-    suffixes = {"ws_trades": "aggTrade" if market.futures else "trade",
-                "ws_agg_trades": "aggTrade", "ws_ticker": "ticker",
-                "ws_book_ticker": "bookTicker", "ws_depth": "depth@100ms",
-                "ws_mark_price": "markPrice"}  # fmt: skip
+    suffixes = {
+        "ws_trades": "aggTrade" if market.futures else "trade",
+        "ws_agg_trades": "aggTrade",
+        "ws_ticker": "ticker",
+        "ws_book_ticker": "bookTicker",
+        "ws_depth": "depth@100ms",
+        "ws_mark_price": "markPrice",
+    }
     if job_type not in suffixes:
         raise InvalidInput(f"not a Binance stream job type: {job_type}")
     return suffixes[job_type]
@@ -44,9 +48,9 @@ def streams_for(symbols: list[str], suffix: str) -> list[str]:
     return [f"{symbol.lower()}@{suffix}" for symbol in symbols]
 
 
-def plan_connections(streams: list[str], market: Market, per_connection: int) -> list[
-    tuple[str, list[str]]
-]:
+def plan_connections(
+    streams: list[str], market: Market, per_connection: int
+) -> list[tuple[str, list[str]]]:
     """(route, streams) per connection: one route per connection, at most N streams each."""
     ordered = sorted(streams, key=market.ws_route)
     plan = []

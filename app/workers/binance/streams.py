@@ -34,9 +34,12 @@ class NormalizingHandler:
 
 
 def connections_for(
-    ctx: JobContext, market: Market, tuning: BinanceTuning, handler: StreamHandler,
+    ctx: JobContext,
+    market: Market,
+    tuning: BinanceTuning,
+    handler: StreamHandler,
     batcher: Batcher,
-) -> list[StreamConnection]:  # fmt: skip
+) -> list[StreamConnection]:
     suffix = stream_suffix(ctx.env.job_type, market)
     streams = streams_for(ctx.env.symbol_list, suffix)
     per_connection = tuning.streams_per_connection or market.streams_per_connection

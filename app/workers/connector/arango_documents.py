@@ -29,8 +29,9 @@ DUPLICATE_NAME = 1207
 class ArangoDocumentStore:
     def __init__(self, settings: Settings, timeout_seconds: float = 30.0) -> None:
         self._settings = settings
-        self._client = ArangoClient(hosts=settings.arango_url or "",
-                                    request_timeout=timeout_seconds)  # fmt: skip
+        self._client = ArangoClient(
+            hosts=settings.arango_url or "", request_timeout=timeout_seconds
+        )
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="arango-documents")
         self._db: StandardDatabase | None = None
         self._ready: set[str] = set()
@@ -86,8 +87,7 @@ class ArangoDocumentStore:
         if not db.has_collection(name):
             return {}
         found: Any = db.collection(name).get_many(keys)
-        return {d["_key"]: {k: v for k, v in d.items() if k not in ("_id", "_rev")}
-                for d in found}  # fmt: skip
+        return {d["_key"]: {k: v for k, v in d.items() if k not in ("_id", "_rev")} for d in found}
 
 
 def _create_missing(db: StandardDatabase, name: str) -> None:

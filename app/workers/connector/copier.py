@@ -23,9 +23,13 @@ class SourceLoaderFailed(QueueManagerError):
 
 class Copier:
     def __init__(
-        self, ctx: JobContext, plan: ConnectorPlan, store: DocumentStore,
-        reader: TopicReader, watch: LoaderWatch | None,
-    ) -> None:  # fmt: skip
+        self,
+        ctx: JobContext,
+        plan: ConnectorPlan,
+        store: DocumentStore,
+        reader: TopicReader,
+        watch: LoaderWatch | None,
+    ) -> None:
         self.ctx, self.plan, self.store, self.reader, self.watch = ctx, plan, store, reader, watch
         self.written = 0
         self.newest_ms: int | None = None

@@ -38,8 +38,10 @@ class DocumentStore(Protocol):
 def valid_collection(name: str) -> str:
     """The name itself, or InvalidInput: it reaches SQL and AQL only after this check."""
     if not COLLECTION_PATTERN.fullmatch(name):
-        raise InvalidInput(f"invalid collection name {name!r}: a letter, then letters, "
-                           "digits, _ or -, at most 64 characters")  # fmt: skip
+        raise InvalidInput(
+            f"invalid collection name {name!r}: a letter, then letters, "
+            "digits, _ or -, at most 64 characters"
+        )
     return name
 
 

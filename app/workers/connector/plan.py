@@ -43,8 +43,10 @@ def plan_of(env: JobEnv, settings: ConnectorSettings) -> ConnectorPlan:
     named = settings.collection or str(env.request.get("collection") or "") or env.kafka_topic
     bounded = env.job_type.startswith("api_")
     return ConnectorPlan(
-        topic=env.kafka_topic, collection=valid_collection(named),
+        topic=env.kafka_topic,
+        collection=valid_collection(named),
         group=f"connector-{env.queue_id}-{env.job_name}",
-        batch_size=settings.connector_batch_size, poll_ms=settings.connector_poll_ms,
+        batch_size=settings.connector_batch_size,
+        poll_ms=settings.connector_poll_ms,
         loader_job=job_name(env.queue_id, LOADER, env.job_type) if bounded else None,
-    )  # fmt: skip
+    )

@@ -91,8 +91,9 @@ class SqliteDocumentStore:
 
 
 def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None,
-                         check_same_thread=False)  # fmt: skip
+    db = sqlite3.connect(
+        path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+    )
     db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
@@ -106,8 +107,10 @@ def _write(db: sqlite3.Connection, table: str, documents: list[Document]) -> int
         f"SELECT COUNT(*) FROM {table} WHERE key IN (SELECT value FROM json_each(?))",
         (orjson.dumps(keys).decode(),),
     ).fetchone()[0]
-    db.executemany(f"INSERT OR REPLACE INTO {table} (key, doc) VALUES (?, ?)",
-                   [(d["_key"], orjson.dumps(d)) for d in documents])  # fmt: skip
+    db.executemany(
+        f"INSERT OR REPLACE INTO {table} (key, doc) VALUES (?, ?)",
+        [(d["_key"], orjson.dumps(d)) for d in documents],
+    )
     return len(keys) - int(existing)
 
 

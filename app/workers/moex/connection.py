@@ -62,9 +62,17 @@ def error_from(frame: Frame, login: str) -> MoexError:
 class MoexConnection:
     """Connect, subscribe everything with a small delay between frames, read until dropped."""
 
-    def __init__(self, number: int, settings: ConnectionSettings,
-                 subscriptions: Sequence[Subscription], *, handler: Handler, stats: LiveStats,
-                 stop: asyncio.Event, warn: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        number: int,
+        settings: ConnectionSettings,
+        subscriptions: Sequence[Subscription],
+        *,
+        handler: Handler,
+        stats: LiveStats,
+        stop: asyncio.Event,
+        warn: Callable[[str], None],
+    ) -> None:
         self.number = number
         self._settings = settings
         self._by_id = {sub.id: sub for sub in subscriptions}
@@ -101,9 +109,15 @@ class MoexConnection:
 
     async def _open(self) -> ClientConnection:
         settings = self._settings
-        return await connect(settings.url, subprotocols=SUBPROTOCOLS, proxy=None,
-                             open_timeout=settings.open_timeout, close_timeout=2,
-                             ping_interval=settings.ping_interval, max_size=MAX_MESSAGE_BYTES)
+        return await connect(
+            settings.url,
+            subprotocols=SUBPROTOCOLS,
+            proxy=None,
+            open_timeout=settings.open_timeout,
+            close_timeout=2,
+            ping_interval=settings.ping_interval,
+            max_size=MAX_MESSAGE_BYTES,
+        )
 
     async def _serve(self, ws: ClientConnection) -> None:
         await self._handshake(ws)
@@ -157,8 +171,10 @@ class MoexConnection:
         refused = self._by_id.pop(frame.headers.get("receipt-id", ""), None)
         if refused is not None:
             reason = frame.headers.get("message", "")
-            self._warn(f"MOEX refused {refused.selector} on {refused.destination}: {reason}; "
-                       "not subscribing it again")
+            self._warn(
+                f"MOEX refused {refused.selector} on {refused.destination}: {reason}; "
+                "not subscribing it again"
+            )
 
     def _on_receipt(self, receipt_id: str) -> None:
         self._pending.discard(receipt_id)

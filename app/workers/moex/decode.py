@@ -61,8 +61,12 @@ def parse_message(body: bytes) -> Message:
         raise MoexProtocolError(f"malformed MESSAGE body: {error}") from error
     if properties.get("type") not in ("snapshot", "updates", "removal"):
         raise MoexProtocolError(f"unknown MESSAGE type {properties.get('type')!r}")
-    return Message(properties["type"], int(properties.get("seqnum") or 0),
-                   _epoch_ms(properties.get("timestamp")), rows)
+    return Message(
+        properties["type"],
+        int(properties.get("seqnum") or 0),
+        _epoch_ms(properties.get("timestamp")),
+        rows,
+    )
 
 
 def _epoch_ms(value: Any) -> int | None:

@@ -71,10 +71,11 @@ def plan(env: JobEnv, options: LoaderOptions) -> list[list[Subscription]]:
     if not tickers:
         raise MoexJobInvalid("a MOEX stream job needs at least one ticker (SYMBOLS)")
     stream, interval = stream_for(env.job_type), _interval(env)
-    subscriptions = [subscription_for(t, stream, interval, options.market, options.board)
-                     for t in tickers]
+    subscriptions = [
+        subscription_for(t, stream, interval, options.market, options.board) for t in tickers
+    ]
     size = max(1, options.tickers_per_connection)
-    return [subscriptions[i:i + size] for i in range(0, len(subscriptions), size)]
+    return [subscriptions[i : i + size] for i in range(0, len(subscriptions), size)]
 
 
 def _interval(env: JobEnv) -> str | None:
@@ -86,8 +87,9 @@ def _interval(env: JobEnv) -> str | None:
     return interval
 
 
-def _connections(ctx: JobContext, options: LoaderOptions, groups: list[list[Subscription]],
-                 stats: LiveStats) -> list[MoexConnection]:
+def _connections(
+    ctx: JobContext, options: LoaderOptions, groups: list[list[Subscription]], stats: LiveStats
+) -> list[MoexConnection]:
     settings = connection_settings(ctx.env, options)
 
     async def deliver(subscription: Subscription, message: Message) -> None:
@@ -96,22 +98,33 @@ def _connections(ctx: JobContext, options: LoaderOptions, groups: list[list[Subs
         if records:
             await ctx.sink.send(records)
 
-    return [MoexConnection(number, settings, subs, handler=deliver, stats=stats,
-                           stop=ctx.stop_requested, warn=ctx.warn)
-            for number, subs in enumerate(groups, start=1)]
+    return [
+        MoexConnection(
+            number,
+            settings,
+            subs,
+            handler=deliver,
+            stats=stats,
+            stop=ctx.stop_requested,
+            warn=ctx.warn,
+        )
+        for number, subs in enumerate(groups, start=1)
+    ]
 
 
 def connection_settings(env: JobEnv, options: LoaderOptions) -> ConnectionSettings:
     return ConnectionSettings(
-        url=env.moex_ws_url, domain=env.moex_domain, login=env.moex_login,
+        url=env.moex_ws_url,
+        domain=env.moex_domain,
+        login=env.moex_login,
         passcode=env.moex_passcode.get_secret_value(),
-        subscribe_delay=options.subscribe_delay, backoff_initial=options.backoff_initial,
+        subscribe_delay=options.subscribe_delay,
+        backoff_initial=options.backoff_initial,
         backoff_max=options.backoff_max,
     )
 
 
-async def _report_until_stopped(ctx: JobContext, stats: LiveStats,
-                                options: LoaderOptions) -> None:
+async def _report_until_stopped(ctx: JobContext, stats: LiveStats, options: LoaderOptions) -> None:
     while not await stopped_within(ctx.stop_requested, options.stats_interval):
         _report(ctx, stats, options)
 

@@ -17,7 +17,7 @@ MOSCOW = timezone(timedelta(hours=3))
 
 
 def moscow_ms(value: Any) -> int:
-    """"2026-01-22 09:58:52" (Moscow) -> epoch milliseconds; 0 when absent."""
+    """ "2026-01-22 09:58:52" (Moscow) -> epoch milliseconds; 0 when absent."""
     if not value:
         return 0
     moment = datetime.fromisoformat(str(value)).replace(tzinfo=MOSCOW)
@@ -28,13 +28,23 @@ def candle(symbol: str, interval: str, row: Row, event_ms: int | None) -> Candle
     received = now_ms()
     open_time, close_time = moscow_ms(row.get("FROM")), moscow_ms(row.get("TILL"))
     return Candle(
-        id=candle_id(EXCHANGE, symbol, interval, open_time), kind="candle", exchange=EXCHANGE,
-        symbol=symbol, event_time=event_ms or received, received_time=received,
-        interval=interval, open_time=open_time, close_time=close_time,
-        open=fixed(row.get("OPEN")) or "", high=fixed(row.get("HIGH")) or "",
-        low=fixed(row.get("LOW")) or "", close=fixed(row.get("CLOSE")) or "",
-        volume=fixed(row.get("VOLUME")) or "0", quote_volume=fixed(row.get("VALUE")),
-        trades=None, closed=bool(close_time) and close_time <= (event_ms or received),
+        id=candle_id(EXCHANGE, symbol, interval, open_time),
+        kind="candle",
+        exchange=EXCHANGE,
+        symbol=symbol,
+        event_time=event_ms or received,
+        received_time=received,
+        interval=interval,
+        open_time=open_time,
+        close_time=close_time,
+        open=fixed(row.get("OPEN")) or "",
+        high=fixed(row.get("HIGH")) or "",
+        low=fixed(row.get("LOW")) or "",
+        close=fixed(row.get("CLOSE")) or "",
+        volume=fixed(row.get("VOLUME")) or "0",
+        quote_volume=fixed(row.get("VALUE")),
+        trades=None,
+        closed=bool(close_time) and close_time <= (event_ms or received),
     )
 
 
@@ -48,8 +58,13 @@ def book(symbol: str, rows: list[Row], seqnum: int, event_ms: int | None) -> Boo
     return Book(
         id=record_id(EXCHANGE, symbol, "book_snapshot", event_ms or received, seqnum),
         kind="book_snapshot",
-        exchange=EXCHANGE, symbol=symbol, event_time=event_ms or received,
-        received_time=received, bids=bids, asks=asks, first_update_id=None,
+        exchange=EXCHANGE,
+        symbol=symbol,
+        event_time=event_ms or received,
+        received_time=received,
+        bids=bids,
+        asks=asks,
+        first_update_id=None,
         last_update_id=seqnum,
     )
 
@@ -64,11 +79,19 @@ def ticker(symbol: str, row: Row, seqnum: int, event_ms: int | None) -> Ticker:
     """`seqnum` in the id keeps two updates within one server second apart."""
     received = now_ms()
     return Ticker(
-        id=record_id(EXCHANGE, symbol, "ticker", event_ms or received, seqnum), kind="ticker",
-        exchange=EXCHANGE, symbol=symbol, event_time=event_ms or received,
-        received_time=received, last=fixed(row.get("LAST")), bid=fixed(row.get("BID")),
-        bid_quantity=fixed(row.get("BIDDEPTH")), ask=fixed(row.get("OFFER")),
-        ask_quantity=fixed(row.get("OFFERDEPTH")), open=fixed(row.get("OPEN")),
-        high=fixed(row.get("HIGH")), low=fixed(row.get("LOW")),
+        id=record_id(EXCHANGE, symbol, "ticker", event_ms or received, seqnum),
+        kind="ticker",
+        exchange=EXCHANGE,
+        symbol=symbol,
+        event_time=event_ms or received,
+        received_time=received,
+        last=fixed(row.get("LAST")),
+        bid=fixed(row.get("BID")),
+        bid_quantity=fixed(row.get("BIDDEPTH")),
+        ask=fixed(row.get("OFFER")),
+        ask_quantity=fixed(row.get("OFFERDEPTH")),
+        open=fixed(row.get("OPEN")),
+        high=fixed(row.get("HIGH")),
+        low=fixed(row.get("LOW")),
         volume=fixed(row.get("VOLTODAY")),
     )

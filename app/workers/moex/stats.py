@@ -17,8 +17,11 @@ class TickerFigures:
     last_update: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {**{name: self.values.get(name) for name in FIELDS},
-                "updates": self.updates, "last_update": self.last_update}
+        return {
+            **{name: self.values.get(name) for name in FIELDS},
+            "updates": self.updates,
+            "last_update": self.last_update,
+        }
 
 
 @dataclass

@@ -21,8 +21,9 @@ def stream_for(job_type: str) -> str:
         raise MoexJobInvalid(f"unknown MOEX job type {job_type!r}") from None
 
 
-def subscription_for(ticker: str, stream: str, interval: str | None,
-                     market: str = "MXSE", board: str = "TQBR") -> Subscription:
+def subscription_for(
+    ticker: str, stream: str, interval: str | None, market: str = "MXSE", board: str = "TQBR"
+) -> Subscription:
     """`SBER` trades on MXSE.TQBR by default; `MXSE.TQBR.SBER` names market and board."""
     parts = ticker.split(".")
     if len(parts) == 3:
@@ -53,8 +54,12 @@ class Subscription:
         return selector + (f' and interval="{self.interval}"' if self.interval else "")
 
     def headers(self) -> dict[str, str]:
-        return {"id": self.id, "receipt": self.id, "destination": self.destination,
-                "selector": self.selector}
+        return {
+            "id": self.id,
+            "receipt": self.id,
+            "destination": self.destination,
+            "selector": self.selector,
+        }
 
     def records(self, message: Message) -> list[Any]:
         """Apply the message to the table; the records it produces (none for a removal)."""
@@ -65,7 +70,11 @@ class Subscription:
         if message.type == "removal":
             return []
         if self.stream == "candles":
-            return [normalize.candle(self.symbol, self.interval or "M1", row,
-                                     message.timestamp_ms) for row in touched]
-        return [normalize.ticker(self.symbol, row, message.seqnum, message.timestamp_ms)
-                for row in touched]
+            return [
+                normalize.candle(self.symbol, self.interval or "M1", row, message.timestamp_ms)
+                for row in touched
+            ]
+        return [
+            normalize.ticker(self.symbol, row, message.seqnum, message.timestamp_ms)
+            for row in touched
+        ]
