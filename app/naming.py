@@ -10,7 +10,7 @@ import hashlib
 import re
 from datetime import date
 
-from app.models.catalog import Exchange
+from app.models.catalog import HISTORY_PREFIX, Exchange
 
 MAX_K8S_NAME = 63
 _QUOTE_ASSETS = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", "TRY")
@@ -53,7 +53,7 @@ def period_suffix(start: date, end: date) -> str:
 
 def data_name(symbols: list[str], exchange: Exchange, job_type: str, start: date, end: date) -> str:
     """Topic and collection name of one data stream, like `btc_candles_5m_2024_06`."""
-    kind = job_type.removeprefix("api_")
+    kind = job_type.removeprefix(HISTORY_PREFIX)
     subject = base_asset(symbols[0])
     if len(symbols) > 1:
         subject = f"{subject}_x{len(symbols)}"

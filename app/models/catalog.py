@@ -51,6 +51,10 @@ KLINE_INTERVALS = (
     "1M",
 )
 
+STREAM_PREFIX = "ws_"
+HISTORY_PREFIX = "api_"
+"""Loader types read live streams (`ws_trades`) or load history over REST (`api_trades`)."""
+
 _INTERVAL = "|".join(re.escape(i) for i in KLINE_INTERVALS)
 BINANCE_LOADER_TYPES = re.compile(
     rf"^(api_candles_({_INTERVAL})|api_trades|api_agg_trades|ws_trades|ws_agg_trades"
@@ -90,6 +94,12 @@ def loader_type_error(exchange: Exchange, job_type: str) -> str | None:
     if job_type in FUTURES_ONLY_TYPES and exchange is not Exchange.BINANCE_FUTURES:
         return f"{job_type} exists only on binance-futures"
     return None
+
+
+def is_stream(job_type: str) -> bool:
+    """A live feed that runs until stopped (`ws_*` loads, the visualizer's stream); every
+    other type is a bounded load that ends by itself."""
+    return job_type.startswith(STREAM_PREFIX) or job_type in VISUALIZER_TYPES
 
 
 def interval_of(job_type: str) -> str | None:

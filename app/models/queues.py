@@ -20,6 +20,8 @@ from app.models.catalog import (
     SYMBOL_PATTERNS,
     Exchange,
     SourceType,
+    Target,
+    is_stream,
     loader_type_error,
 )
 from app.models.problems import FieldProblem
@@ -142,7 +144,7 @@ class QueueCreate(BaseModel):
         if self.type is not None:
             return self.type
         streams = any(
-            r.target == "loader-producer" and r.type.startswith("ws_") for r in self.requests
+            r.target is Target.LOADER_PRODUCER and is_stream(r.type) for r in self.requests
         )
         return SourceType.WS if streams else SourceType.API
 
@@ -151,7 +153,7 @@ class JobState(BaseModel):
     """One request of a queue, run as one job."""
 
     name: str
-    target: str
+    target: Target
     type: str
     status: Status = Status.PENDING
     records_written: int = 0

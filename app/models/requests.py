@@ -17,6 +17,7 @@ from app.models.catalog import (
     GNN_TRAINER_TYPES,
     GRAPH_BUILDER_TYPES,
     VISUALIZER_TYPES,
+    Target,
     interval_of,
 )
 from app.models.problems import FieldProblem
@@ -38,7 +39,7 @@ class _Request(BaseModel):
 class LoaderRequest(_Request):
     """Loads market data from an exchange into the queue's Kafka topic."""
 
-    target: Literal["loader-producer"]
+    target: Literal[Target.LOADER_PRODUCER]
     interval: Interval | None = Field(
         default=None, description="Candle interval; must agree with the type's interval"
     )
@@ -54,14 +55,14 @@ class LoaderRequest(_Request):
 class ConnectorRequest(_Request):
     """Copies a loader's topic into an ArangoDB collection (type names the loader's type)."""
 
-    target: Literal["arango-connector"]
+    target: Literal[Target.ARANGO_CONNECTOR]
     collection: CollectionName | None = Field(
         default=None, description="Target collection; derived from symbol, type and range"
     )
 
 
 class GraphBuilderRequest(_Request):
-    target: Literal["graph-builder"]
+    target: Literal[Target.GRAPH_BUILDER]
     collection_inputs: list[CollectionName] = Field(min_length=1, max_length=20)
     collection_output: CollectionName
 
@@ -72,7 +73,7 @@ class GraphBuilderRequest(_Request):
 
 
 class GnnTrainerRequest(_Request):
-    target: Literal["gnn-trainer"]
+    target: Literal[Target.GNN_TRAINER]
     graph_collection: CollectionName
     model_output: CollectionName | None = None
     inference_interval: Interval | None = None
@@ -90,7 +91,7 @@ class GnnTrainerRequest(_Request):
 
 
 class VisualizerRequest(_Request):
-    target: Literal["visualizer"]
+    target: Literal[Target.VISUALIZER]
     source: CollectionName
 
     @field_validator("type")

@@ -9,7 +9,7 @@ Default pipeline (a QueueCreate without `requests`): a loader and a connector of
 from __future__ import annotations
 
 from app import naming
-from app.models.catalog import Exchange, SourceType
+from app.models.catalog import Exchange, SourceType, Target
 from app.models.queues import JobState, QueueCreate, QueueState, parse_time_range
 from app.models.requests import ConnectorRequest, LoaderRequest, PipelineRequest
 
@@ -28,8 +28,8 @@ def pipeline_of(create: QueueCreate) -> list[PipelineRequest]:
         return list(create.requests)
     job_type = _DEFAULT_TYPES.get((create.exchange, create.source_type), _HISTORY_DEFAULT)
     return [
-        LoaderRequest(target="loader-producer", type=job_type),
-        ConnectorRequest(target="arango-connector", type=job_type),
+        LoaderRequest(target=Target.LOADER_PRODUCER, type=job_type),
+        ConnectorRequest(target=Target.ARANGO_CONNECTOR, type=job_type),
     ]
 
 
@@ -65,6 +65,6 @@ def _job_of(create: QueueCreate, queue_id: str, request: PipelineRequest) -> Job
         target=request.target,
         type=request.type,
         kafka_topic=topic,
-        collection=collection if request.target == "arango-connector" else None,
+        collection=collection if request.target is Target.ARANGO_CONNECTOR else None,
         request=request.model_dump(mode="json", exclude_none=True),
     )

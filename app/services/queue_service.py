@@ -25,6 +25,7 @@ from app.errors import (
 )
 from app.launchers.base import JobLauncher, JobOutcome, JobPhase, JobSpec
 from app.metrics import Metrics
+from app.models.catalog import is_stream
 from app.models.messages import Telemetry
 from app.models.queues import JobState, QueueCreate, QueueState
 from app.models.status import Status, is_terminal, stop_is_legal
@@ -182,8 +183,7 @@ class QueueService:
         }
         if job.last_loaded_timestamp:
             env["RESUME_FROM"] = job.last_loaded_timestamp
-        bounded = not job.type.startswith("ws_") and job.target != "visualizer"
-        return JobSpec(queue.id, job.name, job.target, job.type, env, bounded)
+        return JobSpec(queue.id, job.name, job.target, job.type, env, not is_stream(job.type))
 
     async def _halt_jobs(self, queue: QueueState) -> None:
         """Tell the jobs (stop command) and the platform (signal, then kill) in background."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from app.models.catalog import Target
 from app.models.messages import Telemetry
 from app.models.queues import JobState, QueueState, utcnow
 from app.models.status import Status, can_transition, derive_queue_status, is_terminal
@@ -117,7 +118,7 @@ def refresh(queue: QueueState) -> bool:
 
 def _records_of(jobs: list[JobState]) -> int:
     """Records loaded: the loaders' total, or every job's when there is no loader."""
-    loaders = [job.records_written for job in jobs if job.target == "loader-producer"]
+    loaders = [job.records_written for job in jobs if job.target is Target.LOADER_PRODUCER]
     return sum(loaders) if loaders else sum(job.records_written for job in jobs)
 
 

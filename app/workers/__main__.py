@@ -9,11 +9,12 @@ import importlib
 import sys
 from typing import Any
 
+from app.models.catalog import Target
 from app.workers.runtime import Entrypoint, run_job
 
 ENTRYPOINTS = {
-    "loader-producer": "app.workers.loader_producer:main",
-    "arango-connector": "app.workers.arango_connector:main",
+    Target.LOADER_PRODUCER: "app.workers.loader_producer:main",
+    Target.ARANGO_CONNECTOR: "app.workers.arango_connector:main",
     "demo-job": "app.workers.demo:main",
 }
 USAGE = f"usage: python -m app.workers TARGET  (TARGET: {', '.join(sorted(ENTRYPOINTS))})"

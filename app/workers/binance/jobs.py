@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.models.catalog import is_stream
 from app.workers.base import JobContext
 from app.workers.binance.market import market_of
 from app.workers.binance.rest_history import HistoryRun
@@ -14,10 +15,10 @@ async def run(ctx: JobContext, tuning: BinanceTuning | None = None) -> None:
     tuning = tuning or BinanceTuning()
     market = market_of(ctx.env)
     job_type = ctx.env.job_type
-    if job_type.startswith("api_"):
-        work = HistoryRun(ctx, market, tuning).run(job_type)
-    else:
+    if is_stream(job_type):
         from app.workers.binance.streams import run_streams
 
         work = run_streams(ctx, market, tuning)
+    else:
+        work = HistoryRun(ctx, market, tuning).run(job_type)
     await until_stopped(ctx.stop_requested, work)

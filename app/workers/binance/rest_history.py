@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from app.models.catalog import interval_of
 from app.workers.base import JobContext
 from app.workers.binance import normalize
 from app.workers.binance.market import Market
@@ -141,9 +142,10 @@ class HistoryRun:
     async def run(self, job_type: str) -> None:
         """Load every symbol of the job in turn, then flush the sink."""
         try:
+            interval = interval_of(job_type)
             for symbol in self.ctx.env.symbol_list:
-                if job_type.startswith("api_candles_"):
-                    await self.candles(symbol, job_type.removeprefix("api_candles_"))
+                if interval is not None:
+                    await self.candles(symbol, interval)
                 else:
                     await self.agg_trades(symbol)
             await self.ctx.sink.flush()

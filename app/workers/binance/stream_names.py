@@ -7,6 +7,7 @@ from itertools import groupby
 from typing import Any
 
 from app.errors import InvalidInput
+from app.models.catalog import interval_of, is_stream
 from app.workers.binance import normalize
 from app.workers.binance.market import Market
 
@@ -15,8 +16,9 @@ Normalizer = Callable[[str, dict[str, Any], int], Any]
 
 def stream_suffix(job_type: str, market: Market) -> str:
     """`ws_candles_5m` -> `kline_5m`; futures has no raw trade stream, so trades -> aggTrade."""
-    if job_type.startswith("ws_candles_"):
-        return "kline_" + job_type.removeprefix("ws_candles_")
+    interval = interval_of(job_type)
+    if interval is not None and is_stream(job_type):
+        return f"kline_{interval}"
     suffixes = {
         "ws_trades": "aggTrade" if market.futures else "trade",
         "ws_agg_trades": "aggTrade",

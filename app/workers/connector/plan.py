@@ -8,11 +8,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import InvalidInput
+from app.models.catalog import Target, is_stream
 from app.naming import job_name
 from app.workers.base import JobEnv
 from app.workers.connector.documents import valid_collection
-
-LOADER = "loader-producer"
 
 
 class ConnectorSettings(BaseSettings):
@@ -41,12 +40,12 @@ def plan_of(env: JobEnv, settings: ConnectorSettings) -> ConnectorPlan:
     if not env.kafka_topic:
         raise InvalidInput("KAFKA_TOPIC is not set: the connector has nothing to read")
     named = settings.collection or str(env.request.get("collection") or "") or env.kafka_topic
-    bounded = env.job_type.startswith("api_")
+    loader = job_name(env.queue_id, Target.LOADER_PRODUCER, env.job_type)
     return ConnectorPlan(
         topic=env.kafka_topic,
         collection=valid_collection(named),
         group=f"connector-{env.queue_id}-{env.job_name}",
         batch_size=settings.connector_batch_size,
         poll_ms=settings.connector_poll_ms,
-        loader_job=job_name(env.queue_id, LOADER, env.job_type) if bounded else None,
+        loader_job=None if is_stream(env.job_type) else loader,
     )
