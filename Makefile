@@ -21,12 +21,14 @@ browser:
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || { \
 	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-# pytest's exit code 5 (no tests collected) must fail, not pass silently.
-test: $(STAMP) browser
+# Lint first (CI runs this target), then every test. pytest's exit code 5 (no tests
+# collected) must fail, not pass silently.
+test: lint browser
 	$(PY) -m pytest -q -p no:cacheprovider; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	exit $$status
 
+# mypy checks app, tests and bench (the files listed in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app tests bench
 	$(VENV)/bin/ruff format --check app tests bench

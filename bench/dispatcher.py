@@ -174,7 +174,10 @@ async def dispatcher_rate(
                 raise TimeoutError(f"dispatcher applied {_total(consumed):.0f} of {count}")
             await asyncio.sleep(0.002)
         ended = time.perf_counter()
-        applied = consumed.labels("applied")._value.get()
+        applied = metrics.registry.get_sample_value(
+            "telemetry_consumed_total", {"result": "applied"}
+        )
+        assert applied is not None, "no telemetry was applied"
         return count / (ended - started), applied / count
     finally:
         await plane.stop()

@@ -125,12 +125,17 @@ class Hub:
                 if not room:
                     del self._rooms[queue_id]
 
-    async def serve(self, client: Client) -> None:
-        """Pump the client's outbox; returns when it falls too far behind (its queue
-        overflowed, or one send waited longer than the send timeout): close it 1013."""
+    def join(self, client: Client) -> None:
+        """Start offering messages to the client (at once, not when its pump first runs)."""
         self.clients.add(client)
         client._hub = self
         self._file(client)
+
+    async def serve(self, client: Client) -> None:
+        """Pump the client's outbox (joining it first if need be); returns when it falls too
+        far behind (its queue overflowed, or one send waited longer than the send
+        timeout): close it 1013."""
+        self.join(client)
         try:
             while True:
                 await client.ready.wait()

@@ -40,7 +40,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         from app.store.arango import ArangoQueueStore
 
         database = f"contract_{uuid.uuid4().hex[:10]}"
-        adapter = ArangoQueueStore(Settings(_env_file=None, arango_db=database))  # type: ignore[call-arg]
+        adapter = ArangoQueueStore(Settings(_env_file=None, arango_db=database))
     await adapter.open()
     yield adapter
     await adapter.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.browser import chromium, screenshot
 from tests.e2e.test_dashboard_browser import row_status
+from tests.fixtures.eventually import eventually_sync
 from tests.fixtures.service import ServiceProcess, service
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
@@ -59,10 +59,12 @@ def run_with(targets: dict[str, Any], tmp_path: Path) -> Any:
 
 
 def wait_for_status(http: httpx.Client, queue_id: str, status: str, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while (now := http.get(f"/queues/{queue_id}").json()["data"]["status"]) != status:
-        assert time.monotonic() < deadline, f"{queue_id} is {now}, not {status}, after {within} s"
-        time.sleep(0.1)
+    eventually_sync(
+        lambda: http.get(f"/queues/{queue_id}").json()["data"]["status"],
+        lambda now: now == status,
+        within=within,
+        what=f"{queue_id} {status}",
+    )
 
 
 @pytest.fixture

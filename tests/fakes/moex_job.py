@@ -73,16 +73,17 @@ class JobContextForTests:
 
 
 def moex_env(url: str, job_type: str, tickers: Sequence[str], **extra: str) -> JobEnv:
-    return JobEnv(
-        queue_id="q-moex",
-        target="loader-producer",
-        job_type=job_type,
-        job_name="q-moex-loader",
-        exchange="moex",
-        symbols=",".join(tickers),
-        moex_ws_url=url,
-        moex_domain="DEMO",
-        moex_login="guest",
-        moex_passcode="guest",
+    fields: dict[str, Any] = {
+        "queue_id": "q-moex",
+        "target": "loader-producer",
+        "job_type": job_type,
+        "job_name": "q-moex-loader",
+        "exchange": "moex",
+        "symbols": ",".join(tickers),
+        "moex_ws_url": url,
+        "moex_domain": "DEMO",
+        "moex_login": "guest",
+        "moex_passcode": "guest",
         **extra,
-    )  # type: ignore[arg-type]
+    }
+    return JobEnv(**fields)

@@ -16,6 +16,7 @@ import orjson
 from app.bus.kafka import KafkaBus
 from app.models.queues import QueueCreate
 from tests.fixtures.app import scripted
+from tests.fixtures.eventually import eventually
 from tests.integration.test_control_plane import telemetry, until_stored
 from tests.seed_examples import BASIC
 
@@ -70,9 +71,9 @@ async def test_broker_restarted_empty_is_healed_without_a_service_restart(
         await bus.start()
         try:
             topic = served.state.settings.queue_control_topic
-            async with asyncio.timeout(30):
-                while topic not in await _topics(bus):
-                    await asyncio.sleep(0.1)
+            await eventually(
+                lambda: _topics(bus), lambda topics: topic in topics, within=30, every=0.1
+            )
             await produce(bus, topic, [telemetry(queue, 1, records=11)])
             final = await until_stored(served, queue.id, lambda q: q.jobs[0].seq == 1, within=45)
             assert final.records_written == 11

@@ -18,6 +18,7 @@ import json
 import sqlite3
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ import pytest
 from app.bus.kafka import KafkaBus
 from app.config import Settings
 from tests.fixtures.app import scripted
+from tests.fixtures.eventually import eventually
 from tests.fixtures.service import ServiceProcess, service
 from tests.seed_examples import BASIC
 
@@ -131,18 +133,28 @@ async def test_kill_during_concurrent_starts_leaves_no_duplicate_and_no_stuck_qu
 async def settled(client: httpx.AsyncClient, data_dir: Path) -> list[dict[str, Any]]:
     """Wait (bounded) until every queue is terminal or running with live jobs, then check
     that no job name has two live processes."""
-    async with asyncio.timeout(60):
-        while True:
-            queues, live = await all_queues(client), live_jobs(data_dir)
-            assert all(count == 1 for count in live.values()), f"duplicate jobs: {live}"
-            if all(_settled(queue, live) for queue in queues):
-                break
-            await asyncio.sleep(0.1)
+
+    async def observe() -> tuple[list[dict[str, Any]], Counter[str]]:
+        queues, live = await all_queues(client), live_jobs(data_dir)
+        assert all(count == 1 for count in live.values()), f"duplicate jobs: {live}"
+        return queues, live
+
+    queues, live = await eventually(
+        observe,
+        lambda seen: all(_settled(queue, seen[1]) for queue in seen[0]),
+        within=60,
+        every=0.1,
+        what="every queue settled",
+    )
     running = [q for q in queues if q["status"] not in TERMINAL]
     assert {j["name"] for q in running for j in q["jobs"] if j["status"] not in TERMINAL} <= set(
         live
     )
     return queues
+
+
+def applied_beyond(seq: int) -> Callable[[list[dict[str, Any]]], bool]:
+    return lambda queues: any(queue["jobs"][0]["seq"] > seq for queue in queues)
 
 
 def _settled(queue: dict[str, Any], live: Counter[str]) -> bool:
@@ -228,13 +240,15 @@ async def test_kill_of_the_dispatcher_mid_flood_loses_no_telemetry_and_applies_i
             sending = asyncio.create_task(
                 flood(broker.bootstrap, deployment.control_topic, queues, live)
             )
-            async with asyncio.timeout(60):
-                for applied_past in (0, FLOOD_CHUNK):  # the first chunk, then the second
-                    while not any(
-                        q["jobs"][0]["seq"] > applied_past for q in await all_queues(client)
-                    ):
-                        await asyncio.sleep(0.02)
-                    live.set()
+            for applied_past in (0, FLOOD_CHUNK):  # the first chunk, then the second
+                await eventually(
+                    lambda: all_queues(client),
+                    applied_beyond(applied_past),
+                    within=60,
+                    every=0.02,
+                    what=f"telemetry past seq {applied_past} applied",
+                )
+                live.set()
             first.kill()
     assert not sending.done(), "killed after the flood was done"
     await asyncio.wait_for(sending, 60)
@@ -243,10 +257,13 @@ async def test_kill_of_the_dispatcher_mid_flood_loses_no_telemetry_and_applies_i
     await redeliver(broker.bootstrap, deployment.control_topic, queues, applied)
     with deployment.serve() as second:
         async with httpx.AsyncClient(base_url=second.url, timeout=30) as client:
-            async with asyncio.timeout(60):
-                while not all(q["jobs"][0]["seq"] == FLOOD_SEQ for q in await all_queues(client)):
-                    await asyncio.sleep(0.1)
-            final = await all_queues(client)
+            final = await eventually(
+                lambda: all_queues(client),
+                lambda queues: all(q["jobs"][0]["seq"] == FLOOD_SEQ for q in queues),
+                within=60,
+                every=0.1,
+                what="the whole flood applied",
+            )
     for queue in final:
         loader = queue["jobs"][0]
         assert (loader["records_written"], queue["records_written"]) == (FLOOD_SEQ, FLOOD_SEQ)

@@ -9,7 +9,6 @@ the final state is exact (finished, every record counted once).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import httpx
 import orjson
 
 from tests.fixtures.app import scripted
+from tests.fixtures.eventually import eventually
 from tests.seed_examples import BASIC
 
 GRACE = 1.0
@@ -46,15 +46,13 @@ async def test_a_job_deaf_to_sigterm_is_killed_after_the_grace_and_the_queue_sto
         queue = await qm.wait_for(queue_id, lambda q: all(j["launcher_ref"] for j in q["jobs"]))
         stubborn, polite = (int(job["launcher_ref"]) for job in queue["jobs"])
         log = qm.state.queues.launcher.log_path(queue_id, queue["jobs"][0]["name"])
-        async with asyncio.timeout(10):  # SIGTERM is ignored only once the job set it so
-            while b"scripted job stubborn" not in log.read_bytes():
-                await asyncio.sleep(0.02)
+        await eventually(  # SIGTERM is ignored only once the job set it so
+            lambda: b"scripted job stubborn" in log.read_bytes(), every=0.02, what="stubborn set"
+        )
         started = time.monotonic()
         response = await qm.client.post("/queues/stop", params={"queue_id": queue_id})
         assert response.status_code == 200, response.text
-        async with asyncio.timeout(10):
-            while alive(polite):
-                await asyncio.sleep(0.02)
+        await eventually(lambda: not alive(polite), every=0.02, what="the polite job gone")
         assert alive(stubborn), "the stubborn job outlived SIGTERM, as it should"
         final = await qm.wait_for(queue_id, lambda q: q["status"] == "stopped", within=GRACE + 5)
         elapsed = time.monotonic() - started
@@ -88,16 +86,21 @@ async def test_a_telemetry_flood_keeps_reads_fast_and_the_final_state_exact(
         async with httpx.AsyncClient(base_url=served.url, timeout=10) as http:
             queue_id = (await http.post("/queues/start", json=BASIC)).json()["data"]["queue_id"]
             latencies: list[float] = []
-            async with asyncio.timeout(90):
-                while True:
-                    started = time.perf_counter()
-                    response = await http.get(f"/queues/{queue_id}")
-                    latencies.append(time.perf_counter() - started)
-                    assert response.status_code == 200, response.text
-                    queue = response.json()["data"]
-                    if queue["status"] in ("error", "stopped") or _complete(queue):
-                        break
-                    await asyncio.sleep(0.005)
+
+            async def timed_read() -> dict[str, Any]:
+                started = time.perf_counter()
+                response = await http.get(f"/queues/{queue_id}")
+                latencies.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.text
+                return dict(response.json()["data"])
+
+            queue = await eventually(
+                timed_read,
+                lambda q: q["status"] in ("error", "stopped") or _complete(q),
+                within=90,
+                every=0.005,
+                what="the flood loaded",
+            )
     assert queue["status"] == "finished", queue
     assert [job["records_written"] for job in queue["jobs"]] == [FLOOD_RECORDS] * 2
     assert queue["records_written"] == FLOOD_RECORDS

@@ -17,6 +17,8 @@ import httpx
 from websockets.asyncio.client import connect
 
 from tests.fixtures.app import scripted
+from tests.fixtures.eventually import eventually
+from tests.fixtures.metrics import sample
 from tests.fixtures.wsclient import listening
 from tests.integration.test_ws_fanout import flood, report, tiny_socket
 from tests.seed_examples import BASIC
@@ -51,17 +53,25 @@ async def test_a_client_that_never_reads_stalls_nobody(served_with: Any) -> None
                 )
             )
             latencies: list[float] = []
-            async with asyncio.timeout(30):
-                while not any(m.get("seq") == count for m in reader.messages):
-                    started = time.perf_counter()
-                    response = await http.get(f"/queues/{queue_id}")
-                    latencies.append(time.perf_counter() - started)
-                    assert response.status_code == 200
-                    await asyncio.sleep(0.005)
+
+            async def timed_read() -> list[dict[str, Any]]:
+                started = time.perf_counter()
+                response = await http.get(f"/queues/{queue_id}")
+                latencies.append(time.perf_counter() - started)
+                assert response.status_code == 200
+                return reader.messages
+
+            await eventually(
+                timed_read,
+                lambda seen: any(m.get("seq") == count for m in seen),
+                within=30,
+                every=0.005,
+                what=f"seq {count} at the reader",
+            )
             await sending
-    dropped = served.state.metrics.ws_dropped
     left_behind = sum(
-        dropped.labels(reason)._value.get() for reason in ("conflated", "closed_slow_client")
+        sample(served.state.metrics, "websocket_events_dropped_total", reason=reason)
+        for reason in ("conflated", "closed_slow_client")
     )
     assert left_behind > 0, "the stalled client was conflated or dropped, not buffered"
     assert len(latencies) > 10 and p99(latencies) < P99_BOUND_SECONDS, p99(latencies)
@@ -82,15 +92,19 @@ async def test_200_concurrent_starts_are_each_recorded_and_launched_once(
         assert [a.status_code for a in answers] == [200] * CONCURRENT
         ids = {a.json()["data"]["queue_id"] for a in answers}
         assert len(ids) == CONCURRENT
-        async with asyncio.timeout(60):
-            while True:
-                listed = await http.get("/queues", params={"limit": 500})
-                queues = listed.json()["data"]
-                if all(q["status"] in ("finished", "error", "stopped") for q in queues):
-                    break
-                await asyncio.sleep(0.1)
-        launched = served.state.metrics.jobs_launched
-        total_launched = sum(launched.labels(t)._value.get() for t in INSTANT)
+        listed = await eventually(
+            lambda: http.get("/queues", params={"limit": 500}),
+            lambda page: all(
+                q["status"] in ("finished", "error", "stopped") for q in page.json()["data"]
+            ),
+            within=60,
+            every=0.1,
+            what="every queue ended",
+        )
+        queues = listed.json()["data"]
+        total_launched = sum(
+            sample(served.state.metrics, "jobs_launched_total", target=t) for t in INSTANT
+        )
     assert {q["id"] for q in queues} == ids and listed.headers["x-total-count"] == "200"
     assert all(q["status"] == "finished" for q in queues), {q["status"] for q in queues}
     pids = [job["launcher_ref"] for q in queues for job in q["jobs"]]

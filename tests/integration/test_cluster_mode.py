@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +37,6 @@ def cluster(app_with: Any, kube: KubeEmulator, kubeconfig: Path) -> Any:
     return app_with(job_launcher="kubernetes", k8s_namespace=kube.namespace, kubeconfig=kubeconfig)
 
 
-async def until(qm: Any, queue_id: str, predicate: Any, within: float = 10) -> dict[str, Any]:
-    async with asyncio.timeout(within):
-        while not predicate(queue := await qm.queue(queue_id)):
-            await asyncio.sleep(0.05)
-    return queue
-
-
 async def test_jobs_are_created_and_their_conditions_reach_the_queue(
     app_with: Any, kube: KubeEmulator, kubeconfig: Path
 ) -> None:
@@ -63,7 +55,7 @@ async def test_jobs_are_created_and_their_conditions_reach_the_queue(
             },
         )
         await kube.set_conditions(names[1], {"type": "Complete"})
-        ended = await until(qm, queue_id, lambda q: q["status"] == "error")
+        ended = await qm.wait_for(queue_id, lambda q: q["status"] == "error")
         assert "longer than deadline" in ended["jobs"][0]["error_message"]
         assert ended["jobs"][1]["status"] == "finished"
 
@@ -74,7 +66,7 @@ async def test_stop_deletes_the_jobs_and_the_queue_ends_stopped(
     async with cluster(app_with, kube, kubeconfig) as qm:
         queue_id = await qm.start(BASIC)
         await qm.client.post("/queues/stop", params={"queue_id": queue_id})
-        stopped = await until(qm, queue_id, lambda q: q["status"] == "stopped", within=20)
+        stopped = await qm.wait_for(queue_id, lambda q: q["status"] == "stopped", within=20)
         assert all(job["status"] == "stopped" for job in stopped["jobs"])
         assert kube.job_names() == []
 
@@ -87,6 +79,6 @@ async def test_restart_adopts_running_jobs_and_settles_vanished_ones(
         names = [job["name"] for job in (await qm.queue(queue_id))["jobs"]]
     await kube.delete_job(names[0])
     async with cluster(app_with, kube, kubeconfig) as qm:
-        queue = await until(qm, queue_id, lambda q: q["jobs"][0]["status"] == "error")
+        queue = await qm.wait_for(queue_id, lambda q: q["jobs"][0]["status"] == "error")
         assert queue["jobs"][1]["status"] == "starting", "the running Job was adopted"
         assert kube.job_names() == [names[1]], "no Job was created twice"

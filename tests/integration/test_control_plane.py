@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +13,9 @@ from app.bus.kafka import KafkaBus
 from app.models.queues import QueueCreate, QueueState
 from app.store.base import QueueFilter
 from tests.fixtures.app import Served, scripted
+from tests.fixtures.eventually import eventually
 from tests.fixtures.kafka_reader import read_topic
+from tests.fixtures.metrics import sample
 from tests.fixtures.wsclient import listening
 from tests.seed_examples import BASIC
 
@@ -55,10 +56,9 @@ async def send(served: Served, *messages: dict[str, Any] | bytes) -> None:
 async def until_stored(
     served: Served, queue_id: str, predicate: Callable[[QueueState], bool], within: float = 20
 ) -> QueueState:
-    async with asyncio.timeout(within):
-        while not predicate(queue := await served.state.queues.get(queue_id)):
-            await asyncio.sleep(0.05)
-    return queue
+    return await eventually(
+        lambda: served.state.queues.get(queue_id), predicate, within=within, what=queue_id
+    )
 
 
 async def start_queue(served: Served) -> QueueState:
@@ -105,10 +105,12 @@ async def test_start_command_twice_makes_one_queue(served_with: Any) -> None:
             "payload": BASIC,
         }
         await send(served, command, command)
-        handled = served.state.metrics.commands.labels("start", "ok")
-        async with asyncio.timeout(20):
-            while handled._value.get() < 2:
-                await asyncio.sleep(0.05)
+        await eventually(
+            lambda: sample(served.state.metrics, "commands_total", command="start", result="ok"),
+            lambda handled: handled >= 2,
+            within=20,
+            what="two start commands handled",
+        )
         page = await served.state.queues.page(QueueFilter())
         assert page.total == 1 and page.items[0].command_id == command["command_id"]
 

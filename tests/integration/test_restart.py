@@ -39,7 +39,7 @@ async def test_killed_service_takes_its_jobs_along_and_restart_settles_them(
         pids = [int(job["launcher_ref"]) for job in queue["jobs"]]
         running.kill()
     for pid in pids:
-        assert await wait_for_exit(pid, within=3), f"job {pid} outlived the killed service"
+        await wait_for_exit(pid, within=3, what=f"job {pid} gone with the killed service")
     async with app_with(targets=SLOW) as qm:
         settled = await qm.queue(queue_id)
         assert settled["status"] == "error"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -14,16 +14,10 @@ from app.config import Settings
 from app.errors import BrokerUnavailable
 from app.workers.kafka_sink import KafkaRecordSink
 from tests.fixtures.broker import RunningBroker
+from tests.fixtures.eventually import eventually
 from tests.fixtures.kafka_reader import read_topic
 
 RECORDS = [{"symbol": "BTCUSDT", "n": 1}, {"symbol": "ETHUSDT", "n": 2}]
-
-
-async def wait_until(condition: Callable[[], bool], within: float) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 @pytest_asyncio.fixture
@@ -54,7 +48,7 @@ async def test_the_sink_delivers_once_a_crashed_broker_is_back(
     sink = KafkaRecordSink(bus, "records", retry_seconds=8.0)
     await own_broker.embedded.kill()
     sending = asyncio.create_task(sink.send(RECORDS))
-    await wait_until(lambda: sink.failed_attempts >= 1, within=5)
+    await eventually(lambda: sink.failed_attempts >= 1, within=5, every=0.02)
     await own_broker.embedded.start()
     await asyncio.wait_for(sending, 8)
     got = await read_topic(own_broker.bootstrap, "records", lambda m: len(m) >= 2)

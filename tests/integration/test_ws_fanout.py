@@ -12,6 +12,7 @@ from websockets.asyncio.client import connect
 from app.bus.kafka import KafkaBus
 from app.models.queues import QueueCreate
 from tests.fixtures.app import scripted
+from tests.fixtures.metrics import sample
 from tests.fixtures.wsclient import listening
 from tests.seed_examples import BASIC
 
@@ -95,7 +96,9 @@ async def test_a_slow_client_does_not_delay_a_fast_one(served_with: Any) -> None
             await fast.wait_for(lambda m: any(x.get("seq") == count for x in m), within=20)
             elapsed = asyncio.get_running_loop().time() - started
             assert elapsed < 10, "the fast client got the newest update without waiting"
-            conflated = served.state.metrics.ws_dropped.labels("conflated")._value.get()
+            conflated = sample(
+                served.state.metrics, "websocket_events_dropped_total", reason="conflated"
+            )
             assert conflated > 0, "whoever fell behind got the latest telemetry, not every update"
 
 

@@ -1,12 +1,19 @@
-"""The hub's promises: conflation only when behind, a missed notice, slow clients let go."""
+"""The hub's promises: conflation only when behind, a missed notice, slow clients let go.
+
+No sleeps: the peer says when a send is blocked and when messages arrived, and a client
+joins the hub before its pump runs, so nothing depends on how the loop schedules tasks.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import orjson
 
 from app.control.hub import Client, Hub, HubMessage
+
+WITHIN = 2.0
 
 
 def telemetry(seq: int, queue_id: str = "q") -> HubMessage:
@@ -24,42 +31,68 @@ class Peer:
         self.received: list[str] = []
         self.reading = asyncio.Event()
         self.reading.set()
+        self.blocked = asyncio.Event()
+        """Set once a send waits on a peer that stopped reading."""
+        self._arrived = asyncio.Condition()
 
     async def send(self, text: str) -> None:
+        if not self.reading.is_set():
+            self.blocked.set()
         await self.reading.wait()
-        self.received.append(text)
+        async with self._arrived:
+            self.received.append(text)
+            self._arrived.notify_all()
+
+    async def until(self, condition: Callable[[list[str]], bool]) -> list[str]:
+        """Wait until what arrived satisfies `condition`."""
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(lambda: condition(self.received)), WITHIN)
+        return self.received
+
+    async def until_count(self, count: int) -> list[str]:
+        return await self.until(lambda received: len(received) >= count)
+
+
+def pump(hub: Hub, client: Client) -> asyncio.Task[None]:
+    """Join the client now, then pump it in a task."""
+    hub.join(client)
+    return asyncio.create_task(hub.serve(client))
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def seqs(received: list[str]) -> list[int]:
+    return [orjson.loads(text)["seq"] for text in received]
 
 
 async def test_a_client_that_keeps_up_sees_every_update() -> None:
     hub, peer = Hub(), Peer()
-    client = Client(peer.send, limit=10)
-    pump = asyncio.create_task(hub.serve(client))
-    await asyncio.sleep(0)
+    task = pump(hub, Client(peer.send, limit=10))
     for seq in range(5):
         hub.publish(telemetry(seq))
-    await asyncio.sleep(0.01)
-    assert [orjson.loads(t)["seq"] for t in peer.received] == [0, 1, 2, 3, 4]
-    pump.cancel()
+    assert seqs(await peer.until_count(5)) == [0, 1, 2, 3, 4]
+    await stop(task)
 
 
 async def test_a_client_behind_gets_the_latest_and_a_missed_notice() -> None:
     hub, peer = Hub(), Peer()
-    client = Client(peer.send, limit=4)
     peer.reading.clear()
-    pump = asyncio.create_task(hub.serve(client))
-    await asyncio.sleep(0)
+    task = pump(hub, Client(peer.send, limit=4))
     hub.publish(telemetry(0))
-    await asyncio.sleep(0.01)  # the pump now waits on the stalled peer
+    await asyncio.wait_for(peer.blocked.wait(), WITHIN)  # the pump waits on the stalled peer
     for seq in range(1, 50):
         hub.publish(telemetry(seq))
     peer.reading.set()
-    await asyncio.sleep(0.01)
-    sent = [orjson.loads(t) for t in peer.received]
+    received = await peer.until(lambda got: any(orjson.loads(t).get("seq") == 49 for t in got))
+    sent = [orjson.loads(t) for t in received]
     assert sent[0] == {"seq": 0} and sent[-1] == {"seq": 49}
     notice = next(m for m in sent if m.get("event") == "missed")
     assert notice["count"] > 40 and notice["queue_ids"] == ["q"]
     assert len(sent) < 10
-    pump.cancel()
+    await stop(task)
 
 
 async def test_a_client_that_never_reads_is_let_go_and_others_carry_on() -> None:
@@ -67,40 +100,34 @@ async def test_a_client_that_never_reads_is_let_go_and_others_carry_on() -> None
     hub = Hub(on_dropped=dropped.append, send_timeout=0.2)
     stuck, fine = Peer(), Peer()
     stuck.reading.clear()
-    stuck_pump = asyncio.create_task(hub.serve(Client(stuck.send, limit=100)))
-    fine_pump = asyncio.create_task(hub.serve(Client(fine.send, limit=100)))
-    await asyncio.sleep(0)
+    stuck_pump = pump(hub, Client(stuck.send, limit=100))
+    fine_pump = pump(hub, Client(fine.send, limit=100))
     hub.publish(lifecycle(1))
-    await asyncio.sleep(0.01)
-    assert len(fine.received) == 1, "the stalled client did not hold back the other"
-    await asyncio.wait_for(stuck_pump, 2)
+    assert len(await fine.until_count(1)) == 1, "the stalled client did not hold back the other"
+    await asyncio.wait_for(stuck_pump, WITHIN)
     assert dropped == ["closed_slow_client"] and len(hub.clients) == 1
-    fine_pump.cancel()
+    await stop(fine_pump)
 
 
 async def test_a_lifecycle_overflow_lets_the_client_go() -> None:
     hub, peer = Hub(send_timeout=60), Peer()
     peer.reading.clear()
     client = Client(peer.send, limit=5)
-    pump = asyncio.create_task(hub.serve(client))
-    await asyncio.sleep(0)
+    task = pump(hub, client)
     hub.publish(lifecycle(0))
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(peer.blocked.wait(), WITHIN)
     for n in range(1, 10):
         hub.publish(lifecycle(n))
     assert client.overflowed
     peer.reading.set()
-    await asyncio.wait_for(pump, 2)
+    await asyncio.wait_for(task, WITHIN)
     assert client not in hub.clients
 
 
 async def test_rooms_filter_by_queue() -> None:
     hub, peer = Hub(), Peer()
-    client = Client(peer.send, limit=10, queue_ids={"a"})
-    pump = asyncio.create_task(hub.serve(client))
-    await asyncio.sleep(0)
+    task = pump(hub, Client(peer.send, limit=10, queue_ids={"a"}))
     hub.publish(telemetry(1, "b"))
     hub.publish(telemetry(2, "a"))
-    await asyncio.sleep(0.01)
-    assert [orjson.loads(t)["seq"] for t in peer.received] == [2]
-    pump.cancel()
+    assert seqs(await peer.until_count(1)) == [2]
+    await stop(task)
