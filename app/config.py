@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "text"] = "auto"
     data_dir: Path = Path("var")
     health_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

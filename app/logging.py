@@ -1,60 +1,75 @@
-"""JSON logs, one object per line, with queue_id where there is one; secrets redacted."""
+"""One logging setup for the service and its jobs.
+
+JSON lines for machines (one object per line, `queue_id` where there is one), or readable
+text (app/log_text.py) when a person watches a terminal; secrets redacted either way;
+stamina's retries told in words (app/retries.py). Routine lines (a job's periodic
+telemetry) carry `routine: true` so a reader can leave them out.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import IO, Any, Literal
 
 import structlog
+from stamina.instrumentation import PrometheusOnRetryHook, set_on_retry_hooks
 
-_SECRET_KEY = re.compile(r"(pass(word|code)?|secret|token|authorization|credential)", re.I)
-_SECRET_IN_TEXT = re.compile(
-    r"(?i)(password|passcode|token|secret|authorization)(\s*[=:]\s*|\"\s*:\s*\")([^\s\",&]+)"
-)
+from app.log_text import human_lines
+from app.redaction import redact
+from app.retries import log_retry
 
-
-def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Blank values under secret-looking keys and `password=...` inside messages."""
-    for key, value in list(event.items()):
-        if _SECRET_KEY.search(key):
-            event[key] = "***"
-        elif isinstance(value, str):
-            event[key] = _SECRET_IN_TEXT.sub(r"\1\2***", value)
-    return event
+LogFormat = Literal["auto", "json", "text"]
+# Libraries whose INFO lines describe their own plumbing (aiokafka's group joins, uvicorn's
+# per-request access lines stay as they are): WARNING and above unless LOG_LEVEL=DEBUG.
+_CHATTY_LIBRARIES = ("aiokafka", "kafka")
 
 
-def configure_logging(level: str = "INFO") -> None:
-    processors: list[Any] = [
+def render_text(_: Any, __: str, event: MutableMapping[str, Any]) -> str:
+    return "\n".join(human_lines(dict(event)))
+
+
+def configure_logging(
+    level: str = "INFO", log_format: LogFormat = "auto", stream: IO[str] | None = None
+) -> None:
+    """Route structlog and stdlib logging through one redacting renderer on `stream`."""
+    stream = stream or sys.stderr
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
-        redact,
-        structlog.processors.JSONRenderer(),
     ]
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
-            *processors[:-1],
+            *shared,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            redact,
-            structlog.processors.JSONRenderer(),
-        ],
-        foreign_pre_chain=processors[:-2],
+    renderer = (
+        render_text if _wants_text(log_format, stream) else structlog.processors.JSONRenderer()
     )
-    handler = logging.StreamHandler(sys.stderr)
+    formatter = structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, renderer],
+        foreign_pre_chain=shared,
+    )
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(level if level == "DEBUG" else "WARNING")
+    set_on_retry_hooks([PrometheusOnRetryHook, log_retry])
+
+
+def _wants_text(log_format: LogFormat, stream: IO[str]) -> bool:
+    if log_format == "auto":
+        return stream.isatty()
+    return log_format == "text"

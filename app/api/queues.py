@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.auth import Protected
 from app.api.deps import MetricsDep, Queues, State
+from app.log_text import readable
 from app.models.envelope import Envelope, ErrorEnvelope, ok
 from app.models.queues import HISTORICAL_EXAMPLE, QueueCreate, QueueState
 from app.models.status import Status
@@ -41,7 +42,14 @@ class JobLog(BaseModel):
     job: str
     target: str
     type: str
+    format: Literal["json", "text"] = "json"
     lines: list[str]
+    omitted: int = Field(default=0, description="routine lines left out of the text format")
+
+
+# A text tail of N records reads this many times N raw lines: routine ones are left out.
+TEXT_READ_FACTOR = 4
+MAX_RAW_LINES = 20_000
 
 
 START_EXAMPLES = {
@@ -143,13 +151,26 @@ async def job_logs(
             examples=["loader-producer"],
         ),
     ] = None,
-    tail: Annotated[int, Query(ge=1, le=5000)] = 100,
+    tail: Annotated[int, Query(ge=1, le=5000, description="how many records")] = 100,
+    format: Annotated[
+        Literal["json", "text"],
+        Query(
+            description=(
+                "json: the job's lines as written (one JSON object each); text: for people "
+                "(time, level, message, key fields; a traceback on lines of its own)"
+            )
+        ),
+    ] = "json",
+    routine: Annotated[
+        bool, Query(description="text format: keep routine lines (periodic telemetry)")
+    ] = False,
 ) -> Envelope[JobLog]:
     metrics.queue_requests.labels("logs").inc()
-    chosen, lines = await queues.logs(queue_id, job, tail)
-    return ok(
-        "Job log",
-        JobLog(
-            queue_id=queue_id, job=chosen.name, target=chosen.target, type=chosen.type, lines=lines
-        ),
-    )
+    raw_tail = min(tail * TEXT_READ_FACTOR, MAX_RAW_LINES) if format == "text" else tail
+    chosen, lines = await queues.logs(queue_id, job, raw_tail)
+    about = {"queue_id": queue_id, "job": chosen.name, "target": chosen.target}
+    if format == "json":
+        return ok("Job log", JobLog(**about, type=chosen.type, lines=lines))
+    text = readable(lines, routine=routine, tail=tail)
+    log = JobLog(**about, type=chosen.type, format="text", lines=text.lines, omitted=text.omitted)
+    return ok("Job log", log)

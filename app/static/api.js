@@ -43,8 +43,8 @@ export async function call(method, path, body) {
 export const api = {
   list: (params) => call("GET", `/queues?${new URLSearchParams(params)}`),
   get: (id) => call("GET", `/queues/${encodeURIComponent(id)}`),
-  logs: (id, job, tail = 200) =>
-    call("GET", `/queues/${encodeURIComponent(id)}/logs?${new URLSearchParams({ job, tail })}`),
+  logs: (id, job, tail = 200) => call("GET",
+    `/queues/${encodeURIComponent(id)}/logs?${new URLSearchParams({ job, tail, format: "text" })}`),
   start: (body) => call("POST", "/queues/start", body),
   stop: (id) => call("POST", `/queues/stop?${new URLSearchParams({ queue_id: id })}`),
 };

@@ -82,7 +82,9 @@ export class QueueDetail {
     try {
       const { data } = await api.logs(this.id, job ?? queue.jobs[0].name);
       this.logJob = data.job;
-      $("#log-title").textContent = `Log of ${data.target} · ${data.type} (last ${data.lines.length} lines)`;
+      const hidden = data.omitted ? `, ${data.omitted} routine telemetry lines hidden` : "";
+      $("#log-title").textContent =
+        `Log of ${data.target} · ${data.type} (last ${data.lines.length} lines${hidden}; times in UTC)`;
       $("#log").textContent = data.lines.join("\n") || "(empty)";
       this.render();
     } catch (error) {

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-import stamina
 import structlog
 
 from app.bus.kafka import KafkaBus, Message
 from app.errors import BrokerUnavailable, InvalidInput
+from app.retries import retrying
 
 log = structlog.get_logger("app.workers.sink")
 
@@ -30,8 +30,12 @@ class KafkaRecordSink:
         if not self.topic:
             raise InvalidInput("KAFKA_TOPIC is not set: the job has nowhere to write records")
         pending = [_message(record, key_field) for record in records]
-        async for attempt in stamina.retry_context(
-            on=BrokerUnavailable, attempts=None, timeout=self.retry_seconds, wait_max=2.0
+        async for attempt in retrying(
+            f"write {len(pending)} records to Kafka topic {self.topic}",
+            on=BrokerUnavailable,
+            attempts=None,
+            timeout=self.retry_seconds,
+            wait_max=2.0,
         ):
             with attempt:
                 await self._attempt(pending)

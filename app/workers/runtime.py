@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 import time
@@ -19,16 +18,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-import stamina
 import structlog
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from structlog.typing import Processor
 
 from app.bus.kafka import KafkaBus
 from app.config import describe_errors
 from app.errors import BrokerUnavailable, QueueManagerError
+from app.logging import configure_logging
 from app.models.status import Status
+from app.retries import retrying
 from app.workers.base import JobContext, JobEnv, RecordSink
 from app.workers.kafka_sink import KafkaRecordSink
 from app.workers.stop_watch import StopWatch
@@ -81,7 +80,10 @@ class Outcome:
 
 
 def run_job(entrypoint: Entrypoint) -> NoReturn:
-    """Process entry: JSON logs to stderr, env from the process, exit with the job's code."""
+    """Process entry: logs to stderr, env from the process, exit with the job's code.
+
+    The log is the service's setup (app/logging.py); JSON unless a person runs the job in a
+    terminal, since the logs endpoint reads it back."""
     configure_logging()
     try:
         env, options = JobEnv(), RuntimeOptions()
@@ -89,6 +91,7 @@ def run_job(entrypoint: Entrypoint) -> NoReturn:
         for line in describe_errors(error):
             log.error("invalid job environment", problem=line)
         sys.exit(1)
+    configure_logging(env.log_level)
     sys.exit(asyncio.run(run_job_async(entrypoint, env, options, handle_signals=True)))
 
 
@@ -132,7 +135,8 @@ async def connect_unless_stopped(
 
 async def connect(env: JobEnv, options: RuntimeOptions) -> KafkaBus:
     """Start a bus, retrying with capped backoff for up to BROKER_CONNECT_TIMEOUT seconds."""
-    async for attempt in stamina.retry_context(
+    async for attempt in retrying(
+        "connect to Kafka",
         on=BrokerUnavailable,
         attempts=None,
         timeout=options.broker_connect_timeout,
@@ -268,7 +272,8 @@ class JobRun:
 
     async def _publish(self, status: Status, error_message: str | None = None) -> None:
         """Telemetry with capped-backoff retries, bounded by TELEMETRY_RETRY_SECONDS."""
-        async for attempt in stamina.retry_context(
+        async for attempt in retrying(
+            f"send {status.value} telemetry",
             on=BrokerUnavailable,
             attempts=None,
             timeout=self.options.telemetry_retry_seconds,
@@ -289,28 +294,3 @@ async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def configure_logging() -> None:
-    """One JSON object per line on stderr (ours and libraries'); tracebacks as JSON."""
-    shared: list[Processor] = [
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso"),
-    ]
-    structlog.configure(
-        processors=[
-            *shared,
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(),
-        ],
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processor=structlog.processors.JSONRenderer(),
-            foreign_pre_chain=shared,
-        )
-    )
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)

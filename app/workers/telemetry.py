@@ -68,12 +68,16 @@ class TelemetryReporter:
             return self.stats
         return {**(self.stats or {}), "warnings": list(self.warnings)}
 
-    async def publish(self, status: Status, error_message: str | None = None) -> None:
-        """Send one telemetry message and wait for the broker's acknowledgement."""
+    async def publish(
+        self, status: Status, error_message: str | None = None, *, routine: bool = False
+    ) -> None:
+        """Send one telemetry message and wait for the broker's acknowledgement; `routine`
+        marks the periodic reports, which a person reading the log does not need."""
         telemetry = self.build(status, error_message)
         await self.bus.send_json(self.env.queue_control_topic, self.env.queue_id, telemetry)
         log.info(
             "telemetry",
+            routine=routine,
             status=status.value,
             seq=telemetry.seq,
             records_written=telemetry.records_written,
@@ -86,6 +90,6 @@ class TelemetryReporter:
                 await asyncio.wait_for(self.wake.wait(), interval)
             self.wake.clear()
             try:
-                await self.publish(Status.LOADING)
+                await self.publish(Status.LOADING, routine=True)
             except QueueManagerError as error:
                 log.warning("telemetry not delivered; next interval retries", error=str(error))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ from tests.fixtures.broker import RunningBroker
 from tests.fixtures.jobs import JobTopics, job_topics, read_telemetry
 
 ROOT = Path(__file__).parents[2]
+RETRYING_KAFKA = '"retrying": "connect to Kafka"'  # the log line of a scheduled retry
 
 
 @pytest.fixture
@@ -67,9 +69,21 @@ async def test_a_failing_job_exits_1_with_error_telemetry(topics: JobTopics) -> 
     process = await start_job(topics.env_vars({"records": 4, "fail": "boom"}), "demo-job")
     code, stderr = await finish(process, within=8)
     assert code == 1
-    assert '"event": "job failed"' in stderr and "Traceback" not in stderr
+    records = [json.loads(line) for line in stderr.splitlines()]  # every line is JSON
+    (failed,) = [r for r in records if r["event"] == "job failed"]
+    assert failed["exception"].endswith("RuntimeError: boom")
     final = (await read_telemetry(topics))[-1]
     assert (final["status"], final["error_message"]) == ("error", "boom")
+
+
+async def test_a_job_logs_like_the_service_with_secrets_redacted(topics: JobTopics) -> None:
+    failing = {"records": 4, "fail": "login refused: password=hunter2"}
+    code, stderr = await finish(await start_job(topics.env_vars(failing), "demo-job"), within=8)
+    assert code == 1
+    assert "hunter2" not in stderr and "password=***" in stderr
+    records = [json.loads(line) for line in stderr.splitlines()]
+    assert {r["logger"] for r in records} >= {"app.workers.runtime", "app.workers.telemetry"}
+    assert all(r["timestamp"].endswith("Z") for r in records), "UTC like the service"
 
 
 async def test_an_unknown_target_exits_2_with_the_known_ones(topics: JobTopics) -> None:
@@ -87,7 +101,7 @@ async def test_a_job_waits_for_a_broker_that_comes_up_late(
         {**topics.env_vars({"records": 3}), "BROKER_CONNECT_TIMEOUT": "8"}, "demo-job"
     )
     try:
-        await asyncio.wait_for(read_until(process, "stamina.retry_scheduled"), 8)
+        await asyncio.wait_for(read_until(process, RETRYING_KAFKA), 8)
         await late.start()
         code, stderr = await finish(process, within=8)
         assert code == 0, stderr
@@ -101,7 +115,7 @@ async def test_sigterm_while_the_broker_is_unreachable_exits_0_at_once(
 ) -> None:
     topics = job_topics(f"127.0.0.1:{free_port()}", topic_prefix)
     process = await start_job({**topics.env_vars(), "BROKER_CONNECT_TIMEOUT": "30"}, "demo-job")
-    await asyncio.wait_for(read_until(process, "stamina.retry_scheduled"), 8)
+    await asyncio.wait_for(read_until(process, RETRYING_KAFKA), 8)
     process.send_signal(signal.SIGTERM)
     code, stderr = await finish(process, within=3)
     assert code == 0, stderr

@@ -11,10 +11,10 @@ import time
 from typing import Any, Protocol
 
 import orjson
-import stamina
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from app.retries import retrying
 from app.workers.base import JobContext
 from app.workers.binance.batcher import Batcher
 from app.workers.binance.errors import BinanceError, StreamProtocolError, StreamSilent
@@ -55,7 +55,8 @@ class StreamConnection:
         """Sessions forever: a clean end reconnects at once, a failure after backoff."""
         t = self.tuning
         while True:
-            async for attempt in stamina.retry_context(
+            async for attempt in retrying(
+                f"Binance stream session ({len(self.streams)} streams)",
                 on=BinanceError,
                 attempts=None,
                 timeout=None,

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 import orjson
-import stamina
 
+from app.retries import retrying
 from app.workers.binance.errors import RateLimited, RequestRejected, ServerError
 from app.workers.binance.settings import BinanceTuning
 
@@ -35,7 +35,8 @@ class RestClient:
     async def get(self, path: str, params: dict[str, Any]) -> Any:
         """GET with retries of idempotent reads; waits exactly as long as Binance asks."""
         t = self._tuning
-        async for attempt in stamina.retry_context(
+        async for attempt in retrying(
+            f"GET {path} from Binance",
             on=retry_wait,
             attempts=t.retry_attempts,
             timeout=None,
