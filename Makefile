@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make run` serves on :8000, `make test` runs every test.
+# Two commands on a fresh machine: `make run` serves the API, `make test` runs every test.
 # Both create .venv and install the package with its dev extras on first use.
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,13 +12,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Host and port come from HOST and PORT (environment or .env; 127.0.0.1:8000 by default):
+# `PORT=8300 make run`.
 run: $(STAMP)
-	$(VENV)/bin/queue-manager serve --host 127.0.0.1 --port 8000
+	$(VENV)/bin/queue-manager serve
 
-# The browser tests need Debian's chromium and chromium-driver: installed here when
-# missing and we may (root, as in CI); otherwise those tests skip and say why.
+# The browser tests need Debian's chromium and chromium-driver (the browser and its
+# WebDriver): installed here when either is missing and we may (root, as in CI). Without
+# them those tests skip and say why, except under CI=true, where they fail.
 browser:
-	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || { \
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || [ "$$(id -u)" != 0 ] || { \
 	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # Lint first (CI runs this target), then every test. pytest's exit code 5 (no tests

@@ -1,4 +1,9 @@
-"""The `queue-manager` command: serve the API, watch queues live, run a job."""
+"""The `queue-manager` command: `serve` runs the API, `monitor` watches queues live.
+
+Both read the settings (environment and `.env`): `serve` binds HOST:PORT, `monitor` follows
+the service at that address. The jobs are not started from here but by the service
+(`python -m app.workers TARGET`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from app.config import settings_or_exit
+from app.config import Settings, settings_or_exit
 from app.logging import configure_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -15,13 +20,17 @@ cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 @cli.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="address to bind (HOST)")] = None,
-    port: Annotated[int | None, typer.Option(help="port to bind (PORT)")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="address to bind [default: HOST, else 127.0.0.1]")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="port to bind [default: PORT, else 8000]")
+    ] = None,
 ) -> None:
     """Run the service; with no settings it embeds SQLite, a Kafka broker and local jobs."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings_or_exit(**overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     from app.main import create_app
     from app.security import check_exposure
 
@@ -37,16 +46,33 @@ def serve(
 
 @cli.command()
 def monitor(
-    url: Annotated[str, typer.Option(help="the service's /ws/topic URL")] = (
-        "ws://127.0.0.1:8000/ws/topic"
-    ),
+    url: Annotated[
+        str | None,
+        typer.Option(help="the service's URL or /ws/topic URL [default: from HOST and PORT]"),
+    ] = None,
     queue_id: Annotated[list[str] | None, typer.Option(help="follow only these queues")] = None,
-    token: Annotated[str | None, typer.Option(envvar="API_TOKEN", help="bearer token")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="API_TOKEN", help="bearer token [default: the first of API_TOKENS]"),
+    ] = None,
 ) -> None:
-    """Live console view of queues and tickers over /ws/topic (Ctrl+C to quit)."""
+    """Live console view of every queue: tickers of streams, one row per other job."""
     from app.monitor import run_monitor
 
-    run_monitor(url, queue_id or [], token)
+    settings = settings_or_exit()
+    run_monitor(url or service_url(settings), queue_id or [], token or _first_token(settings))
+
+
+def service_url(settings: Settings) -> str:
+    """Where a client on this machine reaches the service bound to HOST:PORT."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.host, settings.host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"ws://{host}:{settings.port}/ws/topic"
+
+
+def _first_token(settings: Settings) -> str | None:
+    return next(iter(settings.token_list), None)
 
 
 def main() -> None:

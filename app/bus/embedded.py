@@ -43,6 +43,19 @@ def require_free_port(port: int) -> None:
             raise BrokerUnavailable(f"port {port} is in use: {error.strerror}") from None
 
 
+async def accepts_connections(host: str, port: int, timeout: float = 1.0) -> bool:  # noqa: ASYNC109
+    """True when a TCP connection to host:port opens (the listener is up)."""
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(host, port)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
 async def answers_kafka(bootstrap: str, timeout: float) -> bool:  # noqa: ASYNC109
     """True when a Kafka metadata request to `bootstrap` succeeds within `timeout`."""
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=1000)
@@ -115,12 +128,18 @@ class EmbeddedBroker:
             raise BrokerUnavailable(f"cannot start the embedded broker: {error}") from error
 
     async def _wait_until_ready(self) -> None:
-        """Poll with a deadline until a metadata request succeeds; fail clearly otherwise."""
+        """Poll with a deadline until a metadata request succeeds; fail clearly otherwise.
+
+        The Kafka client is only asked once the port accepts connections: while the child
+        boots, aiokafka would log each refused connection as an error, and waiting for our
+        own broker is not one."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.ready_seconds
         while loop.time() < deadline:
             self._raise_if_exited()
-            if await answers_kafka(self.bootstrap, timeout=1.0):
+            if await accepts_connections(LOOPBACK, self.port) and await answers_kafka(
+                self.bootstrap, timeout=1.0
+            ):
                 self._raise_if_exited()
                 return
             await asyncio.sleep(0.05)
