@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.needs import unavailable
 
 ARGS = (
     "--headless",
@@ -27,10 +28,14 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def chromium_paths() -> tuple[str, str]:
+    """The browser and its driver; both must be there (`make browser` installs them)."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
+    missing = [
+        name for name, path in (("chromium", browser), ("chromium-driver", driver)) if not path
+    ]
     if not browser or not driver:
-        pytest.skip("needs the Debian packages chromium and chromium-driver")
+        unavailable(f"needs the Debian packages chromium and chromium-driver; missing: {missing}")
     return browser, driver
 
 
