@@ -7,6 +7,7 @@ Role in deploy/ grants exactly these permissions and no more.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from kubernetes.client.exceptions import ApiException
@@ -65,16 +66,42 @@ def translate(error: Exception, call: ApiCall, namespace: str) -> QueueManagerEr
 def _from_status(error: ApiException, call: ApiCall, namespace: str) -> QueueManagerError:
     status, what = int(error.status), f"{call.verb} {call.qualified}"
     if status in (401, 403):
-        return LauncherForbidden(
-            f"the service account may not {what} in namespace {namespace}: grant it in the Role"
-            f" (Kubernetes answered {status} {error.reason})"
-        )
-    if status == 404:
-        return JobNotFound(f"{call.qualified} not found in namespace {namespace}")
-    if status == 410:
-        return ResourceVersionExpired(f"{what}: resource version expired (410 Gone)")
-    if status == 409:
-        return AlreadyExists(f"{call.qualified} already exists in namespace {namespace}")
+        return _refused(error, what, namespace)
+    if status in _BY_STATUS:
+        kind, template = _BY_STATUS[status]
+        return kind(template.format(what=what, resource=call.qualified, namespace=namespace))
+    said = server_message(error)
     if status >= 500 or status == 429:
-        return LauncherUnavailable(f"the Kubernetes API answered {status} to {what}")
-    return LaunchFailed(f"Kubernetes refused to {what}: {status} {error.reason}")
+        return LauncherUnavailable(f"the Kubernetes API answered {status} to {what}" + said)
+    return LaunchFailed(f"Kubernetes refused to {what}: {status} {error.reason}" + said)
+
+
+_BY_STATUS: dict[int, tuple[type[QueueManagerError], str]] = {
+    404: (JobNotFound, "{resource} not found in namespace {namespace}"),
+    409: (AlreadyExists, "{resource} already exists in namespace {namespace}"),
+    410: (ResourceVersionExpired, "{what}: resource version expired (410 Gone)"),
+}
+
+
+def _refused(error: ApiException, what: str, namespace: str) -> LauncherForbidden:
+    """401: our credentials are not accepted; 403: they are, but RBAC lacks a grant."""
+    if error.status == 401:
+        return LauncherForbidden(
+            f"the Kubernetes API did not accept the service's credentials to {what} "
+            "(401 Unauthorized): check the service account token, or the kubeconfig"
+            + server_message(error)
+        )
+    return LauncherForbidden(
+        f"the service account may not {what} in namespace {namespace}: grant it in the Role"
+        f" (Kubernetes answered {error.status} {error.reason})"
+    )
+
+
+def server_message(error: ApiException) -> str:
+    """`: <the API server's message>` from its Status body (names the invalid field), or ''."""
+    try:
+        body = json.loads(error.body or "")
+    except (TypeError, ValueError):
+        return ""
+    message = body.get("message") if isinstance(body, dict) else None
+    return f": {message}" if isinstance(message, str) and message else ""

@@ -223,3 +223,23 @@ async def test_unreachable_api_makes_the_launcher_unavailable(kube: KubeEmulator
     with pytest.raises(LauncherUnavailable, match="cannot reach the Kubernetes API"):
         await unreachable.observe(QUEUE, ["qm-x"])
     api_client.close()  # type: ignore[no-untyped-call]
+
+
+async def test_unauthorized_is_about_credentials_not_rbac(
+    kube: KubeEmulator, launcher: KubernetesLauncher
+) -> None:
+    kube.server["post", JOBS] << kmock.KubernetesError(status=401, reason="Unauthorized")
+    with pytest.raises(LauncherForbidden) as caught:
+        await launcher.launch(spec_for())
+    assert "did not accept the service's credentials" in caught.value.message
+    assert "Role" not in caught.value.message
+
+
+async def test_an_invalid_job_keeps_the_api_servers_field_message(
+    kube: KubeEmulator, launcher: KubernetesLauncher
+) -> None:
+    said = 'Job.batch "qm-x" is invalid: spec.template.spec.containers[0].image: Required value'
+    kube.server["post", JOBS] << kmock.KubernetesError(status=422, reason="Invalid", message=said)
+    with pytest.raises(LaunchFailed) as caught:
+        await launcher.launch(spec_for())
+    assert caught.value.message.endswith(said)
