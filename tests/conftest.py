@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.kube",
     "tests.fixtures.app",
     "tests.fixtures.jobs",
+    "tests.fixtures.arango",
 ]

@@ -3,7 +3,8 @@
 Documents of collection `queue_state` are QueueState with `_key` = queue id. `mutate` is
 optimistic: read with `_rev`, change, replace with a revision check, retry on conflict;
 so a stop and a telemetry update arriving together both land. The client is synchronous:
-calls run in a small thread pool. Every python-arango/requests error becomes ours.
+calls run in a small thread pool, one attempt each (app/store/arango_client.py), and every
+failure becomes ours. The AQL is the fixed set below, nothing is built from input.
 """
 
 from __future__ import annotations
@@ -14,27 +15,30 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import orjson
-from arango.client import ArangoClient
 from arango.database import StandardDatabase
-from arango.exceptions import (
-    ArangoError,
-    DocumentInsertError,
-    DocumentReplaceError,
-    DocumentRevisionError,
-)
+from arango.exceptions import DocumentInsertError, DocumentReplaceError, DocumentRevisionError
 
 from app.config import Settings
 from app.errors import AlreadyExists, ConcurrentUpdate, QueueNotFound, StoreUnavailable
 from app.models.queues import QueueState, queue_json, utcnow
 from app.models.status import TERMINAL, Status
+from app.store.arango_client import (
+    arango_client,
+    arango_errors,
+    ensure_collections,
+    ensure_indexes,
+    prepare_database,
+)
 from app.store.base import JsonPage, Mutation, QueueFilter, QueuePage
+from app.store.keys import is_legal_key
 
 T = TypeVar("T")
 COLLECTION = "queue_state"
 META = "queue_manager_meta"
 MAX_ATTEMPTS = 20
-UNIQUE_CONSTRAINT = 1210
 CONFLICT = 1200
+DOCUMENT_NOT_FOUND = 1202
+UNIQUE_CONSTRAINT = 1210
 INDEXES = (["created_at", "_key"], ["status", "created_at"], ["symbols[*]"])
 PAGE_QUERY = """
 FOR q IN queue_state
@@ -50,32 +54,32 @@ RETURN LENGTH(FOR q IN queue_state
   FILTER @symbol == null OR @symbol IN q.symbols
   RETURN 1)
 """
+ACTIVE_QUERY = "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN q"
+BY_STATUS_QUERY = "FOR q IN queue_state COLLECT s = q.status WITH COUNT INTO n RETURN [s, n]"
 
 
 class ArangoQueueStore:
     def __init__(self, settings: Settings, timeout_seconds: float = 5.0) -> None:
         self._settings = settings
-        self._client = ArangoClient(
-            hosts=settings.arango_url or "", request_timeout=timeout_seconds
-        )
+        self._client = arango_client(settings.arango_url or "", timeout_seconds)
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="arango")
         self._db: StandardDatabase | None = None
 
     async def open(self) -> None:
-        self._db = await self._call(self._prepare)
+        self._db = await self._call("open the queue store", self._prepare)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._pool.shutdown, True)
         self._client.close()
 
     async def create(self, queue: QueueState) -> None:
-        await self._call(lambda: self._collection().insert(_document(queue)))
+        await self._call("record the queue", lambda: self._insert(queue))
 
     async def get(self, queue_id: str) -> QueueState:
-        return _queue(await self._call(lambda: self._fetch(queue_id)))
+        return _queue(await self._call("read the queue", lambda: self._fetch(queue_id)))
 
     async def get_json(self, queue_id: str) -> bytes:
-        document = await self._call(lambda: self._fetch(queue_id))
+        document = await self._call("read the queue", lambda: self._fetch(queue_id))
         return orjson.dumps({k: v for k, v in document.items() if not k.startswith("_")})
 
     async def page(self, query: QueueFilter) -> QueuePage:
@@ -83,10 +87,9 @@ class ArangoQueueStore:
             "status": query.status.value if query.status else None,
             "symbol": query.symbol.upper() if query.symbol else None,
         }
-        rows = await self._call(
-            lambda: self._aql(PAGE_QUERY, {**binds, "offset": query.offset, "limit": query.limit})
-        )
-        total = await self._call(lambda: self._aql(COUNT_QUERY, binds))
+        page = {**binds, "offset": query.offset, "limit": query.limit}
+        rows = await self._call("list queues", lambda: self._aql(PAGE_QUERY, page))
+        total = await self._call("count queues", lambda: self._aql(COUNT_QUERY, binds))
         return QueuePage(items=[_queue(row) for row in rows], total=int(total[0]))
 
     async def page_json(self, query: QueueFilter) -> JsonPage:
@@ -94,27 +97,19 @@ class ArangoQueueStore:
         return JsonPage([queue_json(q) for q in found.items], found.total)
 
     async def mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
-        return await self._call(lambda: self._mutate(queue_id, change))
+        return await self._call("update the queue", lambda: self._mutate(queue_id, change))
 
     async def mutate_many(self, changes: dict[str, Mutation]) -> dict[str, tuple[QueueState, bool]]:
         """One document at a time: each has its own revision check, no transaction needed."""
-        return await self._call(lambda: self._mutate_each(changes))
+        return await self._call("update queues", lambda: self._mutate_each(changes))
 
     async def active(self) -> list[QueueState]:
-        rows = await self._call(
-            lambda: self._aql(
-                "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN q",
-                {"ended": [status.value for status in TERMINAL]},
-            )
-        )
+        ended = {"ended": [status.value for status in TERMINAL]}
+        rows = await self._call("list active queues", lambda: self._aql(ACTIVE_QUERY, ended))
         return [_queue(row) for row in rows]
 
     async def count_by_status(self) -> dict[Status, int]:
-        rows = await self._call(
-            lambda: self._aql(
-                "FOR q IN queue_state COLLECT s = q.status WITH COUNT INTO n RETURN [s, n]", {}
-            )
-        )
+        rows = await self._call("count queues", lambda: self._aql(BY_STATUS_QUERY, {}))
         counts = dict.fromkeys(Status, 0)
         counts.update({Status(status): count for status, count in rows})
         return counts
@@ -122,23 +117,25 @@ class ArangoQueueStore:
     async def ping(self) -> None:
         stamp = {"_key": "heartbeat", "at": utcnow().isoformat()}
         await self._call(
-            lambda: self._database().collection(META).insert(stamp, overwrite=True, silent=True)
+            "write a heartbeat",
+            lambda: self._database().collection(META).insert(stamp, overwrite=True, silent=True),
         )
 
     # --- synchronous parts, run in the pool ------------------------------------------------
     def _prepare(self) -> StandardDatabase:
-        name, user = self._settings.arango_db, self._settings.arango_user
-        password = self._settings.arango_password.get_secret_value()
-        system = self._client.db("_system", username=user, password=password)
-        if not system.has_database(name):
-            system.create_database(name)
-        db = self._client.db(name, username=user, password=password)
-        for collection in (COLLECTION, META):
-            if not db.has_collection(collection):
-                db.create_collection(collection)
-        for fields in INDEXES:
-            db.collection(COLLECTION).add_index({"type": "persistent", "fields": fields})
+        """The database, collections and indexes, each created only when missing."""
+        db = prepare_database(self._client, self._settings)
+        ensure_collections(db, (COLLECTION, META))
+        ensure_indexes(db.collection(COLLECTION), INDEXES)
         return db
+
+    def _insert(self, queue: QueueState) -> None:
+        try:
+            self._collection().insert(_document(queue))
+        except DocumentInsertError as error:
+            if error.error_code == UNIQUE_CONSTRAINT:
+                raise AlreadyExists(f"queue already exists: {error.error_message}") from error
+            raise
 
     def _mutate(self, queue_id: str, change: Mutation) -> tuple[QueueState, bool]:
         for _ in range(MAX_ATTEMPTS):
@@ -161,16 +158,23 @@ class ArangoQueueStore:
         return results
 
     def _replace_if_unchanged(self, queue: QueueState, revision: str) -> bool:
+        """False on a revision conflict (retry); a document deleted since it was read is
+        QueueNotFound; any other failure (a proxy's 5xx without an error code) propagates."""
         try:
             self._collection().replace({**_document(queue), "_rev": revision}, check_rev=True)
         except (DocumentRevisionError, DocumentReplaceError) as error:
-            if getattr(error, "error_code", None) in (CONFLICT, None):
+            if error.error_code == CONFLICT:
                 return False
+            if error.error_code == DOCUMENT_NOT_FOUND:
+                raise QueueNotFound(f"queue {queue.id} was deleted while updating") from error
             raise
         return True
 
     def _fetch(self, queue_id: str) -> dict[str, Any]:
-        document = self._collection().get(queue_id)
+        """The stored document. Queue ids are UUIDs: an id that is no legal key, or holds a
+        `%` (the server would decode it in the URL), is simply not found."""
+        addressable = is_legal_key(queue_id) and "%" not in queue_id
+        document = self._collection().get(queue_id) if addressable else None
         if document is None:
             raise QueueNotFound(f"no queue with id {queue_id}")
         return dict(document)
@@ -187,22 +191,14 @@ class ArangoQueueStore:
     def _collection(self) -> Any:
         return self._database().collection(COLLECTION)
 
-    async def _call(self, work: Callable[[], T]) -> T:
+    async def _call(self, action: str, work: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _guarded, work)
+        return await loop.run_in_executor(self._pool, _guarded, action, work)
 
 
-def _guarded(work: Callable[[], T]) -> T:
-    try:
+def _guarded(action: str, work: Callable[[], T]) -> T:
+    with arango_errors(action):
         return work()
-    except DocumentInsertError as error:
-        if error.error_code == UNIQUE_CONSTRAINT:
-            raise AlreadyExists(f"queue already exists: {error.error_message}") from error
-        raise StoreUnavailable(f"ArangoDB refused the write: {error}") from error
-    except ArangoError as error:
-        raise StoreUnavailable(f"ArangoDB: {error}") from error
-    except OSError as error:
-        raise StoreUnavailable(f"ArangoDB unreachable: {error}") from error
 
 
 def _document(queue: QueueState) -> dict[str, Any]:

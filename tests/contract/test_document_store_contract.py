@@ -1,36 +1,27 @@
-"""One contract for the connector's document stores: SQLite always, ArangoDB with ARANGO_URL."""
+"""One contract for the connector's document stores: SQLite, ArangoDB through the fake server
+in every run, and a real ArangoDB too when ARANGO_URL is set."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.config import Settings
 from app.errors import InvalidInput
 from app.workers.connector.documents import DocumentStore, document_key, to_document
 from app.workers.connector.sqlite_documents import SqliteDocumentStore
+from tests.fakes.arango_http import FakeArango
+from tests.fixtures.arango import ARANGO_KINDS, arango_settings, fresh_database, server_url
 
 pytestmark = pytest.mark.timeout(10)
-ADAPTERS = [
-    "sqlite",
-    pytest.param(
-        "arango",
-        marks=pytest.mark.skipif(
-            not os.environ.get("ARANGO_URL"), reason="ARANGO_URL not set: no ArangoDB here"
-        ),
-    ),
-]
 
 
-@pytest.fixture(params=ADAPTERS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DocumentStore]:
+@pytest.fixture(params=["sqlite", *ARANGO_KINDS])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, fake_arango: FakeArango
+) -> AsyncIterator[DocumentStore]:
     if request.param == "sqlite":
         adapter: DocumentStore = SqliteDocumentStore(tmp_path / "docs.db")
         yield adapter
@@ -38,31 +29,11 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         return
     from app.workers.connector.arango_documents import ArangoDocumentStore
 
-    async with arango_database() as database:
-        adapter = ArangoDocumentStore(Settings(_env_file=None, arango_db=database))
+    url = server_url(request.param, fake_arango)
+    async with fresh_database(url) as database:
+        adapter = ArangoDocumentStore(arango_settings(url, database))
         yield adapter
         await adapter.close()
-
-
-@asynccontextmanager
-async def arango_database() -> AsyncIterator[str]:
-    """A fresh database on the ArangoDB of ARANGO_URL, dropped afterwards."""
-    from arango.client import ArangoClient
-
-    settings = Settings(_env_file=None)
-    client = ArangoClient(hosts=settings.arango_url or "")
-    system = client.db(
-        "_system",
-        username=settings.arango_user,
-        password=settings.arango_password.get_secret_value(),
-    )
-    name = f"docs_{uuid.uuid4().hex[:10]}"
-    await asyncio.to_thread(system.create_database, name)
-    try:
-        yield name
-    finally:
-        await asyncio.to_thread(system.delete_database, name)
-        client.close()
 
 
 def candle(open_time: int, close: str = "1.0") -> dict[str, Any]:
@@ -129,6 +100,17 @@ async def test_an_invalid_collection_name_never_reaches_the_database(
 ) -> None:
     with pytest.raises(InvalidInput):
         await store.upsert(name, docs(candle(1)))
+
+
+@pytest.mark.parametrize("record_id", ["a~b", "moex/SBER trade#1", "ключ", "x" * 300, "50%"])
+async def test_a_record_of_any_id_is_stored_and_found_by_its_key(
+    store: DocumentStore, record_id: str
+) -> None:
+    record = {"id": record_id, "price": "1.5"}
+    assert await store.upsert("odd_ids", docs(record)) == 1
+    assert await store.upsert("odd_ids", docs(record)) == 0
+    stored = await store.get_many("odd_ids", [document_key(record_id)])
+    assert [d["id"] for d in stored.values()] == [record_id]
 
 
 def test_record_ids_become_valid_one_to_one_keys() -> None:

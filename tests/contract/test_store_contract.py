@@ -1,16 +1,15 @@
-"""One contract for every QueueStore adapter: SQLite always, ArangoDB when ARANGO_URL is set."""
+"""One contract for every QueueStore adapter: SQLite, ArangoDB through the fake server in every
+run, and a real ArangoDB too when ARANGO_URL is set."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from app.config import Settings
 from app.errors import AlreadyExists, QueueNotFound
 from app.models.messages import Telemetry
 from app.models.queues import QueueCreate, QueueState
@@ -19,31 +18,28 @@ from app.services import transitions
 from app.services.pipeline import new_queue
 from app.store.base import QueueFilter, QueueStore
 from app.store.sqlite import SqliteQueueStore
-
-ADAPTERS = [
-    "sqlite",
-    pytest.param(
-        "arango",
-        marks=pytest.mark.skipif(
-            not os.environ.get("ARANGO_URL"), reason="ARANGO_URL not set: no ArangoDB here"
-        ),
-    ),
-]
+from tests.fakes.arango_http import FakeArango
+from tests.fixtures.arango import ARANGO_KINDS, arango_settings, fresh_database, server_url
 
 
-@pytest.fixture(params=ADAPTERS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[QueueStore]:
-    adapter: QueueStore
+@pytest.fixture(params=["sqlite", *ARANGO_KINDS])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, fake_arango: FakeArango
+) -> AsyncIterator[QueueStore]:
     if request.param == "sqlite":
-        adapter = SqliteQueueStore(tmp_path / "store.db")
-    else:
-        from app.store.arango import ArangoQueueStore
+        adapter: QueueStore = SqliteQueueStore(tmp_path / "store.db")
+        await adapter.open()
+        yield adapter
+        await adapter.close()
+        return
+    from app.store.arango import ArangoQueueStore
 
-        database = f"contract_{uuid.uuid4().hex[:10]}"
-        adapter = ArangoQueueStore(Settings(_env_file=None, arango_db=database))
-    await adapter.open()
-    yield adapter
-    await adapter.close()
+    url = server_url(request.param, fake_arango)
+    async with fresh_database(url, create=False) as database:
+        adapter = ArangoQueueStore(arango_settings(url, database))
+        await adapter.open()
+        yield adapter
+        await adapter.close()
 
 
 def make(symbol: str = "BTCUSDT", **extra: object) -> QueueState:
@@ -69,6 +65,16 @@ async def test_unknown_id_is_not_found(store: QueueStore) -> None:
         await store.get("no-such-queue")
     with pytest.raises(QueueNotFound):
         await store.mutate("no-such-queue", lambda q: True)
+
+
+@pytest.mark.parametrize("queue_id", ["a/b", "queue_state/x", "x?y", "%41", "a~b", "x" * 300])
+async def test_an_id_no_queue_can_have_is_not_found(store: QueueStore, queue_id: str) -> None:
+    await store.create(make())
+    with pytest.raises(QueueNotFound):
+        await store.get(queue_id)
+    with pytest.raises(QueueNotFound):
+        await store.get_json(queue_id)
+    assert await store.mutate_many({queue_id: lambda q: True}) == {}
 
 
 async def test_page_is_newest_first_filtered_and_counted(store: QueueStore) -> None:

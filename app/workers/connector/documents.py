@@ -6,17 +6,19 @@ redelivered record replaces the same document: upserts are idempotent.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from app.errors import InvalidInput
+from app.store.keys import KEY_PUNCTUATION, MAX_KEY_BYTES
 
 COLLECTION_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
-KEY_SAFE = "_-:.@()+,=;$!*'"
-"""ArangoDB _key characters besides letters and digits; `%` is left out so it escapes."""
-MAX_KEY = 254
+KEY_SAFE = KEY_PUNCTUATION.replace("%", "")
+"""Kept as they are; `%` is left out so it escapes, which keeps the encoding one-to-one."""
+HASHED_PREFIX = 185
 Document = dict[str, Any]
 
 
@@ -46,10 +48,17 @@ def valid_collection(name: str) -> str:
 
 
 def document_key(record_id: str) -> str:
-    """The record id as a valid `_key`: other characters percent-encoded (one-to-one)."""
-    key = quote(record_id, safe=KEY_SAFE)
-    if not key or len(key) > MAX_KEY:
-        raise InvalidInput(f"record id cannot be a document key: {record_id[:80]!r}")
+    """The record id as a legal ArangoDB `_key` (app/store/keys.py), one-to-one.
+
+    Characters outside the key alphabet are percent-encoded from UTF-8 (`quote` keeps `~`,
+    which keys forbid, so it is encoded too; lone surrogates pass through as bytes). An id
+    that is empty or encodes longer than 254 bytes becomes its encoded prefix plus `%-` and
+    its SHA-256: `%-` never appears in an encoded id, so no two ids share a key.
+    """
+    raw = record_id.encode("utf-8", "surrogatepass")
+    key = quote(raw, safe=KEY_SAFE).replace("~", "%7E")
+    if not key or len(key) > MAX_KEY_BYTES:
+        key = f"{key[:HASHED_PREFIX]}%-{hashlib.sha256(raw).hexdigest()}"
     return key
 
 
