@@ -47,7 +47,10 @@ def from_control(raw: bytes) -> tuple[HubMessage, str, int] | None:
         f"📊 Queue {report.queue_id} · {report.job} → {report.status} "
         f"({report.records_written or 0} records)"
     )
-    body = orjson.dumps(payload, option=orjson.OPT_UTC_Z).decode()
+    try:
+        body = orjson.dumps(payload, option=orjson.OPT_UTC_Z).decode()
+    except orjson.JSONEncodeError:  # a number beyond 64 bits inside `stats`
+        return None
     job = f"{report.queue_id}/{report.job}"
     return HubMessage(report.queue_id, body, text, f"telemetry:{job}"), job, report.seq
 

@@ -16,7 +16,9 @@ from app.models.status import Status
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 MsgspecId = Annotated[str, Meta(min_length=1, max_length=128)]
-NonNegative = Annotated[int, Meta(ge=0)]
+INT64_MAX = 2**63 - 1
+"""Integers from jobs are bounded to what the store and every JSON encoder on the way hold."""
+NonNegative = Annotated[int, Meta(ge=0, le=INT64_MAX)]
 
 
 class Telemetry(Struct, tag_field="type", tag="telemetry", kw_only=True, gc=False):

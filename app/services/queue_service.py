@@ -259,16 +259,18 @@ def _telemetry_change(reports: list[Telemetry]) -> TrackedChange:
 def coalesce(reports: list[Telemetry]) -> list[Telemetry]:
     """The reports that matter, in seq order per job: the first of each run of one status
     (so every status passed is still seen) and the newest (it carries the latest counters).
-    Under load this turns thousands of reports of a queue into a handful."""
+    Under load this turns thousands of reports of a queue into a handful. Of reports that
+    share a seq only the first to arrive counts, as it would had they come in two polls."""
     by_job: dict[str, list[Telemetry]] = defaultdict(list)
     for report in reports:
         by_job[report.job].append(report)
     kept: list[Telemetry] = []
     for job_reports in by_job.values():
-        job_reports.sort(key=BY_SEQ)
-        kept.extend(next(run) for _, run in groupby(job_reports, BY_STATUS))
-        if kept[-1] is not job_reports[-1]:
-            kept.append(job_reports[-1])
+        job_reports.sort(key=BY_SEQ)  # stable: same-seq reports keep their arrival order
+        unique = [next(same) for _, same in groupby(job_reports, BY_SEQ)]
+        kept.extend(next(run) for _, run in groupby(unique, BY_STATUS))
+        if kept[-1] is not unique[-1]:
+            kept.append(unique[-1])
     return kept
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from app.models.catalog import Target
-from app.models.messages import Telemetry
+from app.models.messages import INT64_MAX, Telemetry
 from app.models.queues import JobState, QueueState, utcnow
 from app.models.status import Status, can_transition, derive_queue_status, is_terminal
 
@@ -117,9 +117,11 @@ def refresh(queue: QueueState) -> bool:
 
 
 def _records_of(jobs: list[JobState]) -> int:
-    """Records loaded: the loaders' total, or every job's when there is no loader."""
+    """Records loaded: the loaders' total, or every job's when there is no loader (capped
+    at int64, what the store and the wire format hold)."""
     loaders = [job.records_written for job in jobs if job.target is Target.LOADER_PRODUCER]
-    return sum(loaders) if loaders else sum(job.records_written for job in jobs)
+    total = sum(loaders) if loaders else sum(job.records_written for job in jobs)
+    return min(total, INT64_MAX)
 
 
 def _latest(values: Iterable[str | None]) -> str | None:

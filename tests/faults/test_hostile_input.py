@@ -30,6 +30,7 @@ from app.models.queues import QueueCreate
 from app.naming import job_name
 from tests.fixtures.app import scripted
 from tests.fixtures.kafka_reader import read_topic
+from tests.fixtures.wsclient import listening
 from tests.integration.test_control_plane import telemetry, until_stored
 from tests.seed_examples import BASIC, HISTORICAL, REALTIME
 
@@ -249,3 +250,52 @@ async def test_oversized_kafka_message_is_dead_lettered_and_the_next_one_applied
         async with httpx.AsyncClient(base_url=served.url) as http:
             metrics = (await http.get("/metrics")).text
         assert 'dead_lettered_total{reason="too_large"} 1.0' in metrics
+
+
+async def test_out_of_range_integers_are_dead_lettered_and_the_job_goes_on(
+    served_with: Any,
+) -> None:
+    """`"seq": 10**30` (msgspec alone takes any integer) once froze a job: every later report
+    had a lower seq. Integers beyond int64 are dead-lettered as invalid; a genuine report
+    right behind them is applied, and a huge number inside `stats` (not stored, but sent to
+    WebSocket clients) does not stop the fan-out."""
+    async with served_with(targets=SLOW) as served:
+        await served.dispatcher_ready()
+        await served.fanout_ready()
+        queue = await served.state.queues.start(QueueCreate.model_validate(BASIC))
+        frozen = orjson.dumps(telemetry(queue, 1, records=1)).replace(
+            b'"seq":1', b'"seq":1' + b"0" * 30
+        )
+        too_many = orjson.dumps(telemetry(queue, 1, records=2**63))
+        huge_stats = orjson.dumps({**telemetry(queue, 1, records=3)}).replace(
+            b'"seq":1', b'"stats":{"n":1' + b"0" * 30 + b'},"seq":1'
+        )
+        settings = served.state.settings
+        bus = KafkaBus(
+            Settings(_env_file=None, kafka_bootstrap_servers=settings.kafka_bootstrap_servers)
+        )
+        async with listening(served.ws_url) as ws:
+            await bus.start()
+            try:
+                for raw in (
+                    frozen,
+                    too_many,
+                    huge_stats,
+                    orjson.dumps(telemetry(queue, 2, records=22)),
+                ):
+                    await bus.send(settings.queue_control_topic, queue.id, raw)
+            finally:
+                await bus.stop()
+            stored = await until_stored(served, queue.id, lambda q: q.jobs[0].seq == 2)
+            await ws.wait_for(lambda _: any(e["seq"] == 2 for e in ws.events("job.telemetry")))
+        assert stored.records_written == 22
+        letters = await read_topic(
+            settings.kafka_bootstrap_servers or "",
+            settings.queue_control_dlq_topic,
+            lambda got: len(got) >= 2,
+            within=15,
+        )
+        assert len(letters) == 2
+        async with httpx.AsyncClient(base_url=served.url) as http:
+            metrics = (await http.get("/metrics")).text
+        assert 'dead_lettered_total{reason="invalid"} 2.0' in metrics

@@ -65,6 +65,15 @@ def test_what_a_job_sends_is_what_the_dispatcher_reads() -> None:
         (orjson.dumps({k: v for k, v in REPORT.items() if k != "type"}), "invalid", "type"),
         (orjson.dumps({**REPORT, "type": "gossip"}), "invalid", "gossip"),
         (orjson.dumps({**REPORT, "stats": [1]}), "invalid", "$.stats"),
+        (
+            b'{"type":"telemetry","queue_id":"q1","job":"j","status":"loading","seq":1'
+            + b"0" * 30
+            + b"}",
+            "invalid",
+            "$.seq",
+        ),
+        (orjson.dumps({**REPORT, "seq": 2**63}), "invalid", "$.seq"),
+        (orjson.dumps({**REPORT, "records_written": 2**63}), "invalid", "$.records_written"),
     ],
 )
 def test_a_bad_record_is_refused_with_a_reason_and_what_is_wrong(

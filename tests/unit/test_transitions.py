@@ -112,3 +112,30 @@ def test_coalescing_keeps_every_status_passed_and_the_newest_counters() -> None:
     assert short.jobs[0].model_dump(exclude={"started_at", "finished_at"}) == (
         full.jobs[0].model_dump(exclude={"started_at", "finished_at"})
     )
+
+
+def test_of_reports_sharing_a_seq_the_first_to_arrive_wins_whatever_comes_around_it() -> None:
+    """A conflicting copy of a report (same seq) must not replace it: coalescing once kept
+    the copy when the original was not the head of its status run."""
+    from app.services.queue_service import _telemetry_change
+
+    q = queue()
+    original = report(q, Status.LOADING, 3, records=10)
+    conflicting = report(q, Status.ERROR, 3, records=999)
+    _telemetry_change([report(q, Status.LOADING, 2, records=5), original, conflicting])(q, [])
+    assert (q.jobs[0].status, q.jobs[0].records_written, q.jobs[0].seq) == (
+        Status.LOADING,
+        10,
+        3,
+    )
+
+
+def test_the_queue_total_stays_within_int64() -> None:
+    from app.models.messages import INT64_MAX
+
+    q = queue()
+    for job in q.jobs:
+        job.target = "loader-producer"
+        job.records_written = INT64_MAX
+    transitions.refresh(q)
+    assert q.records_written == INT64_MAX
