@@ -12,8 +12,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_STALL_AFTER_SECONDS = 30.0
 
 
 class LauncherKind(StrEnum):
@@ -78,6 +80,10 @@ class Settings(BaseSettings):
     job_stop_grace_seconds: float = Field(default=10.0, ge=0, le=3600)
     targets_file: Path | None = None
     telemetry_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    stall_after_seconds: float | None = Field(
+        default=None, gt=0, le=86_400, description="default: 3 telemetry intervals, >= 30 s"
+    )
+    history_give_up_seconds: float = Field(default=120.0, gt=0, le=86_400)
     kubeconfig: Path | None = None
     k8s_namespace: str = "streamforge"
     k8s_job_image: str = "registry.example.com/streamforge/queue-manager:latest"
@@ -113,6 +119,18 @@ class Settings(BaseSettings):
     @cached_property
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
+
+    @field_validator("stall_after_seconds", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def stall_after(self) -> float:
+        """No telemetry for this long makes a starting or loading job `stalled`."""
+        if self.stall_after_seconds is not None:
+            return self.stall_after_seconds
+        return max(MIN_STALL_AFTER_SECONDS, 3 * self.telemetry_interval_seconds)
 
     @property
     def token_list(self) -> list[str]:

@@ -86,6 +86,7 @@ async def _build_state(stack: AsyncExitStack, settings: Settings, metrics: Metri
         metrics=metrics,
         job_env=job_environment(settings),
         stop_grace_seconds=settings.job_stop_grace_seconds,
+        stall_after_seconds=settings.stall_after,
     )
     plane = ControlPlane(settings, metrics)
     await plane.start(service)

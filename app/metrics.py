@@ -26,6 +26,18 @@ class Metrics:
             registry=r,
         )
         self.queues = Gauge("queues", "Queues by status", ["status"], registry=r)
+        self.jobs_by_health = Gauge(
+            "jobs_by_health",
+            "Running jobs by health (ok, retrying, stalled), as of the last stall check",
+            ["health"],
+            registry=r,
+        )
+        self.queues_by_health = Gauge(
+            "queues_by_health",
+            "Active queues by health (ok, retrying, stalled, degraded)",
+            ["health"],
+            registry=r,
+        )
         self.jobs_launched = Counter("jobs_launched_total", "Jobs launched", ["target"], registry=r)
         self.jobs_failed = Counter(
             "jobs_failed_total", "Jobs that ended in error", ["target"], registry=r

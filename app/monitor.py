@@ -56,6 +56,8 @@ class MonitorState:
     started: float
     jobs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     queues: dict[str, str] = field(default_factory=dict)
+    health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each queue's `health` from its latest event (retrying, stalled, degraded or ok)."""
     messages: int = 0
     reconnects: int = 0
     connected: bool = False
@@ -73,6 +75,9 @@ class MonitorState:
             self.jobs[(queue_id, str(message.get("job", "")))] = message
         elif event.startswith("queue.") and queue_id:
             self.queues[queue_id] = str(message.get("status", event.removeprefix("queue.")))
+            health = (message.get("data") or {}).get("health")
+            if isinstance(health, dict):
+                self.health[queue_id] = health
         self.samples.append((now, self.total("updates"), self.messages))
 
     def total(self, name: str) -> int:
@@ -132,12 +137,41 @@ def _queues(state: MonitorState) -> Text:
     jobs = {queue: str(job.get("status", "")) for (queue, _), job in state.jobs.items()}
     statuses = {**jobs, **state.queues}
     listed = ", ".join(f"{queue}: {status}" for queue, status in sorted(statuses.items()))
-    lines = [f"Queues: {listed or 'waiting for telemetry...'}"]
+    text = Text(f"Queues: {listed or 'waiting for telemetry...'}")
+    for queue in sorted(statuses):
+        if health := health_text(state.health.get(queue)):
+            text.append(f"\n{queue}")
+            text.append_text(health)
     for (_, job), message in sorted(state.jobs.items()):
-        online = (message.get("stats") or {}).get("online")
-        if isinstance(online, list):
-            lines.append(f"{job} online ({len(online)}): {_abbreviated(online)}")
-    return Text("\n".join(lines))
+        text.append_text(_job_lines(job, message))
+    return text
+
+
+def health_text(health: dict[str, Any] | None) -> Text:
+    """` retrying · attempt 3 of 20: <error>` in yellow (stalled too), ` degraded: …` in
+    red; nothing when all is well."""
+    if not health or health.get("state") in (None, "ok"):
+        return Text("")
+    state = str(health["state"])
+    label = state
+    if state == "retrying" and health.get("attempt"):
+        bound = f" of {health['max_attempts']}" if health.get("max_attempts") else ""
+        label = f"retrying · attempt {health['attempt']}{bound}"
+    reason = health.get("last_error") or health.get("reason") or ""
+    style = "bold red" if state == "degraded" else "bold yellow"
+    return Text(f" [{label}{': ' + str(reason)[:160] if reason else ''}]", style=style)
+
+
+def _job_lines(job: str, message: dict[str, Any]) -> Text:
+    lines = Text()
+    retry = message.get("retry")
+    if isinstance(retry, dict):
+        lines.append(f"\n{job}")
+        lines.append_text(health_text({"state": "retrying", **retry}))
+    online = (message.get("stats") or {}).get("online")
+    if isinstance(online, list):
+        lines.append(f"\n{job} online ({len(online)}): {_abbreviated(online)}")
+    return lines
 
 
 def _abbreviated(numbers: list[Any], head: int = 10) -> str:

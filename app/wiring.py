@@ -43,6 +43,7 @@ def job_environment(settings: Settings) -> dict[str, str]:
     env = {
         "QUEUE_CONTROL_TOPIC": settings.queue_control_topic,
         "TELEMETRY_INTERVAL_SECONDS": str(settings.telemetry_interval_seconds),
+        "HISTORY_GIVE_UP_SECONDS": str(settings.history_give_up_seconds),
         "ARANGO_DB": settings.arango_db,
         "LOG_LEVEL": settings.log_level,
         "BINANCE_REST_URL": settings.binance_rest_url,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import orjson
 
 from app.control.hub import HubMessage
 from app.errors import InvalidMessage
-from app.models.messages import decode_telemetry
+from app.models.messages import RetryReport, decode_telemetry
 
 TELEMETRY_FIELDS = (
     "queue_id",
@@ -20,6 +21,7 @@ TELEMETRY_FIELDS = (
     "seq",
     "ts",
     "stats",
+    "retry",
 )
 
 
@@ -43,16 +45,24 @@ def from_control(raw: bytes) -> tuple[HubMessage, str, int] | None:
     except InvalidMessage:
         return None
     payload = {"event": "job.telemetry", **{k: getattr(report, k) for k in TELEMETRY_FIELDS}}
+    payload["health"] = "retrying" if report.retry else "ok"
     text = (
         f"📊 Queue {report.queue_id} · {report.job} → {report.status} "
-        f"({report.records_written or 0} records)"
+        f"({report.records_written or 0} records)" + _retry_text(report.retry)
     )
     try:
-        body = orjson.dumps(payload, option=orjson.OPT_UTC_Z).decode()
+        body = orjson.dumps(payload, default=msgspec.to_builtins, option=orjson.OPT_UTC_Z).decode()
     except orjson.JSONEncodeError:  # a number beyond 64 bits inside `stats`
         return None
     job = f"{report.queue_id}/{report.job}"
     return HubMessage(report.queue_id, body, text, f"telemetry:{job}"), job, report.seq
+
+
+def _retry_text(retry: RetryReport | None) -> str:
+    if retry is None:
+        return ""
+    bound = f"/{retry.max_attempts}" if retry.max_attempts else ""
+    return f" ⚠ retrying {retry.attempt}{bound}: {retry.last_error[:200]}"
 
 
 def heartbeat(ts: str) -> HubMessage:

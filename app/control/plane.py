@@ -19,6 +19,7 @@ from app.control.outbox import Outbox
 from app.errors import QueueManagerError
 from app.metrics import Metrics
 from app.services.queue_service import QueueService
+from app.services.stalls import StallWatch
 from app.services.tasks import TaskGroup
 
 log = structlog.get_logger(__name__)
@@ -75,6 +76,7 @@ class ControlPlane:
         self._tasks.spawn(self.fanout.run(), "fanout")
         self._tasks.spawn(heartbeats(self.hub, self.settings.ws_heartbeat_seconds), "heartbeat")
         self._tasks.spawn(self._keep_topics(), "topics")
+        self._tasks.spawn(StallWatch(service, self.metrics).run(), "stalls")
 
     async def stop(self) -> None:
         await self.outbox.drain(timeout_seconds=2.0)

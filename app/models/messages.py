@@ -21,6 +21,15 @@ INT64_MAX = 2**63 - 1
 NonNegative = Annotated[int, Meta(ge=0, le=INT64_MAX)]
 
 
+class RetryReport(Struct, kw_only=True, gc=False):
+    """What a job retries now: sent in every report while it retries, absent once it works."""
+
+    attempt: Annotated[int, Meta(ge=1, le=INT64_MAX)]
+    max_attempts: Annotated[int, Meta(ge=1, le=INT64_MAX)] | None = None
+    last_error: Annotated[str, Meta(max_length=1000)]
+    retry_at: datetime | None = None
+
+
 class Telemetry(Struct, tag_field="type", tag="telemetry", kw_only=True, gc=False):
     """A job's report of itself; `seq` is monotonic per job, so late copies are ignored.
 
@@ -40,6 +49,9 @@ class Telemetry(Struct, tag_field="type", tag="telemetry", kw_only=True, gc=Fals
     finished_at: datetime | None = None
     seq: NonNegative
     ts: Annotated[datetime | None, Meta(description="When the job sent it")] = None
+    retry: Annotated[
+        RetryReport | None, Meta(description="Set while the job retries; its health")
+    ] = None
     stats: Annotated[
         dict[str, Any] | None,
         Meta(

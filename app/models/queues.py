@@ -24,6 +24,7 @@ from app.models.catalog import (
     is_stream,
     loader_type_error,
 )
+from app.models.health import Health
 from app.models.problems import FieldProblem
 from app.models.requests import ConnectorRequest, LoaderRequest, PipelineRequest
 from app.models.status import Status
@@ -166,6 +167,10 @@ class JobState(BaseModel):
     seq: int = Field(default=-1, description="Last applied telemetry sequence number")
     launcher_ref: str | None = Field(default=None, description="pid or Kubernetes uid")
     request: dict[str, Any] = Field(default_factory=dict)
+    health: Health = Field(default_factory=Health, description="ok, retrying or stalled")
+    last_telemetry_at: datetime | None = Field(
+        default=None, description="When the job last reported (the stall rule)"
+    )
 
 
 class QueueState(BaseModel):
@@ -192,6 +197,10 @@ class QueueState(BaseModel):
     stop_requested: bool = False
     command_id: str | None = None
     revision: int = 0
+    health: Health = Field(
+        default_factory=Health,
+        description="the worst of its running jobs, or degraded: one job failed",
+    )
     jobs: list[JobState] = Field(default_factory=list)
 
     def job(self, name: str) -> JobState | None:

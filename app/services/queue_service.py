@@ -27,7 +27,7 @@ from app.launchers.base import JobLauncher, JobOutcome, JobPhase, JobSpec
 from app.metrics import Metrics
 from app.models.catalog import is_stream
 from app.models.messages import Telemetry
-from app.models.queues import JobState, QueueCreate, QueueState
+from app.models.queues import JobState, QueueCreate, QueueState, utcnow
 from app.models.status import Status, is_terminal, stop_is_legal
 from app.services import transitions
 from app.services.changes import ChangeFeed, QueueChange
@@ -52,6 +52,7 @@ class QueueService:
         metrics: Metrics,
         job_env: dict[str, str],
         stop_grace_seconds: float,
+        stall_after_seconds: float | None = None,
     ) -> None:
         self.store = store
         self.launcher = launcher
@@ -59,6 +60,8 @@ class QueueService:
         self.metrics = metrics
         self._job_env = job_env
         self._grace = stop_grace_seconds
+        self.stall_after = stall_after_seconds
+        """No telemetry for this long makes a running job stalled (None: never)."""
         self._background = TaskGroup("queue-service")
         self.stop_listeners: list[StopListener] = []
         """Told of every stop before the jobs are signalled (the stop command publisher)."""
@@ -108,7 +111,7 @@ class QueueService:
         write, coalesced), announcing every status a queue passes through. Returns the ids
         of queues that do not exist."""
         trackers = {
-            queue_id: _Tracker(_telemetry_change(reports))
+            queue_id: _Tracker(_telemetry_change(reports, self.stall_after))
             for queue_id, reports in reports_by_queue.items()
         }
         results = await self.store.mutate_many(
@@ -128,6 +131,21 @@ class QueueService:
         job = queue.job(outcome.name)
         if changed and job is not None and job.status is Status.ERROR:
             self.metrics.jobs_failed.labels(job.target).inc()
+
+    async def mark_stalls(self) -> list[QueueState]:
+        """The stall rule over every active queue (the stall checker calls it); returns
+        the active queues as they are after it. Only queues that change are written."""
+        if self.stall_after is None:
+            return await self.store.active()
+        after, now = self.stall_after, utcnow()
+        checked = []
+        for found in await self.store.active():
+            if transitions.mark_stalled(found, now, after):
+                found, _ = await self._mutate(  # noqa: PLW2901 (the stored version)
+                    found.id, lambda q: transitions.mark_stalled(q, now, after)
+                )
+            checked.append(found)
+        return checked
 
     # --- lifecycle ------------------------------------------------------------------------
     async def recover(self) -> None:
@@ -242,13 +260,13 @@ class _Tracker:
         return QueueChange(queue, self._previous, tuple(self._passed))
 
 
-def _telemetry_change(reports: list[Telemetry]) -> TrackedChange:
+def _telemetry_change(reports: list[Telemetry], stall_after: float | None = None) -> TrackedChange:
     coalesced = coalesce(reports)
 
     def change(queue: QueueState, passed: list[Status]) -> bool:
         changed = False
         for report in coalesced:
-            if transitions.apply_telemetry(queue, report):
+            if transitions.apply_telemetry(queue, report, stall_after):
                 changed = True
                 passed.append(queue.status)
         return changed

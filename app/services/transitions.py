@@ -8,18 +8,21 @@ app/models/status.py; after every change `refresh` re-derives the queue's own fi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from app.models.catalog import Target
+from app.models.health import OK
 from app.models.messages import INT64_MAX, Telemetry
 from app.models.queues import JobState, QueueState, utcnow
 from app.models.status import Status, can_transition, derive_queue_status, is_terminal
+from app.services import health
 
 MAX_ERROR_CHARS = 4000
 
 
 def set_job_status(job: JobState, status: Status, error: str | None = None) -> bool:
-    """Move a job to `status` when legal; terminal jobs never change again."""
+    """Move a job to `status` when legal; terminal jobs never change again (and their
+    health is ok: status and error_message say the rest)."""
     if status == job.status or not can_transition(job.status, status):
         return False
     now = utcnow()
@@ -28,14 +31,16 @@ def set_job_status(job: JobState, status: Status, error: str | None = None) -> b
         job.started_at = now
     if is_terminal(status):
         job.finished_at = job.finished_at or now
+        job.health = OK
     if error:
         job.error_message = error[-MAX_ERROR_CHARS:]
     return True
 
 
-def apply_telemetry(queue: QueueState, report: Telemetry) -> bool:
+def apply_telemetry(queue: QueueState, report: Telemetry, stall_after: float | None = None) -> bool:
     """Apply one telemetry report; duplicates, late reports (by seq) and reports for
-    ended jobs change nothing."""
+    ended jobs change nothing. With `stall_after`, a report older than that (a backlog
+    read after a restart) leaves the job stalled rather than ok."""
     job = queue.job(report.job)
     if job is None or report.seq <= job.seq:
         return False
@@ -46,8 +51,44 @@ def apply_telemetry(queue: QueueState, report: Telemetry) -> bool:
     set_job_status(job, _as_stopped_if_stopping(job, report.status), report.error_message)
     if report.finished_at and is_terminal(job.status):
         job.finished_at = report.finished_at
+    _note_health(job, report, stall_after)
     refresh(queue)
     return True
+
+
+def _note_health(job: JobState, report: Telemetry, stall_after: float | None) -> None:
+    now = utcnow()
+    job.last_telemetry_at = _sent_at(report, now)
+    if is_terminal(job.status):
+        return
+    job.health = health.retrying(report.retry) if report.retry else OK
+    stalled = health.stall_of(job, now, stall_after) if stall_after else None
+    if stalled is not None:
+        job.health = stalled
+
+
+def _sent_at(report: Telemetry, now: datetime) -> datetime:
+    """When the job sent it (never in our future); when it arrived if it does not say."""
+    sent = report.ts
+    if sent is None:
+        return now
+    if sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    return min(sent, now)
+
+
+def mark_stalled(queue: QueueState, now: datetime, stall_after: float) -> bool:
+    """The stall rule over a queue's jobs (the stall checker's change); True when a job's
+    health changed."""
+    changed = False
+    for job in queue.jobs:
+        stalled = health.stall_of(job, now, stall_after)
+        if stalled is not None and stalled != job.health:
+            job.health = stalled
+            changed = True
+    if changed:
+        refresh(queue)
+    return changed
 
 
 def _late_final_counters(queue: QueueState, job: JobState, report: Telemetry) -> bool:
@@ -109,6 +150,7 @@ def refresh(queue: QueueState) -> bool:
     queue.records_written = _records_of(queue.jobs)
     queue.last_loaded_timestamp = _latest(job.last_loaded_timestamp for job in queue.jobs)
     queue.error_message = _first_error(queue.jobs)
+    queue.health = health.queue_health(queue)
     queue.started_at = queue.started_at or _earliest(job.started_at for job in queue.jobs)
     if is_terminal(status):
         queue.finished_at = queue.finished_at or utcnow()

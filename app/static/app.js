@@ -93,8 +93,15 @@ function applyTelemetry(event) {
   if (!job || event.seq <= job.seq) return;
   Object.assign(job, { status: event.status, records_written: event.records_written,
     last_loaded_timestamp: event.last_loaded_timestamp, error_message: event.error_message,
-    seq: event.seq });
+    seq: event.seq, health: healthOf(event) });
   detail.update(store.get(event.queue_id));
+}
+
+// A job's own report: `retry` while it retries, else it is heard from, so not stalled.
+function healthOf(event) {
+  if (!event.retry) return { state: "ok" };
+  const { attempt, max_attempts, last_error, retry_at } = event.retry;
+  return { state: "retrying", attempt, max_attempts, last_error, retry_at, reason: last_error };
 }
 
 async function refetch(ids) {

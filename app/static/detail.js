@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import { drawChart } from "./chart.js";
 import { $, h } from "./dom.js";
 import { ageSeconds, ageText, count, freshness, shortTime, symbols } from "./format.js";
-import { badge } from "./list.js";
+import { badge, healthBadge, healthNote } from "./list.js";
 
 const TERMINAL = ["finished", "stopped", "error"];
 
@@ -44,7 +44,8 @@ export class QueueDetail {
     const queue = this.store.get(this.id);
     if (!queue) return;
     this.shown = queue.status;
-    $("#queue-title").replaceChildren(`Queue ${symbols(queue)} `, badge(queue.status));
+    $("#queue-title").replaceChildren(`Queue ${symbols(queue)} `, badge(queue.status), " ",
+      healthBadge(queue.health) ?? "");
     $("#queue-facts").replaceChildren(...facts(queue).flatMap(([term, value]) =>
       [h("dt", {}, term), h("dd", {}, value)]));
     $("#stop-button").disabled = TERMINAL.includes(queue.status) || queue.status === "stopping";
@@ -68,7 +69,8 @@ export class QueueDetail {
       onclick: () => this.loadLog(job.name) }, `Log of ${job.target}`);
     return h("tr", { "data-job": job.name },
       h("td", { "data-label": "Job" }, `${job.target} · ${job.type}`),
-      h("td", { "data-label": "Status" }, badge(job.status)),
+      h("td", { "data-label": "Status" }, badge(job.status), " ", healthBadge(job.health),
+        healthNote(job.health)),
       h("td", { "data-label": "Records" }, count(job.records_written)),
       h("td", { "data-label": "Last loaded" }, job.last_loaded_timestamp ?? "—"),
       h("td", { "data-label": "Error", class: job.error_message ? "error" : "" },
@@ -121,6 +123,8 @@ function facts(queue) {
     ["Exchange", queue.exchange],
     ["Type", `${queue.type} · ${queue.loader_type}`],
     ["Time range", queue.time_range],
+    ["Health", queue.health && queue.health.state !== "ok"
+      ? h("span", {}, healthBadge(queue.health), " ", queue.health.reason ?? "") : "ok"],
     ["Records", count(queue.records_written)],
     ["Last loaded", queue.last_loaded_timestamp ?? "—"],
     ["Updated", h("span", { class: "age" })],

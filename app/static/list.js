@@ -10,6 +10,25 @@ export function badge(status) {
   return h("span", { class: `badge status-${status}` }, status);
 }
 
+// Beside the status badge: `retrying` and `stalled` in amber with the attempt, `degraded`
+// in red; nothing while all is well. The reason is the tooltip and, in `healthNote`, a line.
+export function healthBadge(health) {
+  if (!health || health.state === "ok") return null;
+  const bound = health.max_attempts ? ` of ${health.max_attempts}` : "";
+  const label = health.state === "retrying" && health.attempt
+    ? `retrying · attempt ${health.attempt}${bound}` : health.state;
+  return h("span", { class: `badge health health-${healthLevel(health)}`,
+    title: health.reason ?? "" }, label);
+}
+
+export function healthNote(health) {
+  if (!health || health.state === "ok") return null;
+  const text = health.state === "retrying" ? (health.last_error ?? health.reason) : health.reason;
+  return h("div", { class: `health-note health-${healthLevel(health)}` }, text ?? "");
+}
+
+const healthLevel = (health) => (health.state === "degraded" ? "bad" : "warn");
+
 export class QueueList {
   constructor(table, countLine, store) {
     this.body = table.tBodies[0];
@@ -68,9 +87,11 @@ export class QueueList {
 
   fill(row, queue) {
     const [status, symbol, exchange, type, records, perSecond, , started, finished] = row.cells;
-    status.replaceChildren(badge(queue.status));
+    status.replaceChildren(badge(queue.status), " ", healthBadge(queue.health) ?? "",
+      healthNote(queue.health) ?? "");
     row.link.textContent = symbols(queue);
-    row.link.setAttribute("aria-label", `Queue ${symbols(queue)}, ${queue.status}`);
+    const health = queue.health && queue.health.state !== "ok" ? `, ${queue.health.state}` : "";
+    row.link.setAttribute("aria-label", `Queue ${symbols(queue)}, ${queue.status}${health}`);
     symbol.replaceChildren(row.link);
     exchange.textContent = queue.exchange;
     type.textContent = `${queue.type} · ${queue.loader_type}`;

@@ -65,3 +65,17 @@ class JobContext(Protocol):
 
     def warn(self, message: str) -> None:
         """A notable event (reconnect, silent stream) the user should see in telemetry."""
+
+    def retrying(
+        self,
+        key: str,
+        attempt: int,
+        error: str,
+        wait_seconds: float,
+        max_attempts: int | None = None,
+    ) -> None:
+        """Attempt `attempt` of `key` (an endpoint, a connection) failed: the job's health
+        is `retrying` until `recovered(key)` (app/workers/health.py)."""
+
+    def recovered(self, key: str) -> None:
+        """`key` works again."""

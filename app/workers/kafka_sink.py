@@ -11,6 +11,7 @@ import structlog
 from app.bus.kafka import KafkaBus, Message
 from app.errors import BrokerUnavailable, InvalidInput
 from app.retries import retrying
+from app.workers.health import Retries
 
 log = structlog.get_logger("app.workers.sink")
 
@@ -18,10 +19,17 @@ log = structlog.get_logger("app.workers.sink")
 class KafkaRecordSink:
     """Sends each batch to one topic; only unacknowledged messages are retried."""
 
-    def __init__(self, bus: KafkaBus, topic: str, retry_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        bus: KafkaBus,
+        topic: str,
+        retry_seconds: float = 30.0,
+        retries: Retries | None = None,
+    ) -> None:
         self.bus = bus
         self.topic = topic
         self.retry_seconds = retry_seconds
+        self.retries = retries
         self.delivered = 0
         self.failed_attempts = 0
 
@@ -30,6 +38,7 @@ class KafkaRecordSink:
         if not self.topic:
             raise InvalidInput("KAFKA_TOPIC is not set: the job has nowhere to write records")
         pending = [_message(record, key_field) for record in records]
+        what = f"write records to Kafka topic {self.topic}"
         async for attempt in retrying(
             f"write {len(pending)} records to Kafka topic {self.topic}",
             on=BrokerUnavailable,
@@ -38,7 +47,14 @@ class KafkaRecordSink:
             wait_max=2.0,
         ):
             with attempt:
-                await self._attempt(pending)
+                try:
+                    await self._attempt(pending)
+                except BrokerUnavailable as error:
+                    if self.retries is not None:
+                        self.retries.retrying(what, attempt.num, error.message, attempt.next_wait)
+                    raise
+        if self.retries is not None:
+            self.retries.recovered(what)
         self.delivered += len(records)
 
     async def _attempt(self, pending: list[Message]) -> None:

@@ -31,7 +31,7 @@ from app.retries import retrying
 from app.workers.base import JobContext, JobEnv, RecordSink
 from app.workers.kafka_sink import KafkaRecordSink
 from app.workers.stop_watch import StopWatch
-from app.workers.telemetry import TelemetryReporter
+from app.workers.telemetry import TELEMETRY, TelemetryReporter
 
 Entrypoint = Callable[[JobContext], Awaitable[None]]
 log = structlog.get_logger("app.workers.runtime")
@@ -67,6 +67,19 @@ class RuntimeContext:
 
     def set_stats(self, stats: dict[str, Any]) -> None:
         self.reporter.set_stats(stats)
+
+    def retrying(
+        self,
+        key: str,
+        attempt: int,
+        error: str,
+        wait_seconds: float,
+        max_attempts: int | None = None,
+    ) -> None:
+        self.reporter.retrying(key, attempt, error, wait_seconds, max_attempts)
+
+    def recovered(self, key: str) -> None:
+        self.reporter.recovered(key)
 
 
 @dataclass(frozen=True)
@@ -191,7 +204,7 @@ class JobRun:
         self.entrypoint = entrypoint
         self.options = options
         self.reporter = TelemetryReporter(bus, env)
-        sink = KafkaRecordSink(bus, env.kafka_topic, options.sink_retry_seconds)
+        sink = KafkaRecordSink(bus, env.kafka_topic, options.sink_retry_seconds, self.reporter)
         self.context = RuntimeContext(env, stop, sink, self.reporter)
         self.bus = bus
 
@@ -280,7 +293,12 @@ class JobRun:
             wait_max=2.0,
         ):
             with attempt:
-                await self.reporter.publish(status, error_message)
+                try:
+                    await self.reporter.publish(status, error_message)
+                except BrokerUnavailable as error:
+                    self.reporter.retrying(TELEMETRY, attempt.num, error.message, attempt.next_wait)
+                    raise
+        self.reporter.recovered(TELEMETRY)
 
 
 def _failed(what: str, error: BaseException) -> Outcome:

@@ -16,9 +16,11 @@ from app.models.messages import Telemetry
 from app.models.queues import utcnow
 from app.models.status import Status, is_terminal
 from app.workers.base import JobEnv
+from app.workers.health import RetryBoard
 
 log = structlog.get_logger("app.workers.telemetry")
 MAX_WARNINGS = 10
+TELEMETRY = "telemetry to Kafka"
 
 
 class TelemetryReporter:
@@ -31,6 +33,7 @@ class TelemetryReporter:
         self.last_loaded_timestamp: str | None = None
         self.stats: dict[str, Any] | None = None
         self.warnings: deque[str] = deque(maxlen=MAX_WARNINGS)
+        self.retries = RetryBoard()
         self.wake = asyncio.Event()
         self._seq = itertools.count()
 
@@ -48,6 +51,28 @@ class TelemetryReporter:
     def set_stats(self, stats: dict[str, Any]) -> None:
         self.stats = stats
 
+    def retrying(
+        self,
+        key: str,
+        attempt: int,
+        error: str,
+        wait_seconds: float,
+        max_attempts: int | None = None,
+    ) -> None:
+        """A failed attempt: reported now (health `retrying`), not at the next interval."""
+        log.warning(
+            "retrying", what=key, attempt=attempt, max_attempts=max_attempts, error=error[:500]
+        )
+        self.retries.retrying(key, attempt, error, wait_seconds, max_attempts)
+        self.wake.set()
+
+    def recovered(self, key: str) -> None:
+        """`key` works again: reported now when it was failing."""
+        if self.retries.failing(key):
+            self.retries.recovered(key)
+            log.info("recovered", what=key)
+            self.wake.set()
+
     def build(self, status: Status, error_message: str | None = None) -> Telemetry:
         """The next message; `seq` grows by one on every build."""
         return Telemetry(
@@ -61,6 +86,7 @@ class TelemetryReporter:
             seq=next(self._seq),
             stats=self._stats_with_warnings(),
             ts=utcnow(),
+            retry=None if is_terminal(status) else self.retries.current(),
         )
 
     def _stats_with_warnings(self) -> dict[str, Any] | None:
@@ -85,6 +111,7 @@ class TelemetryReporter:
 
     async def report_every(self, interval: float) -> None:
         """Report `loading` every interval (or at once after a warning) until cancelled."""
+        failures = 0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), interval)
@@ -92,4 +119,9 @@ class TelemetryReporter:
             try:
                 await self.publish(Status.LOADING, routine=True)
             except QueueManagerError as error:
+                failures += 1
+                self.retries.retrying(TELEMETRY, failures, error.message, interval)
                 log.warning("telemetry not delivered; next interval retries", error=str(error))
+            else:
+                failures = 0
+                self.recovered(TELEMETRY)

@@ -44,12 +44,32 @@ class LocalJobContext:
         self.sink = CollectingSink()
         self.progress_calls: list[tuple[int, str | None]] = []
         self.warnings: list[str] = []
+        self.retries: list[tuple[str, int, str]] = []
+        """(key, attempt, error) of every failed attempt reported, in order."""
+        self.recoveries: list[str] = []
+        self.failing: dict[str, int] = {}
+        """What is being retried now (as the job's telemetry would show it)."""
         self.warned = asyncio.Event()
 
     def progress(self, records_written: int, last_loaded_timestamp: str | None = None) -> None:
         self.progress_calls.append((records_written, last_loaded_timestamp))
         if self.stop_after_records is not None and records_written >= self.stop_after_records:
             self.stop_requested.set()
+
+    def retrying(
+        self,
+        key: str,
+        attempt: int,
+        error: str,
+        wait_seconds: float,
+        max_attempts: int | None = None,
+    ) -> None:
+        self.retries.append((key, attempt, error))
+        self.failing[key] = attempt
+
+    def recovered(self, key: str) -> None:
+        self.recoveries.append(key)
+        self.failing.pop(key, None)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

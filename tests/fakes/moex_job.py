@@ -57,11 +57,33 @@ class JobContextForTests:
         self.sink: RecordSink = self.collected
         self.progress_calls: list[tuple[int, str | None]] = []
         self.warnings: list[str] = []
+        self.retries: list[tuple[str, int, str]] = []
+        """(key, attempt, error) of every failed attempt reported, in order."""
+        self.recoveries: list[str] = []
+        self.failing: dict[str, int] = {}
+        """What is being retried now (as the job's telemetry would show it)."""
         self.stats: list[dict[str, Any]] = []
         self.changes = Changes()
 
     def progress(self, records_written: int, last_loaded_timestamp: str | None = None) -> None:
         self.progress_calls.append((records_written, last_loaded_timestamp))
+
+    def retrying(
+        self,
+        key: str,
+        attempt: int,
+        error: str,
+        wait_seconds: float,
+        max_attempts: int | None = None,
+    ) -> None:
+        self.retries.append((key, attempt, error))
+        self.failing[key] = attempt
+        self.changes.notify()
+
+    def recovered(self, key: str) -> None:
+        self.recoveries.append(key)
+        self.failing.pop(key, None)
+        self.changes.notify()
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

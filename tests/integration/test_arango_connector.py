@@ -74,7 +74,9 @@ async def test_offsets_are_committed_only_after_the_write_and_a_restart_resumes(
     topics: JobTopics, bus: KafkaBus, tmp_path: Path
 ) -> None:
     db, env = tmp_path / "qm.db", env_of(topics, tmp_path / "qm.db")
-    impatient = SETTINGS.model_copy(update={"connector_busy_timeout_ms": 100})
+    impatient = SETTINGS.model_copy(
+        update={"connector_busy_timeout_ms": 100, "history_give_up_seconds": 1.0}
+    )
     await produce(bus, topics.records, [candle(n) for n in range(300)])
     first = run(env, impatient)
     await wait_for_rows(db, "candles", 300)
@@ -88,8 +90,12 @@ async def test_offsets_are_committed_only_after_the_write_and_a_restart_resumes(
     assert await asyncio.wait_for(run(env), 8) == 0
     assert sorted(table_rows(db, "candles")) == sorted(candle(n)["id"] for n in range(500))
     assert await committed(topics, env) == 500
-    final = (await read_telemetry(topics))[-1]
-    assert (final["status"], final["records_written"]) == ("finished", 200)
+    reports = await read_telemetry(topics)
+    assert (reports[-1]["status"], reports[-1]["records_written"]) == ("finished", 200)
+    retried = [r["retry"] for r in reports if r.get("retry")]
+    assert retried and "write to collection candles" in retried[0]["last_error"], reports
+    failed = next(r for r in reports if r["status"] == "error")
+    assert "gave up on write to collection candles after failing for 1 s" in failed["error_message"]
 
 
 async def test_it_ends_only_once_the_loader_finished_and_its_records_are_in(

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from app.bus.embedded import free_port
 from app.workers.binance import jobs
 from app.workers.binance.settings import BinanceTuning
 from tests.fakes.binance_job import LocalJobContext, job_env
@@ -167,3 +168,20 @@ async def test_stop_mid_stream_ends_promptly_without_leaks(fake: FakeBinanceWs) 
     await stop(ctx, job)
     assert asyncio.all_tasks() - before == set()
     assert ctx.progress_calls[-1][0] == len(ctx.sink.records)
+
+
+async def test_an_unreachable_stream_keeps_reconnecting_and_says_so() -> None:
+    """Streams never give up: every failed attempt is reported with the endpoint, the
+    attempt count grows, and the job runs on until stopped."""
+    closed = f"ws://127.0.0.1:{free_port()}"
+    ctx = context(closed, "ws_trades", ["BTCUSDT"])
+    job = asyncio.create_task(jobs.run(ctx, FAST))
+    async with asyncio.timeout(5):
+        while len(ctx.retries) < 3:
+            await asyncio.sleep(0.02)
+    assert not job.done()
+    await stop(ctx, job)
+    keys, attempts, errors = zip(*ctx.retries, strict=True)
+    assert set(keys) == {f"stream {closed}"}
+    assert list(attempts[:3]) == [1, 2, 3]
+    assert all("stream connection failed" in error for error in errors)

@@ -149,7 +149,10 @@ async def test_other_error_frames_reconnect_and_resubscribe() -> None:
                 lambda: server.connections_total == 2 and server.active_subscriptions == 2
             )
             assert not task.done()
+            await ctx.changes.wait_until(lambda: bool(ctx.retries) and not ctx.failing)
     assert any("gateway.transport" in warning for warning in ctx.warnings)
+    key = f"MOEX connection 1 to {server.url}"
+    assert ctx.retries[0][:2] == (key, 1) and "gateway.transport" in ctx.retries[0][2]
 
 
 async def test_1500_tickers_over_30_connections_survive_dropping_them_all() -> None:

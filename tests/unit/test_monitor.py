@@ -189,3 +189,40 @@ def test_topic_url(url: str, expected: str) -> None:
 
 def _clock(moment: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(moment))
+
+
+def test_health_shows_beside_the_status_retrying_in_yellow_degraded_in_red() -> None:
+    state = MonitorState(started=NOW)
+    retrying = {
+        "state": "retrying",
+        "attempt": 3,
+        "max_attempts": 20,
+        "last_error": "GET http://127.0.0.1:9/api/v3/klines: ConnectError: refused",
+    }
+    state.apply(
+        {
+            "event": "queue.updated",
+            "queue_id": "q1",
+            "status": "loading",
+            "data": {"health": retrying},
+        },
+        NOW,
+    )
+    degraded = {"state": "degraded", "reason": "arango-connector (ws_trades) failed: exit code 1"}
+    state.apply(
+        {
+            "event": "queue.updated",
+            "queue_id": "q2",
+            "status": "loading",
+            "data": {"health": degraded},
+        },
+        NOW,
+    )
+    state.apply({**telemetry("loader-q3", {}), "queue_id": "q3", "retry": retrying}, NOW)
+    shown = plain(screen(state))
+    assert "Queues: q1: loading, q2: loading, q3: loading" in shown
+    assert "\nq1 [retrying · attempt 3 of 20: GET http://127.0.0.1:9/api/v3/klines" in shown
+    assert "\nq2 [degraded: arango-connector (ws_trades) failed: exit code 1]" in shown
+    assert "loader-q3 [retrying · attempt 3 of 20: GET http" in shown
+    styled = screen(state)
+    assert "\x1b[1;33m [retrying" in styled and "\x1b[1;31m [degraded" in styled

@@ -47,6 +47,8 @@ class StreamConnection:
         self.handler, self.batcher, self.tuning = handler, batcher, tuning
         self.pace_per_s = pace_per_s
         self.sessions = 0
+        self.failures = 0
+        """Failed attempts since the last connection that opened (reported as `attempt`)."""
         self._seen: set[str] = set()
         self._silent_since: dict[str, float] = {}
         self._ended: BinanceError | None = None
@@ -65,7 +67,18 @@ class StreamConnection:
                 wait_jitter=t.reconnect_jitter_s,
             ):
                 with attempt:
-                    await self._session()
+                    try:
+                        await self._session()
+                    except BinanceError as error:
+                        self.failures += 1
+                        wait = attempt.next_wait
+                        self.ctx.retrying(self.key, self.failures, error.message, wait)
+                        raise
+
+    @property
+    def key(self) -> str:
+        """How retries of this connection are reported: its endpoint."""
+        return f"stream {self.base_url}"
 
     def url(self) -> str:
         initial = self.streams[: self.tuning.url_streams_max]
@@ -90,6 +103,8 @@ class StreamConnection:
 
     async def _serve(self, ws: ClientConnection) -> None:
         self.sessions += 1
+        self.failures = 0
+        self.ctx.recovered(self.key)
         self.handler.on_connect(self.streams)
         now = time.monotonic()
         self._silent_since = dict.fromkeys(self.streams[: self.tuning.url_streams_max], now)

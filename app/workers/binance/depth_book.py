@@ -20,6 +20,7 @@ from app.workers.binance.normalize import book_record
 from app.workers.binance.rest_client import RestClient
 from app.workers.binance.settings import BinanceTuning
 from app.workers.binance.stopping import cancel_and_wait
+from app.workers.health import GaveUp
 from app.workers.records import now_ms
 
 Event = dict[str, Any]
@@ -80,7 +81,7 @@ class DepthBooks:
     ) -> None:
         self.ctx, self.market, self.batcher = ctx, market, batcher
         self.limit = tuning.depth_snapshot_limit or market.depth_limit
-        self.client = RestClient(market.rest_url, tuning)
+        self.client = RestClient(market.rest_url, tuning, ctx)
         self.books: dict[str, LocalBook] = {}
         self.syncs: dict[str, asyncio.Task[None]] = {}
         self.resyncs = 0
@@ -168,7 +169,7 @@ class DepthBooks:
                     f"{self.market.api_prefix}/depth", params
                 )
                 return snapshot
-            except BinanceError as error:
+            except (BinanceError, GaveUp) as error:  # a stream never gives up
                 self.ctx.warn(f"depth snapshot for {symbol} failed, retrying: {error.message}")
 
     async def aclose(self) -> None:

@@ -1,4 +1,5 @@
-"""A polite Binance REST reader: weight-aware pacing, Retry-After, capped jittered retries."""
+"""A polite Binance REST reader: weight-aware pacing, Retry-After, capped jittered retries,
+a bounded time to give up on an unreachable exchange, every retry visible."""
 
 from __future__ import annotations
 
@@ -9,23 +10,18 @@ from typing import Any
 import httpx
 import orjson
 
-from app.retries import retrying
 from app.workers.binance.errors import RateLimited, RequestRejected, ServerError
 from app.workers.binance.settings import BinanceTuning
+from app.workers.health import Retries, patiently
 
 WEIGHT_HEADER = "x-mbx-used-weight-1m"
 
 
-def retry_wait(error: Exception) -> bool | float:
-    """Backoff hook: Retry-After for 429/418, the default backoff for 5xx, else give up."""
-    if isinstance(error, RateLimited):
-        return error.retry_after
-    return isinstance(error, ServerError)
-
-
 class RestClient:
-    def __init__(self, base_url: str, tuning: BinanceTuning) -> None:
+    def __init__(self, base_url: str, tuning: BinanceTuning, retries: Retries) -> None:
         self._tuning = tuning
+        self._base_url = base_url.rstrip("/")
+        self._retries = retries
         self._http = httpx.AsyncClient(base_url=base_url, timeout=tuning.request_timeout_s)
         self.used_weight = 0
 
@@ -33,26 +29,39 @@ class RestClient:
         await self._http.aclose()
 
     async def get(self, path: str, params: dict[str, Any]) -> Any:
-        """GET with retries of idempotent reads; waits exactly as long as Binance asks."""
+        """GET an idempotent read. 429/418: wait exactly as long as Binance asks, however
+        long. Transport failures and 5xx: capped, jittered backoff until the exchange has
+        been unreachable for HISTORY_GIVE_UP_SECONDS, then GaveUp naming the endpoint and
+        the cause. Every wait is reported (health `retrying`)."""
+        what = f"GET {self._base_url}{path}"
+        limited = 0
+        while True:
+            try:
+                return await self._get_while_reachable(what, path, params)
+            except RateLimited as error:
+                limited += 1
+                self._retries.retrying(what, limited, error.message, error.retry_after)
+                await asyncio.sleep(error.retry_after)
+
+    async def _get_while_reachable(self, what: str, path: str, params: dict[str, Any]) -> Any:
         t = self._tuning
-        async for attempt in retrying(
-            f"GET {path} from Binance",
-            on=retry_wait,
-            attempts=t.retry_attempts,
-            timeout=None,
+        return await patiently(
+            lambda: self._get_once(path, params),
+            what=what,
+            retries=self._retries,
+            on=ServerError,
+            give_up_seconds=t.give_up_s,
+            max_attempts=t.retry_attempts,
             wait_initial=t.retry_initial_s,
             wait_max=t.retry_max_s,
             wait_jitter=t.retry_jitter_s,
-        ):
-            with attempt:
-                return await self._get_once(path, params)
-        raise AssertionError("unreachable: stamina raises when attempts run out")
+        )
 
     async def _get_once(self, path: str, params: dict[str, Any]) -> Any:
         try:
             response = await self._http.get(path, params=params)
         except httpx.HTTPError as error:
-            raise ServerError(f"GET {path} failed: {error!r}") from error
+            raise ServerError(f"{type(error).__name__}: {error}") from error
         self._note_weight(response)
         _raise_for_status(response)
         await self._slow_down_near_limit()

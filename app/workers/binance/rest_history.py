@@ -104,7 +104,7 @@ class HistoryRun:
         self.market = market
         self.tuning = tuning
         self.records_written = 0
-        self.client = RestClient(market.rest_url, tuning)
+        self.client = RestClient(market.rest_url, tuning, ctx)
 
     def span(self) -> tuple[int, int]:
         start, end = parse_time_range(self.ctx.env.time_range)

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class BinanceTuning(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BINANCE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BINANCE_", extra="ignore", populate_by_name=True)
 
     # REST
     request_timeout_s: float = Field(default=10.0, gt=0)
@@ -21,6 +21,12 @@ class BinanceTuning(BaseSettings):
     retry_max_s: float = Field(default=30.0, gt=0)
     retry_jitter_s: float = Field(default=1.0, ge=0)
     retry_attempts: int = Field(default=20, ge=1)
+    give_up_s: float = Field(
+        default=120.0,
+        gt=0,
+        validation_alias="HISTORY_GIVE_UP_SECONDS",
+        description="a history load ends in error once Binance is unreachable this long",
+    )
     batch_size: int = Field(default=1000, ge=1)
     # WebSocket
     streams_per_connection: int | None = Field(default=None, ge=1)

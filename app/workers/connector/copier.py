@@ -6,7 +6,7 @@ between the two re-delivers the batch, and the upsert by `_key` makes that harml
 
 from __future__ import annotations
 
-from app.errors import QueueManagerError
+from app.errors import QueueManagerError, StoreUnavailable
 from app.workers.base import JobContext
 from app.workers.connector.decoding import decode, iso_ms
 from app.workers.connector.documents import DocumentStore
@@ -14,6 +14,7 @@ from app.workers.connector.end_offsets import Offsets
 from app.workers.connector.loader_watch import LoaderEnd, LoaderWatch
 from app.workers.connector.plan import ConnectorPlan
 from app.workers.connector.topic_reader import TopicReader
+from app.workers.health import patiently
 
 
 class SourceLoaderFailed(QueueManagerError):
@@ -67,7 +68,13 @@ class Copier:
             return
         decoded = decode(record.value for record in records)
         if decoded.documents:
-            self.written += await self.store.upsert(self.plan.collection, decoded.documents)
+            self.written += await patiently(
+                lambda: self.store.upsert(self.plan.collection, decoded.documents),
+                what=f"write to collection {self.plan.collection}",
+                retries=self.ctx,
+                on=StoreUnavailable,
+                give_up_seconds=self.plan.give_up_seconds,
+            )
         await self.reader.commit(records)
         self._report(decoded.newest_ms, decoded.skipped)
 

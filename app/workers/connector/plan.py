@@ -23,6 +23,8 @@ class ConnectorSettings(BaseSettings):
     connector_batch_size: int = Field(default=500, ge=1, le=10_000)
     connector_poll_ms: int = Field(default=200, ge=10, le=10_000)
     connector_busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
+    history_give_up_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    """A bounded load ends in error once its store has refused writes this long."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class ConnectorPlan:
     poll_ms: int
     loader_job: str | None
     """The loader whose end ends this connector; None for streams (run until stopped)."""
+    give_up_seconds: float | None = None
+    """How long store writes are retried: bounded loads give up, streams never."""
 
 
 def plan_of(env: JobEnv, settings: ConnectorSettings) -> ConnectorPlan:
@@ -48,4 +52,5 @@ def plan_of(env: JobEnv, settings: ConnectorSettings) -> ConnectorPlan:
         batch_size=settings.connector_batch_size,
         poll_ms=settings.connector_poll_ms,
         loader_job=None if is_stream(env.job_type) else loader,
+        give_up_seconds=None if is_stream(env.job_type) else settings.history_give_up_seconds,
     )

@@ -11,6 +11,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 from websockets.typing import Subprotocol
 
+from app.workers.health import Retries
 from app.workers.moex import stomp
 from app.workers.moex.backoff import Backoff
 from app.workers.moex.decode import Message, parse_message
@@ -72,6 +73,7 @@ class MoexConnection:
         stats: LiveStats,
         stop: asyncio.Event,
         warn: Callable[[str], None],
+        retries: Retries | None = None,
     ) -> None:
         self.number = number
         self._settings = settings
@@ -80,6 +82,7 @@ class MoexConnection:
         self._stats = stats
         self._stop = stop
         self._warn = warn
+        self._retries = retries
         self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self._pending: set[str] = set()
         self._receipted = asyncio.Event()
@@ -87,13 +90,27 @@ class MoexConnection:
     async def run(self) -> None:
         """Keep the connection up until stop; MoexAccessDenied ends it at once."""
         while not self._stop.is_set():
+            failure: MoexError | None = None
             try:
                 await self._session()
             except (MoexConnectionLost, MoexServerError, MoexProtocolError) as error:
-                self._warn(f"MOEX connection {self.number}: {error}; reconnecting")
+                failure = error
+                self._warn(f"{self.key}: {error}; reconnecting")
             finally:
                 self._stats.online.discard(self.number)
-            await stopped_within(self._stop, self._backoff.next_delay())
+            delay = self._backoff.next_delay()
+            if failure is not None:
+                self._report_retry(str(failure), delay)
+            await stopped_within(self._stop, delay)
+
+    @property
+    def key(self) -> str:
+        """How retries of this connection are reported: its number and endpoint."""
+        return f"MOEX connection {self.number} to {self._settings.url}"
+
+    def _report_retry(self, error: str, delay: float) -> None:
+        if self._retries is not None:
+            self._retries.retrying(self.key, self._backoff.attempt, error, delay)
 
     async def _session(self) -> None:
         """One connection's life; opening it is raced against stop like everything else."""
@@ -145,6 +162,8 @@ class MoexConnection:
             await ws.send(stomp.encode(Frame("SUBSCRIBE", subscription.headers())))
         await self._receipted.wait()
         self._backoff.reset()
+        if self._retries is not None:
+            self._retries.recovered(self.key)
 
     async def _read(self, ws: ClientConnection) -> None:
         async for data in ws:

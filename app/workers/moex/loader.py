@@ -107,6 +107,7 @@ def _connections(
             stats=stats,
             stop=ctx.stop_requested,
             warn=ctx.warn,
+            retries=ctx,
         )
         for number, subs in enumerate(groups, start=1)
     ]
