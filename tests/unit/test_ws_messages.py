@@ -33,8 +33,19 @@ def test_telemetry_becomes_job_telemetry_with_its_job_and_seq() -> None:
         "seq": 3,
         "ts": "2024-06-01T00:00:00Z",
         "stats": {"n": 1},
+        "retry": None,
+        "health": "ok",
     }
     assert message.text == "📊 Queue q1 · loader-q1 → loading (5 records)"
+
+
+def test_a_retrying_job_shows_its_attempt_and_error() -> None:
+    retry = {"attempt": 2, "max_attempts": 20, "last_error": "GET http://x: refused"}
+    shown = from_control(orjson.dumps({**REPORT, "retry": {**retry, "retry_at": None}}))
+    assert shown is not None
+    body = orjson.loads(shown[0].json)
+    assert body["health"] == "retrying" and body["retry"] == {**retry, "retry_at": None}
+    assert shown[0].text.endswith("⚠ retrying 2/20: GET http://x: refused")
 
 
 @pytest.mark.parametrize(
