@@ -59,10 +59,9 @@ class TelemetryReporter:
         wait_seconds: float,
         max_attempts: int | None = None,
     ) -> None:
-        """A failed attempt: reported now (health `retrying`), not at the next interval."""
-        log.warning(
-            "retrying", what=key, attempt=attempt, max_attempts=max_attempts, error=error[:500]
-        )
+        """A failed attempt: reported now (health `retrying`), not at the next interval.
+        (The retry loop itself logs it: app/retries.py.)"""
+        log.debug("retry reported", what=key, attempt=attempt, error=error[:500])
         self.retries.retrying(key, attempt, error, wait_seconds, max_attempts)
         self.wake.set()
 

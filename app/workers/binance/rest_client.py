@@ -9,12 +9,14 @@ from typing import Any
 
 import httpx
 import orjson
+import structlog
 
 from app.workers.binance.errors import RateLimited, RequestRejected, ServerError
 from app.workers.binance.settings import BinanceTuning
 from app.workers.health import Retries, patiently
 
 WEIGHT_HEADER = "x-mbx-used-weight-1m"
+log = structlog.get_logger(__name__)
 
 
 class RestClient:
@@ -40,6 +42,7 @@ class RestClient:
                 return await self._get_while_reachable(what, path, params)
             except RateLimited as error:
                 limited += 1
+                log.warning(f"{what}: {error.message}", attempt=limited)
                 self._retries.retrying(what, limited, error.message, error.retry_after)
                 await asyncio.sleep(error.retry_after)
 
