@@ -15,15 +15,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import BaseModel
 
+from app.bus.base import Message, Record
 from app.bus.errors import broker_errors
 from app.bus.options import client_options
 from app.config import Settings
 from app.errors import BrokerUnavailable
 
-__all__ = ["KafkaBus", "Message", "client_options", "encode_json"]
+__all__ = ["KafkaBus", "client_options", "encode_json"]
 
 TOPIC_ALREADY_EXISTS = 36
-Message = tuple[str | None, bytes]
 
 
 def encode_json(obj: Any) -> bytes:
@@ -40,7 +40,8 @@ def _key(key: str | None) -> bytes | None:
 
 
 class KafkaBus:
-    """Owns one idempotent-enough producer (acks=all, short linger so sends batch)."""
+    """The Bus adapter (app/bus/base.py): owns one producer (acks=all, short linger so
+    sends batch)."""
 
     def __init__(
         self, settings: Settings, *, linger_ms: int = 5, request_timeout_ms: int = 10_000
@@ -74,6 +75,10 @@ class KafkaBus:
                 await producer.stop()
 
     @property
+    def max_message_bytes(self) -> int:
+        return self.settings.kafka_max_message_bytes
+
+    @property
     def producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             raise BrokerUnavailable("the Kafka bus is not started")
@@ -90,9 +95,19 @@ class KafkaBus:
     async def send_many(self, topic: str, messages: Sequence[Message]) -> list[Message]:
         """Produce a batch at once; return the messages the broker did not acknowledge."""
         with broker_errors(f"send to {topic}"):
-            futures = [await self.producer.send(topic, v, key=_key(k)) for k, v in messages]
+            futures = await self._enqueue((topic, k, v, None) for k, v in messages)
         results = await asyncio.gather(*futures, return_exceptions=True)
         return [m for m, r in zip(messages, results, strict=True) if isinstance(r, Exception)]
+
+    async def publish(self, records: Sequence[Record]) -> None:
+        """Produce records in order, all or raise (the caller retries the whole batch)."""
+        with broker_errors("publish"):
+            await asyncio.gather(*await self._enqueue(records))
+
+    async def _enqueue(self, records: Iterable[Record]) -> list[asyncio.Future[Any]]:
+        """Hand records to the producer's batches; each future settles on the broker's ack."""
+        send = self.producer.send
+        return [await send(t, v, key=_key(k), headers=h) for t, k, v, h in records]
 
     async def flush(self) -> None:
         """Wait until every queued message is sent (or has failed)."""

@@ -8,9 +8,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
-from aiokafka import AIOKafkaConsumer
 
-from app.bus.errors import broker_errors
+from app.bus import Consumer, broker_errors
 from app.errors import QueueManagerError
 
 log = structlog.get_logger(__name__)
@@ -24,8 +23,8 @@ default put ~130 ms (p50) into every live update and idled the dispatcher betwee
 
 async def consume_forever(
     name: str,
-    make_consumer: Callable[[], AIOKafkaConsumer],
-    loop: Callable[[AIOKafkaConsumer], Awaitable[None]],
+    make_consumer: Callable[[], Consumer],
+    loop: Callable[[Consumer], Awaitable[None]],
 ) -> None:
     backoff = FIRST_BACKOFF
     while True:
@@ -42,8 +41,8 @@ async def consume_forever(
 
 async def _run_once(
     name: str,
-    consumer: AIOKafkaConsumer,
-    loop: Callable[[AIOKafkaConsumer], Awaitable[None]],
+    consumer: Consumer,
+    loop: Callable[[Consumer], Awaitable[None]],
 ) -> None:
     try:
         with broker_errors(f"start the {name}"):

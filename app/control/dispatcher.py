@@ -12,10 +12,9 @@ import asyncio
 from collections import defaultdict
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 
-from app.bus.errors import broker_errors
-from app.bus.kafka import KafkaBus
+from app.bus import Bus, Consumer, broker_errors
 from app.config import Settings
 from app.control.consuming import FETCH_MAX_WAIT_MS, consume_forever
 from app.control.outbox import Outbox
@@ -36,7 +35,7 @@ Command = StartCommand | StopCommand
 class Dispatcher:
     def __init__(
         self,
-        bus: KafkaBus,
+        bus: Bus,
         service: QueueService,
         outbox: Outbox,
         settings: Settings,
@@ -60,7 +59,7 @@ class Dispatcher:
         if self.problem is not None:
             raise StoreUnavailable(f"dispatcher paused: {self.problem}")
 
-    def _consumer(self) -> AIOKafkaConsumer:
+    def _consumer(self) -> Consumer:
         return self._bus.consumer(
             [self._settings.queue_control_topic],
             self._settings.kafka_consumer_group,
@@ -72,7 +71,7 @@ class Dispatcher:
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
 
-    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+    async def _loop(self, consumer: Consumer) -> None:
         while True:
             with broker_errors("read queue-control"):
                 batch = await consumer.getmany(timeout_ms=200, max_records=MAX_POLL_RECORDS)
@@ -84,7 +83,7 @@ class Dispatcher:
                     await consumer.commit()
                 await self._record_lag(consumer)
 
-    async def _store_until_done(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
+    async def _store_until_done(self, consumer: Consumer, batch: Batch) -> None:
         """Retry the batch while the store is down; partitions stay paused meanwhile."""
         backoff = 0.1
         while True:
@@ -98,7 +97,7 @@ class Dispatcher:
                 await self._pause(consumer, backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
-    async def _pause(self, consumer: AIOKafkaConsumer, seconds: float) -> None:
+    async def _pause(self, consumer: Consumer, seconds: float) -> None:
         partitions = consumer.assignment()
         consumer.pause(*partitions)
         try:
@@ -183,7 +182,7 @@ class Dispatcher:
             result = "unknown_queue" if queue_id in unknown else "applied"
             self._metrics.telemetry_consumed.labels(result).inc(len(reports))
 
-    async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+    async def _record_lag(self, consumer: Consumer) -> None:
         for partition in consumer.assignment():
             highwater = consumer.highwater(partition)
             if highwater is not None:

@@ -14,7 +14,7 @@ import uuid
 
 import orjson
 
-from app.bus.kafka import encode_json
+from app.bus import encode_json
 from app.control.outbox import Outbox
 from app.models.messages import StopCommand
 from app.models.queues import QueueState, queue_json

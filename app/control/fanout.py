@@ -10,10 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer
-
-from app.bus.errors import broker_errors
-from app.bus.kafka import KafkaBus
+from app.bus import Bus, Consumer, broker_errors
 from app.control import messages
 from app.control.consuming import FETCH_MAX_WAIT_MS, consume_forever
 from app.control.hub import Hub
@@ -23,7 +20,7 @@ YIELD_EVERY = 64
 
 
 class Fanout:
-    def __init__(self, bus: KafkaBus, hub: Hub, control_topic: str, events_topic: str) -> None:
+    def __init__(self, bus: Bus, hub: Hub, control_topic: str, events_topic: str) -> None:
         self._bus = bus
         self._hub = hub
         self._control = control_topic
@@ -36,7 +33,7 @@ class Fanout:
         """Consume forever (cancel to stop), reconnecting after broker failures."""
         await consume_forever("fan-out consumer", self._consumer, self._loop)
 
-    def _consumer(self) -> AIOKafkaConsumer:
+    def _consumer(self) -> Consumer:
         return self._bus.consumer(
             [self._control, self._events],
             None,
@@ -45,7 +42,7 @@ class Fanout:
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
 
-    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+    async def _loop(self, consumer: Consumer) -> None:
         while True:
             with broker_errors("read for fan-out"):
                 batches = await consumer.getmany(timeout_ms=200, max_records=2000)

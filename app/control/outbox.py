@@ -12,24 +12,21 @@ from collections import deque
 
 import structlog
 
-from app.bus.errors import broker_errors
-from app.bus.kafka import KafkaBus
+from app.bus import Bus, Headers, Record
 from app.errors import QueueManagerError
 
 log = structlog.get_logger(__name__)
-Headers = list[tuple[str, bytes]]
-Pending = tuple[str, str | None, bytes, Headers | None]
 BATCH = 1000
 ENVELOPE_BYTES = 1024
 
 
 class Outbox:
-    def __init__(self, bus: KafkaBus, limit: int = 100_000, max_backoff: float = 5.0) -> None:
+    def __init__(self, bus: Bus, limit: int = 100_000, max_backoff: float = 5.0) -> None:
         self._bus = bus
-        self._pending: deque[Pending] = deque()
+        self._pending: deque[Record] = deque()
         self._limit = limit
         self._max_backoff = max_backoff
-        self._max_bytes = bus.settings.kafka_max_message_bytes - ENVELOPE_BYTES
+        self._max_bytes = bus.max_message_bytes - ENVELOPE_BYTES
         """A message the producer would refuse forever must not block the ones behind it."""
         self._ready = asyncio.Event()
         self._empty = asyncio.Event()
@@ -67,12 +64,7 @@ class Outbox:
 
     async def _send_batch(self) -> None:
         batch = list(itertools.islice(self._pending, BATCH))
-        with broker_errors("publish"):
-            futures = [
-                await self._bus.producer.send(t, v, key=k.encode() if k else None, headers=h)
-                for t, k, v, h in batch
-            ]
-            await asyncio.gather(*futures)
+        await self._bus.publish(batch)
         for _ in batch:
             self._pending.popleft()
         if not self._pending:

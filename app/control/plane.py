@@ -8,8 +8,8 @@ from contextlib import AsyncExitStack
 
 import structlog
 
+from app.bus import make_bus
 from app.bus.embedded import EmbeddedBroker
-from app.bus.kafka import KafkaBus
 from app.config import Settings
 from app.control.dispatcher import Dispatcher
 from app.control.events import EventPublisher
@@ -45,7 +45,7 @@ class ControlPlane:
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.bus = KafkaBus(settings)
+        self.bus = make_bus(settings)
         self.outbox = Outbox(self.bus)
         self.hub = Hub(
             on_sent=metrics.ws_sent.inc,

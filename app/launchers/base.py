@@ -42,7 +42,14 @@ OutcomeHandler = Callable[[JobOutcome], Awaitable[None]]
 
 
 class JobLauncher(Protocol):
-    """Runs jobs. Launch is idempotent by job name: a second launch adopts the first job."""
+    """Runs jobs. Launch is idempotent by job name: a second launch adopts the first job.
+    Every adapter passes the same contract suite (tests/contract/test_launcher_contract.py)."""
+
+    @property
+    def owns_jobs(self) -> bool:
+        """True when jobs die with the service (local processes): at shutdown the service
+        stops them first, so their queues end `stopped`. False when the platform keeps them
+        (Kubernetes): they run on and a restarted service finds them."""
 
     async def start(self, on_outcome: OutcomeHandler) -> None:
         """Begin watching jobs; every ended or vanished job is reported to `on_outcome`."""

@@ -28,6 +28,9 @@ PING_TIMEOUT_SECONDS = 2.0
 class KubernetesLauncher:
     """The JobLauncher for a cluster; `api_client` is a configured kubernetes ApiClient."""
 
+    owns_jobs = False
+    """Jobs belong to the cluster: they run on while the service restarts."""
+
     def __init__(
         self,
         settings: Settings,

@@ -158,7 +158,7 @@ class QueueService:
 
     async def shutdown(self) -> None:
         """Stop jobs that die with us (local launcher) so their queues end as stopped."""
-        if getattr(self.launcher, "owns_jobs", False):
+        if self.launcher.owns_jobs:
             for queue in await self.store.active():
                 await self._mutate(queue.id, transitions.request_stop)
         await self._background.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
-from app.bus.kafka import KafkaBus
+from app.bus import make_bus
 from app.config import Settings
 from app.workers.base import JobContext
 from app.workers.connector.copier import Copier
@@ -47,7 +47,7 @@ async def _copier(
     """Started parts, each closed by `stack` in reverse order."""
     store = document_store(ctx.env, settings.connector_busy_timeout_ms)
     stack.push_async_callback(store.close)
-    bus = KafkaBus(ctx.env)
+    bus = make_bus(ctx.env)
     await bus.start()
     stack.push_async_callback(bus.stop)
     reader = TopicReader(bus, plan.topic, plan.group, plan.batch_size)

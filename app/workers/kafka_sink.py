@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import structlog
 
-from app.bus.kafka import KafkaBus, Message
+from app.bus import Bus, Message
 from app.errors import BrokerUnavailable, InvalidInput
 from app.retries import retrying
 from app.workers.health import Retries
@@ -21,7 +21,7 @@ class KafkaRecordSink:
 
     def __init__(
         self,
-        bus: KafkaBus,
+        bus: Bus,
         topic: str,
         retry_seconds: float = 30.0,
         retries: Retries | None = None,

@@ -22,7 +22,7 @@ import structlog
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.bus.kafka import KafkaBus
+from app.bus import Bus, make_bus
 from app.config import describe_errors
 from app.errors import BrokerUnavailable, QueueManagerError
 from app.logging import configure_logging
@@ -135,7 +135,7 @@ async def run_job_async(
 
 async def connect_unless_stopped(
     env: JobEnv, options: RuntimeOptions, stop: asyncio.Event
-) -> KafkaBus | None:
+) -> Bus | None:
     """Connect, but give up at once (None) when a stop arrives while the broker is away."""
     connecting = asyncio.create_task(connect(env, options), name="connect")
     stopper = asyncio.create_task(stop.wait(), name="stop-wait")
@@ -146,7 +146,7 @@ async def connect_unless_stopped(
     return None if connecting.cancelled() else connecting.result()
 
 
-async def connect(env: JobEnv, options: RuntimeOptions) -> KafkaBus:
+async def connect(env: JobEnv, options: RuntimeOptions) -> Bus:
     """Start a bus, retrying with capped backoff for up to BROKER_CONNECT_TIMEOUT seconds."""
     async for attempt in retrying(
         "connect to Kafka",
@@ -157,12 +157,12 @@ async def connect(env: JobEnv, options: RuntimeOptions) -> KafkaBus:
         wait_max=2.0,
     ):
         with attempt:
-            bus = KafkaBus(env)
+            bus = make_bus(env)
             await bus.start(connect_seconds=min(5.0, options.broker_connect_timeout))
     return bus
 
 
-async def _close(bus: KafkaBus) -> None:
+async def _close(bus: Bus) -> None:
     try:
         await bus.stop()
     except QueueManagerError as error:
@@ -198,7 +198,7 @@ class JobRun:
         entrypoint: Entrypoint,
         env: JobEnv,
         options: RuntimeOptions,
-        bus: KafkaBus,
+        bus: Bus,
         stop: asyncio.Event,
     ) -> None:
         self.entrypoint = entrypoint

@@ -13,10 +13,9 @@ from typing import Any
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from app.bus.errors import broker_errors
-from app.bus.kafka import KafkaBus
+from app.bus import Bus, Consumer, broker_errors
 from app.errors import QueueManagerError
 
 log = structlog.get_logger("app.workers.stop_watch")
@@ -39,7 +38,7 @@ def is_stop_for(value: bytes, queue_id: str) -> bool:
 class StopWatch:
     """Sets `stop` when a stop command for `queue_id` appears on `topic` after `since_ms`."""
 
-    def __init__(self, bus: KafkaBus, topic: str, queue_id: str, since_ms: int) -> None:
+    def __init__(self, bus: Bus, topic: str, queue_id: str, since_ms: int) -> None:
         self.bus = bus
         self.topic = topic
         self.queue_id = queue_id
@@ -67,7 +66,7 @@ class StopWatch:
         finally:
             await consumer.stop()
 
-    async def _seek_to_start(self, consumer: AIOKafkaConsumer) -> None:
+    async def _seek_to_start(self, consumer: Consumer) -> None:
         """End offsets first, then times: a message landing in between is still found."""
         numbers = await self.bus.partitions_for(self.topic)
         partitions = [TopicPartition(self.topic, number) for number in sorted(numbers)]
@@ -79,7 +78,7 @@ class StopWatch:
             usable = hit is not None and hit.timestamp >= 0
             consumer.seek(tp, hit.offset if usable and hit else ends[tp])
 
-    async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+    async def _consume(self, consumer: Consumer, stop: asyncio.Event) -> None:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():

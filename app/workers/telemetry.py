@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from app.bus.kafka import KafkaBus
+from app.bus import Bus
 from app.errors import QueueManagerError
 from app.models.messages import Telemetry
 from app.models.queues import utcnow
@@ -26,7 +26,7 @@ TELEMETRY = "telemetry to Kafka"
 class TelemetryReporter:
     """Holds what the job reported and publishes it, keyed by queue_id so order is kept."""
 
-    def __init__(self, bus: KafkaBus, env: JobEnv) -> None:
+    def __init__(self, bus: Bus, env: JobEnv) -> None:
         self.bus = bus
         self.env = env
         self.records_written = 0

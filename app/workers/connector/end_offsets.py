@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from app.bus.errors import broker_errors
-from app.bus.kafka import KafkaBus
+from app.bus import Bus, Consumer, broker_errors
 
 Offsets = dict[TopicPartition, int]
 
 
 async def confirmed_end_offsets(
-    bus: KafkaBus, partitions: list[TopicPartition], within: float = 10.0
+    bus: Bus, partitions: list[TopicPartition], within: float = 10.0
 ) -> Offsets:
     probe = bus.consumer([], group_id=None, enable_auto_commit=False)
     with broker_errors("read end offsets"):
@@ -33,7 +32,7 @@ async def confirmed_end_offsets(
             await probe.stop()
 
 
-async def _confirmed(probe: AIOKafkaConsumer, tp: TopicPartition, reported: int) -> int:
+async def _confirmed(probe: Consumer, tp: TopicPartition, reported: int) -> int:
     """The high watermark a fetch at `reported - 1` sees (an empty partition stays 0)."""
     if reported == 0:
         return 0

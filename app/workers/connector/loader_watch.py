@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from app.bus.errors import broker_errors
-from app.bus.kafka import KafkaBus
+from app.bus import Bus, Consumer, broker_errors
 from app.errors import InvalidMessage
 from app.models.messages import decode_telemetry
 from app.models.status import Status, is_terminal
@@ -50,10 +49,10 @@ def loader_end_of(value: bytes | None, queue_id: str, job: str) -> LoaderEnd | N
 class LoaderWatch:
     """Reads queue-control until the final telemetry of `job` in `queue_id` shows up."""
 
-    def __init__(self, bus: KafkaBus, topic: str, queue_id: str, job: str) -> None:
+    def __init__(self, bus: Bus, topic: str, queue_id: str, job: str) -> None:
         self.bus, self.topic, self.queue_id, self.job = bus, topic, queue_id, job
         self.end: LoaderEnd | None = None
-        self._consumer: AIOKafkaConsumer | None = None
+        self._consumer: Consumer | None = None
 
     async def start(self) -> None:
         consumer = self.bus.consumer([], group_id=None, enable_auto_commit=False)

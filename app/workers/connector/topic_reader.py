@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from app.bus.errors import broker_errors
-from app.bus.kafka import KafkaBus
+from app.bus import Bus, Consumer, broker_errors
 from app.workers.connector.end_offsets import Offsets, confirmed_end_offsets
 
 
 class TopicReader:
-    def __init__(self, bus: KafkaBus, topic: str, group: str, batch_size: int) -> None:
+    def __init__(self, bus: Bus, topic: str, group: str, batch_size: int) -> None:
         self.bus, self.topic, self.group, self.batch_size = bus, topic, group, batch_size
         self.partitions: list[TopicPartition] = []
-        self._consumer: AIOKafkaConsumer | None = None
+        self._consumer: Consumer | None = None
 
     @property
-    def consumer(self) -> AIOKafkaConsumer:
+    def consumer(self) -> Consumer:
         assert self._consumer is not None, "TopicReader.start() first"
         return self._consumer
 
