@@ -69,6 +69,11 @@ class Metrics:
             ["partition"],
             registry=r,
         )
+        self.outbox_dropped = Counter(
+            "outbox_dropped_total",
+            "Messages to publish the outbox could not take (full, or over the size limit)",
+            registry=r,
+        )
         self.ws_clients = Gauge("websocket_clients", "Connected WebSocket clients", registry=r)
         self.ws_sent = Counter("websocket_events_sent_total", "Events sent", registry=r)
         self.ws_dropped = Counter(

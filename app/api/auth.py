@@ -1,7 +1,7 @@
 """Bearer tokens (API_TOKENS): required on mutating routes and /ws/topic when configured.
 
 Tokens are compared in constant time (hmac.compare_digest against every token, no early
-exit). Reads stay open unless `protect_reads` is set; health and metrics stay open for
+exit). Reads (GET /queues…) and the dashboard stay open; health and metrics stay open for
 probes and scrapes unless OPEN_METRICS_AND_HEALTH=false.
 """
 

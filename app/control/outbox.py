@@ -1,6 +1,7 @@
 """Publish to Kafka without making callers wait on the broker, and without losing messages
 during a short outage: a bounded in-memory outbox drained in order by one supervised task,
-retrying with capped backoff. Overflow (a long outage) is counted and logged, never silent.
+retrying with capped backoff. Overflow (a long outage) is logged and counted (the
+`outbox_dropped_total` metric), never silent.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import deque
+from collections.abc import Callable
 
 import structlog
 
@@ -21,8 +23,15 @@ ENVELOPE_BYTES = 1024
 
 
 class Outbox:
-    def __init__(self, bus: Bus, limit: int = 100_000, max_backoff: float = 5.0) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        limit: int = 100_000,
+        max_backoff: float = 5.0,
+        on_dropped: Callable[[], None] = lambda: None,
+    ) -> None:
         self._bus = bus
+        self._on_dropped = on_dropped
         self._pending: deque[Record] = deque()
         self._limit = limit
         self._max_backoff = max_backoff
@@ -38,6 +47,7 @@ class Outbox:
     ) -> None:
         if len(self._pending) >= self._limit or len(value) > self._max_bytes:
             self.dropped += 1
+            self._on_dropped()
             log.error(
                 "message dropped: outbox full or message over KAFKA_MAX_MESSAGE_BYTES",
                 topic=topic,

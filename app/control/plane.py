@@ -46,7 +46,7 @@ class ControlPlane:
         self.settings = settings
         self.metrics = metrics
         self.bus = make_bus(settings)
-        self.outbox = Outbox(self.bus)
+        self.outbox = Outbox(self.bus, on_dropped=metrics.outbox_dropped.inc)
         self.hub = Hub(
             on_sent=metrics.ws_sent.inc,
             on_dropped=lambda reason: metrics.ws_dropped.labels(reason).inc(),

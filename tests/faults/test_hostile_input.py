@@ -247,6 +247,10 @@ async def test_oversized_kafka_message_is_dead_lettered_and_the_next_one_applied
         raw = orjson.dumps(oversized)
         assert len(letters) == 1 and isinstance(letters[0].value, bytes)
         assert raw.startswith(letters[0].value) and len(letters[0].value) < len(raw)
+        headers = letters[0].headers
+        assert headers["dlq-reason"] == b"too_large"
+        assert headers["dlq-truncated-from"] == str(len(raw)).encode()
+        assert headers["source-topic"] == settings.queue_control_topic.encode()
         async with httpx.AsyncClient(base_url=served.url) as http:
             metrics = (await http.get("/metrics")).text
         assert 'dead_lettered_total{reason="too_large"} 1.0' in metrics
