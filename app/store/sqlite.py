@@ -172,18 +172,20 @@ class SqliteQueueStore:
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            connection = _connect(self._path)
+            connection = connect(self._path, BUSY_TIMEOUT_MS)
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
         return connection
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    """A connection to the service's SQLite file as every writer of it opens one: WAL,
+    autocommit (transactions are explicit), waiting up to `busy_timeout_ms` for a lock."""
     db = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
     )
-    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     return db

@@ -18,6 +18,7 @@ from typing import TypeVar
 import orjson
 
 from app.errors import StoreUnavailable
+from app.store.sqlite import connect
 from app.workers.connector.documents import Document, unique_by_key, valid_collection
 
 T = TypeVar("T")
@@ -73,7 +74,7 @@ class SqliteDocumentStore:
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = _connect(self.path, self.busy_timeout_ms)
+            self._db = connect(self.path, self.busy_timeout_ms)
         return self._db
 
     def _upsert(self, db: sqlite3.Connection, table: str, documents: list[Document]) -> int:
@@ -88,16 +89,6 @@ class SqliteDocumentStore:
             raise
         db.commit()
         return new
-
-
-def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
-    db = sqlite3.connect(
-        path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
-    )
-    db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    return db
 
 
 def _write(db: sqlite3.Connection, table: str, documents: list[Document]) -> int:
