@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,7 @@ def local_registry() -> dict[str, TargetSpec]:
     return registry
 
 
+@asynccontextmanager
 async def local_harness(tmp_path: Path) -> AsyncIterator[Harness]:
     def make() -> LocalLauncher:
         return LocalLauncher(local_registry(), tmp_path / "jobs", extra_env={})
@@ -92,14 +94,10 @@ async def local_harness(tmp_path: Path) -> AsyncIterator[Harness]:
         await eventually(lambda: path.exists() and path.read_text().splitlines() == expected)
         return expected
 
-    harness = Harness(launcher, make, end, printed)
-    await launcher.start(harness.record)
-    try:
-        yield harness
-    finally:
-        await launcher.close()
+    yield Harness(launcher, make, end, printed)
 
 
+@asynccontextmanager
 async def kubernetes_harness(tmp_path: Path) -> AsyncIterator[Harness]:
     async with emulated_cluster() as kube:
 
@@ -125,13 +123,7 @@ async def kubernetes_harness(tmp_path: Path) -> AsyncIterator[Harness]:
         async def printed(spec: JobSpec, reference: str) -> list[str]:
             return await pod_logs(kube, spec, ["one", "two", "three"])
 
-        launcher = make()
-        harness = Harness(launcher, make, end, printed)
-        await launcher.start(harness.record)
-        try:
-            yield harness
-        finally:
-            await launcher.close()
+        yield Harness(make(), make, end, printed)
 
 
 async def pod_logs(kube: KubeEmulator, spec: JobSpec, lines: list[str]) -> list[str]:
@@ -152,8 +144,12 @@ HARNESSES = {"local": local_harness, "kubernetes": kubernetes_harness}
 
 @pytest.fixture(params=sorted(HARNESSES))
 async def platform(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    async for harness in HARNESSES[request.param](tmp_path):
-        yield harness
+    async with HARNESSES[request.param](tmp_path) as harness:
+        await harness.launcher.start(harness.record)
+        try:
+            yield harness
+        finally:
+            await harness.launcher.close()
 
 
 async def test_launch_is_idempotent_by_name(platform: Harness) -> None:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -32,7 +30,7 @@ from app.bus.kafka import KafkaBus
 from app.config import Settings
 from tests.fixtures.app import scripted
 from tests.fixtures.eventually import eventually
-from tests.fixtures.service import ServiceProcess, service
+from tests.fixtures.service import ServiceProcess, own_env, service
 from tests.seed_examples import BASIC
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -64,22 +62,7 @@ class Deployment:
 
 @pytest.fixture
 def deployment(tmp_path: Path, broker: Any) -> Deployment:
-    (tmp_path / "targets.json").write_text(json.dumps(SLOW))
-    topics = f"t{uuid.uuid4().hex[:10]}"
-    return Deployment(
-        {
-            "DATA_DIR": str(tmp_path / "var"),
-            "TARGETS_FILE": str(tmp_path / "targets.json"),
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-            "KAFKA_TOPIC_PARTITIONS": "1",
-            "QUEUE_CONTROL_TOPIC": f"{topics}.queue-control",
-            "QUEUE_EVENTS_TOPIC": f"{topics}.queue-events",
-            "QUEUE_CONTROL_DLQ_TOPIC": f"{topics}.queue-control.dlq",
-            "KAFKA_CONSUMER_GROUP": f"{topics}.queue-manager",
-            "JOB_STOP_GRACE_SECONDS": "1",
-        },
-        tmp_path,
-    )
+    return Deployment(own_env(tmp_path, broker.bootstrap, SLOW), tmp_path)
 
 
 def live_jobs(data_dir: Path) -> Counter[str]:

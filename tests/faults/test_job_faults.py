@@ -18,6 +18,7 @@ import orjson
 
 from tests.fixtures.app import scripted
 from tests.fixtures.eventually import eventually
+from tests.jobs.scripted import IGNORING_SIGTERM
 from tests.seed_examples import BASIC
 
 GRACE = 1.0
@@ -46,8 +47,8 @@ async def test_a_job_deaf_to_sigterm_is_killed_after_the_grace_and_the_queue_sto
         queue = await qm.wait_for(queue_id, lambda q: all(j["launcher_ref"] for j in q["jobs"]))
         stubborn, polite = (int(job["launcher_ref"]) for job in queue["jobs"])
         log = qm.state.queues.launcher.log_path(queue_id, queue["jobs"][0]["name"])
-        await eventually(  # SIGTERM is ignored only once the job set it so
-            lambda: b"scripted job stubborn" in log.read_bytes(), every=0.02, what="stubborn set"
+        await eventually(  # SIGTERM is ignored only once the job said so
+            lambda: IGNORING_SIGTERM in log.read_text(), every=0.02, what="stubborn set"
         )
         started = time.monotonic()
         response = await qm.client.post("/queues/stop", params={"queue_id": queue_id})

@@ -8,8 +8,6 @@ every target, registered through TARGETS_FILE). The WebSocket route is not in th
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -27,10 +25,10 @@ from schemathesis.specs.openapi.checks import (
 
 from app.config import Settings
 from app.main import create_app
-from tests.fixtures.service import ServiceProcess, service
+from app.models.catalog import Target
+from tests.fixtures.service import ServiceProcess, own_env, service
 
 TOKEN = "fuzz-token"
-TARGETS = ("loader-producer", "arango-connector", "graph-builder", "gnn-trainer", "visualizer")
 HARMLESS = ["python", "-m", "tests.jobs.scripted", "exit", "0"]
 EXAMPLES = 40
 CHECKS = (
@@ -46,21 +44,8 @@ def fuzzed_service(
     tmp_path_factory: pytest.TempPathFactory, broker: Any
 ) -> Iterator[ServiceProcess]:
     root = tmp_path_factory.mktemp("fuzz")
-    (root / "targets.json").write_text(json.dumps({t: {"command": HARMLESS} for t in TARGETS}))
-    topics = f"t{uuid.uuid4().hex[:10]}"
-    env = {
-        "DATA_DIR": str(root / "var"),
-        "TARGETS_FILE": str(root / "targets.json"),
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-        "KAFKA_TOPIC_PARTITIONS": "1",
-        "QUEUE_CONTROL_TOPIC": f"{topics}.queue-control",
-        "QUEUE_EVENTS_TOPIC": f"{topics}.queue-events",
-        "QUEUE_CONTROL_DLQ_TOPIC": f"{topics}.queue-control.dlq",
-        "KAFKA_CONSUMER_GROUP": f"{topics}.queue-manager",
-        "API_TOKENS": TOKEN,
-        "JOB_STOP_GRACE_SECONDS": "1",
-        "LOG_LEVEL": "WARNING",
-    }
+    harmless = {target.value: {"command": HARMLESS} for target in Target}
+    env = {**own_env(root, broker.bootstrap, harmless), "API_TOKENS": TOKEN, "LOG_LEVEL": "WARNING"}
     with service(env, root / "service.log") as running:
         yield running
 

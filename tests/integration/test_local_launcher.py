@@ -10,6 +10,7 @@ from typing import Any
 from tests.fixtures.app import scripted
 from tests.fixtures.eventually import eventually
 from tests.fixtures.processes import pid_exists, wait_for_exit
+from tests.jobs.scripted import IGNORING_SIGTERM
 from tests.seed_examples import BASIC
 
 
@@ -63,7 +64,9 @@ async def test_a_job_ignoring_sigterm_is_killed_after_the_grace_period(app_with:
     }
     async with app_with(targets=targets, job_stop_grace_seconds=0.5) as qm:
         queue_id = await qm.start(BASIC)
-        await qm.wait_for(queue_id, lambda q: q["jobs"][1]["status"] == "finished")
+        running = await qm.wait_for(queue_id, lambda q: q["jobs"][1]["status"] == "finished")
+        log = qm.state.queues.launcher.log_path(queue_id, running["jobs"][0]["name"])
+        await eventually(lambda: IGNORING_SIGTERM in log.read_text(), what="SIGTERM ignored")
         started = time.monotonic()
         await qm.client.post("/queues/stop", params={"queue_id": queue_id})
         queue = await qm.wait_for(queue_id, ended)

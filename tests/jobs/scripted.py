@@ -1,7 +1,7 @@
 """A small job program for launcher tests: `python -m tests.jobs.scripted MODE [ARG]`.
 
 Modes: exit N (say so on stderr, exit N); sleep S (then exit 0); stubborn S (ignore
-SIGTERM, sleep S); family S (start a grandchild that sleeps S, then sleep S);
+SIGTERM, say so, sleep S); family S (start a grandchild that sleeps S, then sleep S);
 env (print the job environment as JSON, exit 0).
 """
 
@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+IGNORING_SIGTERM = "scripted job ignores SIGTERM from now on"
 JOB_KEYS = (
     "QUEUE_ID",
     "TARGET",
@@ -37,6 +38,7 @@ def main(mode: str, arg: str = "0") -> int:
         return int(arg)
     if mode == "stubborn":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print(IGNORING_SIGTERM, flush=True)
     if mode == "family":
         child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({arg})"])
         print(f"grandchild pid={child.pid}", flush=True)
