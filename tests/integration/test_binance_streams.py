@@ -14,6 +14,7 @@ from app.workers.binance import jobs
 from app.workers.binance.settings import BinanceTuning
 from tests.fakes.binance_job import LocalJobContext, job_env
 from tests.fakes.binance_ws import FakeBinanceWs
+from tests.fixtures.eventually import eventually
 
 pytestmark = pytest.mark.timeout(10)
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
@@ -176,9 +177,7 @@ async def test_an_unreachable_stream_keeps_reconnecting_and_says_so() -> None:
     closed = f"ws://127.0.0.1:{free_port()}"
     ctx = context(closed, "ws_trades", ["BTCUSDT"])
     job = asyncio.create_task(jobs.run(ctx, FAST))
-    async with asyncio.timeout(5):
-        while len(ctx.retries) < 3:
-            await asyncio.sleep(0.02)
+    await eventually(lambda: len(ctx.retries) >= 3, within=5, every=0.02, what="3 retries")
     assert not job.done()
     await stop(ctx, job)
     keys, attempts, errors = zip(*ctx.retries, strict=True)
