@@ -63,6 +63,27 @@ BINANCE_LOADER_TYPES = re.compile(
 MOEX_LOADER_TYPES = re.compile(r"^(ws_candles|ws_orderbooks|ws_securities)$")
 FUTURES_ONLY_TYPES = frozenset({"ws_mark_price"})
 
+_BINANCE_EXAMPLES = (
+    "api_candles_1m",
+    "api_candles_5m",
+    "api_candles_1h",
+    "api_candles_1d",
+    "api_trades",
+    "api_agg_trades",
+    "ws_trades",
+    "ws_agg_trades",
+    "ws_candles_1m",
+    "ws_ticker",
+    "ws_book_ticker",
+    "ws_depth",
+)
+LOADER_TYPE_EXAMPLES: dict[Exchange, tuple[str, ...]] = {
+    Exchange.BINANCE: _BINANCE_EXAMPLES,
+    Exchange.BINANCE_FUTURES: (*_BINANCE_EXAMPLES, "ws_mark_price"),
+    Exchange.MOEX: ("ws_candles", "ws_orderbooks", "ws_securities"),
+}
+"""What a form suggests as loader (and connector) types; the patterns above decide."""
+
 GRAPH_BUILDER_TYPES = ("gnn_graph", "realtime_graph")
 GNN_TRAINER_TYPES = ("gnn_train", "realtime_gnn_infer")
 VISUALIZER_TYPES = ("graph_metrics_stream",)

@@ -29,9 +29,14 @@ export async function call(method, path, body) {
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const saved = token.get();
   if (saved) headers.Authorization = `Bearer ${saved}`;
-  const response = await fetch(path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let response;
+  try {
+    response = await fetch(path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, { message: "The service does not answer." });
+  }
   const envelope = await response.json().catch(() => null);
   if (response.status === 401) {
     throw new AuthRequired(envelope?.message || "token required", Boolean(saved));

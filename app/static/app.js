@@ -1,8 +1,9 @@
 // Entry point: routes (#/, #/start, #/queues/<id>), the live feed, the token form, the clock.
 
-import { AuthRequired, api, token } from "./api.js";
+import { ApiError, AuthRequired, api, token } from "./api.js";
+import { CATALOG } from "./catalog.js";
 import { QueueDetail } from "./detail.js";
-import { $, show } from "./dom.js";
+import { $, h, show } from "./dom.js";
 import { StartForm } from "./form.js";
 import { QueueList } from "./list.js";
 import { LiveFeed } from "./live.js";
@@ -16,6 +17,11 @@ const form = new StartForm($("#start-form"), $("#start-summary"), () => {}, repo
 const feed = new LiveFeed({ onEvent: receive, onState: showLiveState, onReconnected: reload,
   serviceAnswers });
 let listLoaded = false;
+let routed = false;
+let retryTimer = null;
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 15000;
+let retryDelay = FIRST_RETRY_MS;
 let pending = null;
 let afterToken = null; // the action a 401 interrupted
 let backTo = null; // the element focused when the token was asked for
@@ -48,6 +54,7 @@ async function leaveTokenView() {
 }
 
 async function loadList() {
+  list.loading();
   const params = { limit: LIST_LIMIT, ...Object.fromEntries(
     Object.entries(list.filter).filter(([, value]) => value)) };
   const { data, headers } = await api.list(params);
@@ -57,23 +64,44 @@ async function loadList() {
   $("#list-error").textContent = "";
 }
 
-async function route() {
+// `again`: a retry of the same view after a failed load (focus stays where it is). The first
+// route of the page leaves focus alone too; later ones move it to the view's heading.
+async function route({ again = false } = {}) {
+  clearTimeout(retryTimer);
+  const focus = routed && !again;
+  routed = true;
   const hash = location.hash || "#/";
   if (!hash.startsWith("#/")) return;
   const [, view, id] = hash.split("/");
+  const slot = view === "queues" ? $("#queue-error") : $("#list-error");
   try {
     if (view === "queues" && id) {
       show($("#queue-view"));
-      await detail.open(decodeURIComponent(id));
+      await detail.open(decodeURIComponent(id), { focus });
     } else if (view === "start") {
       show($("#start-view"));
     } else {
       show($("#list-view"));
       if (!listLoaded) await loadList();
     }
+    retryDelay = FIRST_RETRY_MS;
   } catch (error) {
-    report(error, view === "queues" ? $("#queue-error") : $("#list-error"));
+    report(error, slot);
+    if (worthRetrying(error)) retryLater(slot);
   }
+}
+
+// A load that failed for a reason that may pass (no answer, 5xx) is tried again by itself,
+// so the page never stays empty until a reload.
+function worthRetrying(error) {
+  if (error instanceof AuthRequired) return false;
+  return !(error instanceof ApiError) || error.status === 0 || error.status >= 500;
+}
+
+function retryLater(slot) {
+  slot.textContent = `${slot.textContent} Trying again in ${Math.round(retryDelay / 1000)} s…`;
+  retryTimer = setTimeout(() => route({ again: true }), retryDelay);
+  retryDelay = Math.min(MAX_RETRY_MS, retryDelay * 2);
 }
 
 function receive(event) {
@@ -180,6 +208,7 @@ $("#token-cancel").addEventListener("click", () => {
 $("#token-button").addEventListener("click", () =>
   askForToken({ reason: "Live updates need an API token." }));
 
+$("#filter-status").append(...CATALOG.statuses.map((status) => h("option", {}, status)));
 setInterval(() => {
   list.tickAll();
   detail.tick();

@@ -1,5 +1,7 @@
 // Records over time as a hand-drawn SVG line (no library).
 
+import { count, dateTime } from "./format.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 600;
 const HEIGHT = 160;
@@ -16,7 +18,7 @@ export function drawChart(container, points) {
   const svg = el("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", class: "chart-svg" });
   const last = points.at(-1);
   const label = last
-    ? `Records over time: ${points.length} updates, latest ${last.records.toLocaleString()}`
+    ? `Records over time: ${points.length} updates, latest ${count(last.records)}`
     : "Records over time: no updates yet";
   svg.append(el("title", {}, label));
   svg.setAttribute("aria-label", label);
@@ -35,11 +37,10 @@ function draw(svg, points) {
   svg.append(
     el("line", { x1: PAD.left, y1: base, x2: WIDTH - PAD.right, y2: base, class: "axis" }),
     el("line", { x1: PAD.left, y1: PAD.top, x2: PAD.left, y2: base, class: "axis" }),
-    el("text", { x: PAD.left - 6, y: PAD.top + 4, "text-anchor": "end" }, top.toLocaleString()),
+    el("text", { x: PAD.left - 6, y: PAD.top + 4, "text-anchor": "end" }, count(top)),
     el("text", { x: PAD.left - 6, y: base, "text-anchor": "end" }, "0"),
-    el("text", { x: PAD.left, y: HEIGHT - 6 }, new Date(t0).toLocaleTimeString()),
-    el("text", { x: WIDTH - PAD.right, y: HEIGHT - 6, "text-anchor": "end" },
-      new Date(t1).toLocaleTimeString()),
+    el("text", { x: PAD.left, y: HEIGHT - 6 }, dateTime(t0)),
+    el("text", { x: WIDTH - PAD.right, y: HEIGHT - 6, "text-anchor": "end" }, dateTime(t1)),
   );
   const line = points.map((p) => `${x(p.at).toFixed(1)},${y(p.records).toFixed(1)}`).join(" ");
   svg.append(el("polyline", { points: line, class: "series" }));

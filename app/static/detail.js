@@ -1,12 +1,15 @@
 // The queue view: facts, jobs, the records chart, a job's log tail, and the stop button.
+// Job rows are updated in place, so keyboard focus on a row's button survives telemetry.
 
 import { api } from "./api.js";
 import { drawChart } from "./chart.js";
 import { $, h } from "./dom.js";
-import { ageSeconds, ageText, count, freshness, shortTime, symbols } from "./format.js";
+import {
+  ageSeconds, ageText, count, dateTime, freshnessOf, isTerminal, pipeline, symbols, timeRange,
+} from "./format.js";
 import { badge, healthBadge, healthNote } from "./list.js";
 
-const TERMINAL = ["finished", "stopped", "error"];
+const JOB_COLUMNS = ["Job", "Status", "Records", "Last loaded", "Error", "Log"];
 
 export class QueueDetail {
   constructor(store, onError) {
@@ -14,23 +17,37 @@ export class QueueDetail {
     this.onError = onError;
     this.id = null;
     this.logJob = null;
+    this.jobRows = new Map();
     this.jobBody = $("#jobs").tBodies[0];
     $("#log-refresh").addEventListener("click", () => this.loadLog());
     $("#stop-button").addEventListener("click", () => this.confirmStop());
     $("#confirm-stop").addEventListener("close", (event) => this.confirmed(event.target));
   }
 
-  async open(id) {
-    this.id = id;
-    this.logJob = null;
+  // `focus`: move focus to the heading (a view change inside the page, for screen readers);
+  // not on the first load, where the browser keeps its own starting point.
+  // A queue the page already knows (from the list) shows at once, then is read afresh.
+  async open(id, { focus = false } = {}) {
+    if (id !== this.id) this.clear(id);
     $("#queue-error").textContent = "";
-    $("#log").textContent = "";
-    $("#queue-note").textContent = "";
+    this.render();
+    if (focus) $("#queue-title").focus();
     const { data } = await api.get(id);
     this.store.put(data);
     this.render();
-    $("#queue-title").focus();
     await this.loadLog();
+  }
+
+  clear(id) {
+    this.id = id;
+    this.logJob = null;
+    this.shown = null;
+    this.jobRows.clear();
+    this.jobBody.replaceChildren();
+    $("#queue-body").hidden = true;
+    $("#queue-title").textContent = "Loading queue…";
+    $("#log").textContent = "";
+    $("#queue-note").textContent = "";
   }
 
   update(queue) {
@@ -43,15 +60,51 @@ export class QueueDetail {
   render() {
     const queue = this.store.get(this.id);
     if (!queue) return;
+    $("#queue-body").hidden = false;
     this.shown = queue.status;
     $("#queue-title").replaceChildren(`Queue ${symbols(queue)} `, badge(queue.status), " ",
       healthBadge(queue.health) ?? "");
     $("#queue-facts").replaceChildren(...facts(queue).flatMap(([term, value]) =>
       [h("dt", {}, term), h("dd", {}, value)]));
-    $("#stop-button").disabled = TERMINAL.includes(queue.status) || queue.status === "stopping";
-    this.jobBody.replaceChildren(...queue.jobs.map((job) => this.jobRow(job)));
+    $("#stop-button").disabled = isTerminal(queue.status) || queue.status === "stopping";
+    this.renderJobs(queue.jobs);
     drawChart($("#chart"), this.store.points(queue.id));
     this.tick();
+  }
+
+  // Rows are kept per job name and refilled; only a job that appears adds a row.
+  renderJobs(jobs) {
+    jobs.forEach((job, index) => {
+      let row = this.jobRows.get(job.name);
+      if (!row) {
+        row = this.jobRow(job);
+        this.jobRows.set(job.name, row);
+      }
+      const there = this.jobBody.children[index] ?? null;
+      if (there !== row) this.jobBody.insertBefore(row, there);
+      this.fillJob(row, job);
+    });
+  }
+
+  jobRow(job) {
+    const row = h("tr", { "data-job": job.name },
+      JOB_COLUMNS.map((label) => h("td", { "data-label": label })));
+    row.button = h("button", { type: "button", onclick: () => this.loadLog(job.name) });
+    row.cells[5].append(row.button);
+    return row;
+  }
+
+  fillJob(row, job) {
+    const [name, status, records, loaded, error] = row.cells;
+    name.textContent = `${job.target} · ${job.type}`;
+    status.replaceChildren(badge(job.status), " ", healthBadge(job.health) ?? "",
+      healthNote(job.health) ?? "");
+    records.textContent = count(job.records_written);
+    loaded.textContent = dateTime(job.last_loaded_timestamp);
+    error.textContent = job.error_message ?? "—";
+    error.className = job.error_message ? "error" : "";
+    row.button.textContent = `Log of ${job.target}`;
+    row.button.setAttribute("aria-pressed", String(job.name === this.logJob));
   }
 
   tick() {
@@ -60,22 +113,7 @@ export class QueueDetail {
     if (!queue || !cell) return;
     const age = ageSeconds(queue.updated_at);
     cell.textContent = ageText(age);
-    cell.className = `age ${freshness(age)}`;
-  }
-
-  jobRow(job) {
-    const chosen = job.name === this.logJob;
-    const show = h("button", { type: "button", "aria-pressed": String(chosen),
-      onclick: () => this.loadLog(job.name) }, `Log of ${job.target}`);
-    return h("tr", { "data-job": job.name },
-      h("td", { "data-label": "Job" }, `${job.target} · ${job.type}`),
-      h("td", { "data-label": "Status" }, badge(job.status), " ", healthBadge(job.health),
-        healthNote(job.health)),
-      h("td", { "data-label": "Records" }, count(job.records_written)),
-      h("td", { "data-label": "Last loaded" }, job.last_loaded_timestamp ?? "—"),
-      h("td", { "data-label": "Error", class: job.error_message ? "error" : "" },
-        job.error_message ?? "—"),
-      h("td", { "data-label": "Log" }, show));
+    cell.className = `age ${freshnessOf(queue.status, age)}`;
   }
 
   async loadLog(job = this.logJob) {
@@ -86,7 +124,7 @@ export class QueueDetail {
       this.logJob = data.job;
       const hidden = data.omitted ? `, ${data.omitted} routine telemetry lines hidden` : "";
       $("#log-title").textContent =
-        `Log of ${data.target} · ${data.type} (last ${data.lines.length} lines${hidden}; times in UTC)`;
+        `Log of ${data.target} · ${data.type} (last ${data.lines.length} lines${hidden}; UTC)`;
       $("#log").textContent = data.lines.join("\n") || "(empty)";
       this.render();
     } catch (error) {
@@ -121,15 +159,16 @@ function facts(queue) {
   return [
     ["Id", h("code", {}, queue.id)],
     ["Exchange", queue.exchange],
-    ["Type", `${queue.type} · ${queue.loader_type}`],
-    ["Time range", queue.time_range],
+    ["Source", `${queue.type} · ${queue.loader_type}`],
+    ["Time range", timeRange(queue.time_range)],
+    ["Pipeline", pipeline(queue.jobs)],
     ["Health", queue.health && queue.health.state !== "ok"
       ? h("span", {}, healthBadge(queue.health), " ", queue.health.reason ?? "") : "ok"],
     ["Records", count(queue.records_written)],
-    ["Last loaded", queue.last_loaded_timestamp ?? "—"],
-    ["Updated", h("span", { class: "age" })],
-    ["Started", shortTime(queue.started_at)],
-    ["Finished", shortTime(queue.finished_at)],
+    ["Last loaded", dateTime(queue.last_loaded_timestamp)],
+    ["Updated", h("span", { class: "age", title: `updated ${dateTime(queue.updated_at)}` })],
+    ["Started", dateTime(queue.started_at)],
+    ["Finished", dateTime(queue.finished_at)],
     ["Error", queue.error_message ?? "—"],
   ];
 }

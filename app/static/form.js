@@ -2,7 +2,11 @@
 
 import { api } from "./api.js";
 import { $, h } from "./dom.js";
-import { EXCHANGES, FIELDS, SOURCE_TYPES, TARGETS } from "./fields.js";
+import { CATALOG } from "./catalog.js";
+
+// Every field of every target, once: a request row shows those of its target.
+const FIELDS = new Map(Object.values(CATALOG.targets).flatMap((spec) =>
+  spec.fields.map((field) => [field.name, field])));
 
 let nextRow = 0;
 
@@ -42,11 +46,11 @@ export class StartForm {
       h("p", { class: "field-error", id: "f-range-error" }));
     this.form.append(
       h("fieldset", {}, h("legend", {}, "Data"),
-        field("f-exchange", "Exchange", select("exchange", EXCHANGES)),
+        field("f-exchange", "Exchange", select("exchange", CATALOG.exchanges)),
         field("f-symbol", "Symbol(s)", h("input", { name: "symbol", required: true,
           autocapitalize: "characters", autocomplete: "off" }),
           "One ticker, or several separated by commas (BTCUSDT; SBER, GAZP)"),
-        field("f-type", "Type", select("type", SOURCE_TYPES, "(from the requests)")),
+        field("f-type", "Type", select("type", CATALOG.source_types, "(from the requests)")),
         range),
       h("fieldset", { id: "f-requests", "aria-describedby": "f-requests-error" },
         h("legend", {}, "Pipeline requests (optional: the type picks a default pipeline)"),
@@ -55,15 +59,19 @@ export class StartForm {
         h("button", { type: "button", onclick: () => this.addRow(true) }, "Add request")),
       h("p", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Start queue")),
       h("p", { id: "start-result", role: "status" }));
+    // The job types a row suggests depend on the exchange.
+    this.form.querySelector("#f-exchange").addEventListener("change", () => {
+      for (const row of this.rows.children) this.showTargetFields(row);
+    });
   }
 
   addRow(focus = false) {
     const n = nextRow++;
-    const target = select("target", Object.keys(TARGETS));
+    const target = select("target", Object.keys(CATALOG.targets));
     const types = h("datalist", { id: `r${n}-types` });
     const type = h("input", { name: "type", list: types.id, required: true, autocomplete: "off" });
-    const extras = Object.entries(FIELDS).map(([name, [label]]) =>
-      field(`r${n}-${name}`, label, h("input", { name, autocomplete: "off" })));
+    const extras = [...FIELDS.values()].map(({ name, label, hint }) =>
+      field(`r${n}-${name}`, label, h("input", { name, autocomplete: "off" }), hint));
     const row = h("fieldset", { class: "request", "data-row": n },
       h("legend", {}, "Request"),
       field(`r${n}-target`, "Target", target), field(`r${n}-type`, "Job type", type), types,
@@ -93,11 +101,14 @@ export class StartForm {
   }
 
   showTargetFields(row) {
-    const spec = TARGETS[row.querySelector("[name=target]").value];
-    for (const name of Object.keys(FIELDS)) {
-      row.querySelector(`[name=${name}]`).closest(".field").hidden = !spec.fields.includes(name);
+    const spec = CATALOG.targets[row.querySelector("[name=target]").value];
+    const shown = new Set(spec.fields.map((field) => field.name));
+    for (const name of FIELDS.keys()) {
+      row.querySelector(`[name=${name}]`).closest(".field").hidden = !shown.has(name);
     }
-    row.querySelector("datalist").replaceChildren(...spec.types.map((value) => h("option", { value })));
+    const exchange = this.form.querySelector("#f-exchange").value;
+    row.querySelector("datalist").replaceChildren(
+      ...(spec.types[exchange] ?? []).map((value) => h("option", { value })));
   }
 
   body() {
@@ -184,10 +195,10 @@ function requestOf(row) {
   const target = row.querySelector("[name=target]").value;
   request.target = target;
   request.type = row.querySelector("[name=type]").value.trim();
-  for (const name of TARGETS[target].fields) {
+  for (const { name, kind } of CATALOG.targets[target].fields) {
     const raw = row.querySelector(`[name=${name}]`).value.trim();
     if (!raw) continue;
-    request[name] = FIELDS[name][1] === "list" ? raw.split(/\s*,\s*/).filter(Boolean) : raw;
+    request[name] = kind === "list" ? raw.split(/\s*,\s*/).filter(Boolean) : raw;
   }
   return request;
 }

@@ -1,9 +1,17 @@
-// Formatting: times, ages, freshness classes, numbers.
+// Formatting: one date/time form everywhere, ages, freshness, numbers, and the short
+// descriptions that tell queue rows apart (time range, pipeline, id).
 
-export function shortTime(iso) {
-  if (!iso) return "—";
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+import { CATALOG } from "./catalog.js";
+
+const MISSING = "—";
+
+// Every moment on the page reads the same way, in UTC like the data:
+// `2026-12-02 07:10:34 UTC`. Anything unparseable is shown as it came.
+export function dateTime(value) {
+  if (value === null || value === undefined || value === "") return MISSING;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
 export function ageSeconds(iso, now = Date.now()) {
@@ -12,28 +20,59 @@ export function ageSeconds(iso, now = Date.now()) {
 }
 
 export function ageText(seconds) {
-  if (seconds === null) return "—";
+  if (seconds === null) return MISSING;
   if (seconds < 60) return `${Math.floor(seconds)} s ago`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
   if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
   return `${Math.floor(seconds / 86400)} d ago`;
 }
 
-// Under 5 s fresh (green), under 30 s aging (yellow), older stale (red).
+// Under 5 s fresh (green), under 30 s aging (yellow), older stale (red) (seed 000).
 export function freshness(seconds) {
   if (seconds === null) return "stale";
   if (seconds < 5) return "fresh";
   return seconds < 30 ? "aging" : "stale";
 }
 
-export const count = (n) => (n ?? 0).toLocaleString();
+export const isTerminal = (status) => CATALOG.terminal_statuses.includes(status);
+
+// The colour of an update's age, for a queue that still runs; an ended queue's last update
+// is history, not a warning: "ended".
+export const freshnessOf = (status, seconds) =>
+  isTerminal(status) ? "ended" : freshness(seconds);
+
+export const count = (n) => (n ?? 0).toLocaleString("en-US");
 
 export function rate(perSecond) {
-  if (perSecond === null || perSecond === undefined) return "—";
-  return perSecond >= 100 ? Math.round(perSecond).toLocaleString() : perSecond.toFixed(1);
+  if (perSecond === null || perSecond === undefined) return MISSING;
+  return perSecond >= 100 ? Math.round(perSecond).toLocaleString("en-US") : perSecond.toFixed(1);
 }
 
 export function symbols(queue) {
   const all = queue.symbols?.length ? queue.symbols : [queue.symbol];
   return all.length > 3 ? `${all.slice(0, 3).join(", ")} +${all.length - 3}` : all.join(", ");
+}
+
+// `2024-06-01 → 2024-06-30`; one day is one date.
+export function timeRange(range) {
+  const [start, end] = String(range ?? "").split(":");
+  if (!end) return range || MISSING;
+  return start === end ? start : `${start} → ${end}`;
+}
+
+// The first block of a queue id: enough to tell rows apart, the full id is one click away.
+export const shortId = (id) => String(id ?? "").split("-")[0];
+
+// `api_candles_5m: loader → connector`: the loaders' types, then each target once, in order
+// (`×2` when several jobs share it).
+export function pipeline(jobs = []) {
+  const loads = jobs.filter((job) => job.target === CATALOG.loader_target).map((job) => job.type);
+  const types = loads.length ? loads : [...new Set(jobs.map((job) => job.type))];
+  const counts = new Map();
+  for (const job of jobs) counts.set(job.target, (counts.get(job.target) ?? 0) + 1);
+  const steps = [...counts].map(([target, n]) =>
+    `${CATALOG.targets[target]?.short ?? target}${n > 1 ? ` ×${n}` : ""}`);
+  const shown = types.length > 2 ? `${types.slice(0, 2).join(", ")} +${types.length - 2}`
+    : types.join(", ");
+  return steps.length ? `${shown}: ${steps.join(" → ")}` : MISSING;
 }

@@ -1,10 +1,14 @@
-// The queues view: one row per queue (a card at phone width), updated in place.
+// The queues view: one row per queue (a card at phone width), updated in place. A row says
+// what tells it from its neighbours: symbol and short id, time range, pipeline.
 
 import { h } from "./dom.js";
-import { ageSeconds, ageText, count, freshness, rate, shortTime, symbols } from "./format.js";
+import {
+  ageSeconds, ageText, count, dateTime, freshnessOf, pipeline, rate, shortId, symbols, timeRange,
+} from "./format.js";
 
-const COLUMNS = ["Status", "Symbol", "Exchange", "Type", "Records", "Rec/s", "Updated",
-  "Started", "Finished"];
+const COLUMNS = ["Status", "Queue", "Exchange", "Time range", "Pipeline", "Records", "Rec/s",
+  "Updated", "Started", "Finished"];
+const NUMERIC = new Set(["Records", "Rec/s"]);
 
 export function badge(status) {
   return h("span", { class: `badge status-${status}` }, status);
@@ -46,6 +50,10 @@ export class QueueList {
     return queue.symbol === symbol || (queue.symbols ?? []).includes(symbol);
   }
 
+  loading() {
+    if (!this.rows.size) this.countLine.textContent = "Loading queues…";
+  }
+
   replace(queues, total) {
     this.body.replaceChildren();
     this.rows.clear();
@@ -76,41 +84,44 @@ export class QueueList {
   }
 
   row(queue) {
-    const cells = COLUMNS.map((label) => h("td", { "data-label": label }));
-    const link = h("a", { href: `#/queues/${encodeURIComponent(queue.id)}` });
+    const cells = COLUMNS.map((label) =>
+      h("td", { "data-label": label, class: NUMERIC.has(label) ? "num" : null }));
     const row = h("tr", { "data-queue-id": queue.id }, cells);
-    row.link = link;
+    row.link = h("a", { href: `#/queues/${encodeURIComponent(queue.id)}` });
+    row.cells[1].append(h("span", {}, row.link, " ", h("code", { class: "id" }, shortId(queue.id))));
     this.rows.set(queue.id, row);
     this.fill(row, queue);
     return row;
   }
 
   fill(row, queue) {
-    const [status, symbol, exchange, type, records, perSecond, , started, finished] = row.cells;
+    const [status, , exchange, range, steps, records, perSecond, , started, finished] = row.cells;
     status.replaceChildren(badge(queue.status), " ", healthBadge(queue.health) ?? "",
       healthNote(queue.health) ?? "");
     row.link.textContent = symbols(queue);
     const health = queue.health && queue.health.state !== "ok" ? `, ${queue.health.state}` : "";
-    row.link.setAttribute("aria-label", `Queue ${symbols(queue)}, ${queue.status}${health}`);
-    symbol.replaceChildren(row.link);
+    row.link.setAttribute("aria-label", `Queue ${symbols(queue)} ${shortId(queue.id)}, `
+      + `${timeRange(queue.time_range)}, ${queue.status}${health}`);
     exchange.textContent = queue.exchange;
-    type.textContent = `${queue.type} · ${queue.loader_type}`;
+    range.textContent = timeRange(queue.time_range);
+    steps.textContent = pipeline(queue.jobs);
+    steps.title = (queue.jobs ?? []).map((job) => `${job.target} · ${job.type}`).join("\n");
     records.textContent = count(queue.records_written);
     perSecond.textContent = rate(this.store.rate(queue.id));
-    started.textContent = shortTime(queue.started_at);
-    finished.textContent = shortTime(queue.finished_at);
+    started.textContent = dateTime(queue.started_at);
+    finished.textContent = dateTime(queue.finished_at);
     row.dataset.status = queue.status;
     this.tick(row, queue);
   }
 
-  // Called every second: the age of the last update and its colour.
+  // Called every second: the age of the last update, coloured while the queue runs.
   tick(row, queue = this.store.get(row.dataset.queueId)) {
     if (!queue) return;
-    const cell = row.cells[6];
+    const cell = row.cells[7];
     const age = ageSeconds(queue.updated_at);
     cell.textContent = ageText(age);
-    cell.className = `age ${freshness(age)}`;
-    cell.title = `updated ${shortTime(queue.updated_at)}`;
+    cell.className = `age ${freshnessOf(queue.status, age)}`;
+    cell.title = `updated ${dateTime(queue.updated_at)}`;
   }
 
   tickAll() {

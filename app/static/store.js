@@ -1,6 +1,8 @@
 // Queues seen by this page: latest state, records-per-second from successive updates,
 // and a short history of (time, records) for each queue's chart.
 
+import { isTerminal } from "./format.js";
+
 const HISTORY = 300;
 const STALL_SECONDS = 3;
 
@@ -38,7 +40,7 @@ export class QueueStore {
 
   rate(id) {
     const queue = this.queues.get(id);
-    if (queue && ["finished", "stopped", "error"].includes(queue.status)) return null;
+    if (queue && isTerminal(queue.status)) return null;
     return this.rates.get(id) ?? null;
   }
 
