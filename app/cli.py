@@ -32,16 +32,13 @@ def serve(
     settings = settings_or_exit(**overrides)
     configure_logging(settings.log_level, settings.log_format)
     from app.main import create_app
+    from app.metrics import Metrics
     from app.security import check_exposure
+    from app.server import server_options
 
     check_exposure(settings)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        ws_max_size=65536,
-    )
+    metrics = Metrics()
+    uvicorn.run(create_app(settings, metrics), **server_options(settings, metrics))
 
 
 @cli.command()

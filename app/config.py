@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     health_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_header_bytes: int = Field(default=16_384, ge=4096, le=1_048_576)
+    max_header_count: int = Field(default=100, ge=10, le=127)
+    max_url_bytes: int = Field(default=8000, ge=256, le=8000)
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
     # store
     sqlite_path: Path | None = None

@@ -30,9 +30,9 @@ loader, connector and ML jobs), follow it, stop it. Every answer is the envelope
 `{status, message, data}`, errors included."""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
     settings = settings or Settings()
-    metrics = Metrics()
+    metrics = metrics or Metrics()
     app = FastAPIOffline(  # Swagger UI's files from the package: no CDN, works offline
         title="StreamForge queue-manager",
         version=__version__,

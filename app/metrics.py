@@ -19,6 +19,13 @@ class Metrics:
             registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        self.http_refused = Counter(
+            "http_refused_total",
+            "Requests refused before routing: head too large, too many headers, URL too long, "
+            "head too slow",
+            ["reason"],
+            registry=r,
+        )
         self.queue_requests = Counter(
             "queue_requests_total",
             "Total number of queue-related API requests",
