@@ -21,6 +21,18 @@ class QueueManagerError(Exception):
         self.data = data
 
 
+class MalformedBody(QueueManagerError):
+    """The body is not JSON at all (as opposed to JSON of the wrong shape, 422)."""
+
+    status_code = 400
+    default_message = "the body is not valid JSON"
+
+
+class UnsupportedMediaType(QueueManagerError):
+    status_code = 415
+    default_message = "the body must be application/json"
+
+
 class InvalidInput(QueueManagerError):
     status_code = 422
     default_message = "invalid input"

@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         title="StreamForge queue-manager",
         version=__version__,
         description=DESCRIPTION,
+        redirect_slashes=False,  # api/errors.py redirects, to a relative URL
         lifespan=lambda app: _lifespan(app, settings, metrics),
     )
     install_error_handlers(app)

@@ -85,7 +85,7 @@ class Metrics:
         self.ws_sent = Counter("websocket_events_sent_total", "Events sent", registry=r)
         self.ws_dropped = Counter(
             "websocket_events_dropped_total",
-            "Events dropped or conflated for slow clients",
+            "Events not sent: conflated for a slow client, or rejected (invalid, too large)",
             ["reason"],
             registry=r,
         )

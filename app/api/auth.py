@@ -1,22 +1,30 @@
 """Bearer tokens (API_TOKENS): required on mutating routes and /ws/topic when configured.
 
-Tokens are compared in constant time (hmac.compare_digest against every token, no early
-exit). Reads (GET /queues…) and the dashboard stay open; health and metrics stay open for
-probes and scrapes unless OPEN_METRICS_AND_HEALTH=false.
+One dependency for HTTP routes and the WebSocket alike. The token comes from
+`Authorization: Bearer <token>` (the scheme in any case); the WebSocket also takes it from
+`?token=`, since browsers cannot set its headers, and only under that exact name. Tokens
+are compared in constant time (hmac.compare_digest against every token, no early exit).
+A refusal is 401 in the envelope, for the WebSocket as the answer to its handshake. Reads
+stay open; health and metrics stay open for probes and scrapes unless
+OPEN_METRICS_AND_HEALTH=false.
 """
 
 from __future__ import annotations
 
 import hmac
 from typing import Annotated
+from urllib.parse import unquote_plus
 
-from fastapi import Depends, Request, WebSocket
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
+from app.api.deps import MetricsDep, SettingsDep
 from app.errors import Unauthorized
-from app.state import AppState
 
 bearer = HTTPBearer(auto_error=False, description="One of the API_TOKENS")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+QUERY_KEY = b"token"
 
 
 def token_matches(given: str, tokens: list[str]) -> bool:
@@ -27,41 +35,52 @@ def token_matches(given: str, tokens: list[str]) -> bool:
     return matched
 
 
+def query_token(connection: HTTPConnection) -> str | None:
+    """`?token=` under its real name only: `?tok%65n=` is not a token (nor redacted as one
+    by a log reader that does not decode), so it is not accepted either."""
+    for pair in connection.scope.get("query_string", b"").split(b"&"):
+        key, _, value = pair.partition(b"=")
+        if key == QUERY_KEY:
+            return unquote_plus(value.decode("latin-1"))
+    return None
+
+
+def presented(
+    connection: HTTPConnection, credentials: HTTPAuthorizationCredentials | None
+) -> list[str]:
+    """The tokens a client offers: the bearer header, and `?token=` on the WebSocket."""
+    offered = [credentials.credentials] if credentials is not None else []
+    if connection.scope["type"] == "websocket":
+        offered.append(query_token(connection) or "")
+    return [token for token in offered if token]
+
+
 async def require_token(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    connection: HTTPConnection,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    credentials: Credentials,
 ) -> None:
-    state: AppState = request.app.state.services
-    tokens = state.settings.token_list
+    tokens = settings.token_list
     if not tokens:
         return
-    if credentials is None or not token_matches(credentials.credentials, tokens):
-        route = getattr(request.scope.get("route"), "path", request.url.path)
-        state.metrics.auth_failures.labels(route).inc()
-        raise Unauthorized("a valid bearer token is required: Authorization: Bearer <token>")
-
-
-def websocket_allowed(websocket: WebSocket, state: AppState) -> bool:
-    """Browsers cannot set headers on a WebSocket: accept `?token=` as well."""
-    tokens = state.settings.token_list
-    if not tokens:
-        return True
-    header = websocket.headers.get("authorization", "")
-    given = header.removeprefix("Bearer ").strip() or websocket.query_params.get("token", "")
-    if given and token_matches(given, tokens):
-        return True
-    state.metrics.auth_failures.labels("/ws/topic").inc()
-    return False
+    if any(token_matches(given, tokens) for given in presented(connection, credentials)):
+        return
+    route = getattr(connection.scope.get("route"), "path_format", connection.url.path)
+    metrics.auth_failures.labels(route).inc()
+    where = "or ?token=<token>" if connection.scope["type"] == "websocket" else ""
+    raise Unauthorized(f"a valid token is required: Authorization: Bearer <token> {where}".strip())
 
 
 async def require_token_for_open_routes(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    connection: HTTPConnection,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    credentials: Credentials,
 ) -> None:
     """Health and metrics: open by default, behind the token when configured closed."""
-    state: AppState = request.app.state.services
-    if not state.settings.open_metrics_and_health:
-        await require_token(request, credentials)
+    if not settings.open_metrics_and_health:
+        await require_token(connection, settings, metrics, credentials)
 
 
 Protected = [Depends(require_token)]

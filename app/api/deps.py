@@ -1,34 +1,57 @@
-"""Annotated dependency aliases: routes ask for what they use, the app state provides it."""
+"""Annotated dependency aliases: routes ask for what they use, the app state provides it.
+
+Every alias takes an `HTTPConnection`, so HTTP routes and the WebSocket share them; this is
+the one module that reads `app.state`. Dependencies are async: FastAPI runs sync ones in a
+thread, a hop per request.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
+from app.config import Settings
+from app.control.hub import Hub
+from app.health import HealthChecks
 from app.metrics import Metrics
 from app.services.queue_service import QueueService
 from app.state import AppState
 
 
-async def _state(request: Request) -> AppState:
-    """Dependencies are async: FastAPI runs sync ones in a thread, a hop per request."""
-    return _app_state(request)
-
-
-async def _queues(request: Request) -> QueueService:
-    return _app_state(request).queues
-
-
-async def _metrics(request: Request) -> Metrics:
-    return _app_state(request).metrics
-
-
-def _app_state(request: Request) -> AppState:
-    state: AppState = request.app.state.services
+def app_state(connection: HTTPConnection) -> AppState:
+    state: AppState = connection.app.state.services
     return state
 
 
+async def _state(connection: HTTPConnection) -> AppState:
+    return app_state(connection)
+
+
+async def _settings(connection: HTTPConnection) -> Settings:
+    return app_state(connection).settings
+
+
+async def _queues(connection: HTTPConnection) -> QueueService:
+    return app_state(connection).queues
+
+
+async def _metrics(connection: HTTPConnection) -> Metrics:
+    return app_state(connection).metrics
+
+
+async def _health(connection: HTTPConnection) -> HealthChecks:
+    return app_state(connection).health
+
+
+async def _hub(connection: HTTPConnection) -> Hub:
+    return app_state(connection).plane.hub
+
+
 State = Annotated[AppState, Depends(_state)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
 Queues = Annotated[QueueService, Depends(_queues)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
+Health = Annotated[HealthChecks, Depends(_health)]
+HubDep = Annotated[Hub, Depends(_hub)]

@@ -8,18 +8,23 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.api.auth import OpenByDefault
-from app.api.deps import State
-from app.api.errors import envelope
+from app.api.deps import MetricsDep, Queues, State
+from app.api.errors import documented, envelope
 from app.errors import QueueManagerError
 from app.models.envelope import Envelope, ErrorEnvelope, ok
 
 router = APIRouter(tags=["health"])
+_CLOSED = documented(401)
+"""Only when OPEN_METRICS_AND_HEALTH=false puts these routes behind the token."""
 _DOWN: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorEnvelope, "description": "not ready: data names what is down"}
+    **_CLOSED,
+    503: {"model": ErrorEnvelope, "description": "not ready: data names what is down"},
 }
 
 
-@router.get("/health/live", summary="The process answers", dependencies=OpenByDefault)
+@router.get(
+    "/health/live", responses=_CLOSED, summary="The process answers", dependencies=OpenByDefault
+)
 async def live() -> Envelope[dict[str, str]]:
     return ok("alive", {})
 
@@ -55,13 +60,14 @@ async def ready(state: State) -> Envelope[dict[str, str]]:
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
+    responses=_CLOSED,
     dependencies=OpenByDefault,
 )
-async def metrics(state: State) -> Response:
+async def metrics(queues: Queues, metrics: MetricsDep) -> Response:
     try:
-        counts = await state.queues.store.count_by_status()
+        counts = await queues.count_by_status()
     except QueueManagerError:
         counts = {}  # the store is down: serve the other metrics all the same
     for status, count in counts.items():
-        state.metrics.queues.labels(status.value).set(count)
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        metrics.queues.labels(status.value).set(count)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -41,7 +41,7 @@ class MetricsMiddleware:
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         route: Any = scope.get("route")
-        labels = (scope["method"], getattr(route, "path", "unmatched"), str(status))
+        labels = (scope["method"], getattr(route, "path_format", "unmatched"), str(status))
         children = self._children.get(labels)
         if children is None:
             children = (

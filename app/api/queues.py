@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from app.api.auth import Protected
-from app.api.deps import MetricsDep, Queues, State
+from app.api.deps import MetricsDep, Queues
+from app.api.errors import documented
+from app.errors import UnsupportedMediaType
 from app.log_text import readable
-from app.models.envelope import Envelope, ErrorEnvelope, ok
-from app.models.queues import HISTORICAL_EXAMPLE, QueueCreate, QueueState
+from app.models.envelope import Envelope, ok
+from app.models.examples import START_EXAMPLES
+from app.models.queries import QueueFilter
+from app.models.queues import QueueCreate, QueueState
 from app.models.status import Status
-from app.store.base import QueueFilter
 
 router = APIRouter(prefix="/queues", tags=["queues"])
 EXAMPLE_ID = "b927fa13-3b22-4d44-bc81-1f902a222eee"
 QueueId = Annotated[str, Path(max_length=64, examples=[EXAMPLE_ID])]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope, "description": text}
-    for code, text in {
-        400: "the body is not parseable JSON",
-        401: "missing or wrong bearer token",
-        404: "unknown queue or job",
-        409: "illegal transition",
-        413: "request body over MAX_BODY_BYTES",
-        422: "invalid input: names the field and the reason",
-        503: "a dependency (store, broker, job platform) is down",
-    }.items()
-}
+COMMANDS = ("start", "stop")
+
+
+class QueueIdConvertor(StringConvertor):
+    """A path segment that is not one of the command routes beside `/queues/{queue_id}`:
+    `GET /queues/start` is then 405 (start exists, for POST), not "no queue with id start"."""
+
+    regex = f"(?!(?:{'|'.join(COMMANDS)})$)[^/]+"
+
+
+register_url_convertor("queue_id", QueueIdConvertor())
 
 
 class QueueRef(BaseModel):
@@ -52,28 +55,25 @@ TEXT_READ_FACTOR = 4
 MAX_RAW_LINES = 20_000
 
 
-START_EXAMPLES = {
-    "basic": {
-        "summary": "seed 002: default pipeline",
-        "value": {"symbol": "BTCUSDT", "type": "api", "time_range": "2024-01-01:2024-01-03"},
-    },
-    "historical": {
-        "summary": "history pipeline: candles into ArangoDB",
-        "value": HISTORICAL_EXAMPLE,
-    },
-    "moex": {
-        "summary": "MOEX candles stream for three tickers",
-        "value": {
-            "exchange": "moex",
-            "symbols": ["SBER", "GAZP", "LKOH"],
-            "type": "ws",
-            "time_range": "2024-08-01:2024-08-01",
-        },
-    },
-}
+async def require_json(request: Request) -> None:
+    """A form or text body would fail as "Input should be a valid dictionary": say what
+    is expected instead. No body at all is left to validation ("body: required")."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    if await request.body():
+        sent = media or "no content type"
+        raise UnsupportedMediaType(f"the body must be application/json, not {sent}")
 
 
-@router.post("/start", responses=_ERRORS, summary="Start a queue", dependencies=Protected)
+@router.post(
+    "/start",
+    responses=documented(400, 401, 409, 413, 415, 422, 503),
+    summary="Start a queue",
+    dependencies=[*Protected, Depends(require_json)],
+)
 async def start_queue(
     queues: Queues,
     metrics: MetricsDep,
@@ -85,7 +85,10 @@ async def start_queue(
 
 
 @router.post(
-    "/stop", responses=_ERRORS, summary="Stop a queue (idempotent)", dependencies=Protected
+    "/stop",
+    responses=documented(401, 404, 409, 422, 503),
+    summary="Stop a queue (idempotent)",
+    dependencies=Protected,
 )
 async def stop_queue(
     queues: Queues,
@@ -98,45 +101,49 @@ async def stop_queue(
     return ok(message, QueueRef(queue_id=queue.id, status=queue.status))
 
 
+TOTAL = {
+    "X-Total-Count": {"description": "queues matching the filter", "schema": {"type": "integer"}}
+}
+
+
 @router.get(
     "",
-    responses=_ERRORS,
+    response_model=Envelope[list[QueueState]],
+    responses={200: {"headers": TOTAL}, **documented(422, 503)},
     summary="List queues, newest first",
     description="`data` is the page (seed 002); the header X-Total-Count gives the total.",
 )
 async def list_queues(
-    state: State,
-    response: Response,
-    status: Status | None = None,
-    symbol: Annotated[str | None, Query(max_length=24, examples=["BTCUSDT"])] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    queues: Queues, metrics: MetricsDep, query: Annotated[QueueFilter, Query()]
 ) -> Response:
-    state.metrics.queue_requests.labels("list").inc()
-    page = await state.queues.page_json(QueueFilter(status, symbol, limit, offset))
-    body = (
-        b'{"status":"success","message":"Queues fetched","data":['
-        + b",".join(page.documents)
-        + b"]}"
+    """Stored JSON documents joined as they are, without a parse and re-serialise."""
+    metrics.queue_requests.labels("list").inc()
+    page = await queues.page_json(query)
+    body = b'{"status":"success","message":"Queues fetched","data":[%s]}' % b",".join(
+        page.documents
     )
     return Response(body, media_type="application/json", headers={"X-Total-Count": str(page.total)})
 
 
 @router.get(
-    "/{queue_id}",
-    responses=_ERRORS,
-    summary="Get one queue with its jobs",
+    "/{queue_id:queue_id}",
     response_model=Envelope[QueueState],
+    responses=documented(404, 422, 503),
+    summary="Get one queue with its jobs",
 )
-async def get_queue(state: State, queue_id: QueueId) -> Response:
+async def get_queue(queues: Queues, metrics: MetricsDep, queue_id: QueueId) -> Response:
     """The hot read: the stored JSON goes out as it is, without a parse and re-serialise."""
-    state.metrics.queue_requests.labels("get").inc()
-    document = await state.queues.get_json(queue_id)
+    metrics.queue_requests.labels("get").inc()
+    document = await queues.get_json(queue_id)
     body = b'{"status":"success","message":"Queue status","data":' + document + b"}"
     return Response(body, media_type="application/json")
 
 
-@router.get("/{queue_id}/logs", responses=_ERRORS, summary="Last lines of a job's log")
+@router.get(
+    "/{queue_id}/logs",
+    responses=documented(404, 422, 503),
+    summary="Last lines of a job's log",
+)
 async def job_logs(
     queues: Queues,
     metrics: MetricsDep,

@@ -9,52 +9,54 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
-from app.api.auth import websocket_allowed
+from app.api.auth import Protected
+from app.api.deps import HubDep, MetricsDep, SettingsDep
 from app.control.hub import TRY_AGAIN_LATER, Client, Hub
-from app.state import AppState
 
 router = APIRouter()
 MAX_FOLLOWED = 1000
+"""Queues one client may follow in all, whatever the number of messages it took."""
 MAX_MESSAGE_BYTES = 16_384
 MESSAGES_PER_SECOND = 20
 POLICY_VIOLATION = 1008
+QueueId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class Subscription(BaseModel):
     action: str = Field(pattern="^(subscribe|unsubscribe)$")
-    queue_ids: list[str] = Field(max_length=MAX_FOLLOWED)
+    queue_ids: list[QueueId] = Field(max_length=MAX_FOLLOWED)
 
 
-@router.websocket("/ws/topic")
+@router.websocket("/ws/topic", dependencies=Protected)
 async def topic(
     websocket: WebSocket,
-    queue_id: list[str] | None = Query(default=None, max_length=MAX_FOLLOWED),  # noqa: B008
-    format: str = Query(default="json", pattern="^(json|text)$"),
+    hub: HubDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    queue_id: Annotated[list[QueueId] | None, Query(max_length=MAX_FOLLOWED)] = None,
+    format: Annotated[str, Query(pattern="^(json|text)$")] = "json",
 ) -> None:
-    state: AppState = websocket.app.state.services
-    hub = state.plane.hub
-    if not websocket_allowed(websocket, state):
-        await websocket.close(POLICY_VIOLATION, "a valid token is required: ?token=<token>")
-        return
+    """A missing or wrong token is refused by `Protected` before this runs: the handshake
+    is answered 401 with the envelope."""
     await websocket.accept()
     client = Client(
         websocket.send_text,
-        state.settings.ws_client_queue_size,
+        settings.ws_client_queue_size,
         text_format=format == "text",
         queue_ids=set(queue_id) if queue_id else None,
     )
-    await websocket.send_text(_hello(client, state.settings.ws_heartbeat_seconds))
-    state.metrics.ws_clients.inc()
+    await websocket.send_text(_hello(client, settings.ws_heartbeat_seconds))
+    metrics.ws_clients.inc()
     try:
         await _serve(websocket, hub, client)
     finally:
-        state.metrics.ws_clients.dec()
+        metrics.ws_clients.dec()
 
 
 async def _serve(websocket: WebSocket, hub: Hub, client: Client) -> None:
@@ -104,22 +106,31 @@ async def _receive(websocket: WebSocket) -> str:
 
 
 def _apply(client: Client, text: str) -> str:
+    """One subscription change; the answer names what changed, never the whole set."""
     try:
         change = Subscription.model_validate_json(text)
     except ValidationError as error:
-        reason = error.errors()[0]["msg"]
-        return orjson.dumps({"event": "error", "message": f"bad subscription: {reason}"}).decode()
-    followed = client.queue_ids if client.queue_ids is not None else set()
-    if change.action == "subscribe":
-        client.follow(followed | set(change.queue_ids))
-    else:
-        client.follow((followed - set(change.queue_ids)) or None)
-    return _subscribed(client)
+        return _error(f"bad subscription: {error.errors()[0]['msg']}")
+    if change.action == "unsubscribe":
+        removed = client.unsubscribe(change.queue_ids)
+        return _answer("unsubscribed", "removed", removed, client)
+    following = len(client.queue_ids or ())
+    new = [q for q in dict.fromkeys(change.queue_ids) if q not in (client.queue_ids or ())]
+    if following + len(new) > MAX_FOLLOWED:
+        return _error(
+            f"a client follows at most {MAX_FOLLOWED} queues: it follows {following}, "
+            f"this adds {len(new)}; unsubscribe some first"
+        )
+    return _answer("subscribed", "added", client.subscribe(new), client)
 
 
-def _subscribed(client: Client) -> str:
-    ids: Any = sorted(client.queue_ids) if client.queue_ids is not None else None
-    return orjson.dumps({"event": "subscribed", "queue_ids": ids}).decode()
+def _answer(event: str, key: str, changed: list[str], client: Client) -> str:
+    following = len(client.queue_ids) if client.queue_ids is not None else None
+    return orjson.dumps({"event": event, key: changed, "following": following}).decode()
+
+
+def _error(message: str) -> str:
+    return orjson.dumps({"event": "error", "message": message}).decode()
 
 
 def _hello(client: Client, heartbeat_seconds: float) -> str:

@@ -122,12 +122,8 @@ class Dispatcher:
             await self._apply(telemetry)
 
     def _parse(self, record: ConsumerRecord) -> Telemetry | Command | None:
-        value: bytes = record.value or b""
-        if len(value) > self._max_bytes:
-            self._dead_letter(record, "too_large", f"{len(value)} bytes")
-            return None
         try:
-            return decode_control(value)
+            return decode_control(record.value or b"", self._max_bytes)
         except InvalidMessage as error:
             self._dead_letter(record, error.reason, error.message)
             return None

@@ -8,6 +8,7 @@ Telemetry already delivered (same or lower seq for the job) is not sent twice.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.bus import Bus, Consumer, broker_errors
@@ -20,11 +21,22 @@ YIELD_EVERY = 64
 
 
 class Fanout:
-    def __init__(self, bus: Bus, hub: Hub, control_topic: str, events_topic: str) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        hub: Hub,
+        control_topic: str,
+        events_topic: str,
+        max_message_bytes: int,
+        on_rejected: Callable[[], None] = lambda: None,
+    ) -> None:
         self._bus = bus
         self._hub = hub
         self._control = control_topic
         self._events = events_topic
+        self._max_bytes = max_message_bytes
+        self._on_rejected = on_rejected
+        """Told of every record not shown: too large, not valid, or a command."""
         self._seen: dict[str, int] = {}
         self.assigned = asyncio.Event()
         """Set once the consumer has its partitions (tests wait on it)."""
@@ -60,12 +72,16 @@ class Fanout:
         if raw is None:
             return
         if topic == self._events:
-            message = messages.from_event(raw)
-            if message is not None:
+            message = messages.from_event(raw, self._max_bytes)
+            if message is None:
+                self._on_rejected()
+            else:
                 self._hub.publish(message)
             return
-        telemetry = messages.from_control(raw)
-        if telemetry is not None and self._is_new(telemetry[1], telemetry[2]):
+        telemetry = messages.from_control(raw, self._max_bytes)
+        if telemetry is None:
+            self._on_rejected()
+        elif self._is_new(telemetry[1], telemetry[2]):
             self._hub.publish(telemetry[0])
 
     def _is_new(self, job: str, seq: int) -> bool:

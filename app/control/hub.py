@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -45,8 +45,32 @@ class Client:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _hub: Hub | None = field(default=None, repr=False)
 
-    def follow(self, queue_ids: set[str] | None) -> None:
-        """Change what the client follows (None: everything); the hub re-files it."""
+    def subscribe(self, queue_ids: Iterable[str]) -> list[str]:
+        """Follow these queues too (a client following everything now follows only them);
+        returns the ids it did not follow before. Costs O(ids given), not O(ids followed)."""
+        followed: set[str] = self.queue_ids if self.queue_ids is not None else set()
+        added = [q for q in dict.fromkeys(queue_ids) if q not in followed]
+        if added and self.queue_ids is None:
+            self._refile(followed)
+        followed.update(added)
+        if self._hub is not None:
+            self._hub._file_ids(self, added)
+        return added
+
+    def unsubscribe(self, queue_ids: Iterable[str]) -> list[str]:
+        """Stop following these queues; returns the ids it did follow. Unfollowing the last
+        one follows everything again, as a client that never chose."""
+        if self.queue_ids is None:
+            return []
+        removed = [q for q in dict.fromkeys(queue_ids) if q in self.queue_ids]
+        self.queue_ids.difference_update(removed)
+        if self._hub is not None:
+            self._hub._unfile_ids(self, removed)
+        if not self.queue_ids:
+            self._refile(None)
+        return removed
+
+    def _refile(self, queue_ids: set[str] | None) -> None:
         hub = self._hub
         if hub is not None:
             hub._unfile(self)
@@ -113,17 +137,28 @@ class Hub:
         if client.queue_ids is None:
             self._everything.add(client)
         else:
-            for queue_id in client.queue_ids:
-                self._rooms.setdefault(queue_id, set()).add(client)
+            self._file_ids(client, client.queue_ids)
 
     def _unfile(self, client: Client) -> None:
         self._everything.discard(client)
-        for queue_id in client.queue_ids or ():
+        self._unfile_ids(client, client.queue_ids or ())
+
+    def _file_ids(self, client: Client, queue_ids: Iterable[str]) -> None:
+        for queue_id in queue_ids:
+            self._rooms.setdefault(queue_id, set()).add(client)
+
+    def _unfile_ids(self, client: Client, queue_ids: Iterable[str]) -> None:
+        for queue_id in queue_ids:
             room = self._rooms.get(queue_id)
             if room is not None:
                 room.discard(client)
                 if not room:
                     del self._rooms[queue_id]
+
+    @property
+    def followed(self) -> int:
+        """Room memberships across clients (bounded by clients x MAX_FOLLOWED)."""
+        return sum(len(room) for room in self._rooms.values())
 
     def join(self, client: Client) -> None:
         """Start offering messages to the client (at once, not when its pump first runs)."""

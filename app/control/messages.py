@@ -9,7 +9,7 @@ import orjson
 
 from app.control.hub import HubMessage
 from app.errors import InvalidMessage
-from app.models.messages import RetryReport, decode_telemetry
+from app.models.messages import RetryReport, Telemetry, decode_control
 
 TELEMETRY_FIELDS = (
     "queue_id",
@@ -25,8 +25,10 @@ TELEMETRY_FIELDS = (
 )
 
 
-def from_event(raw: bytes) -> HubMessage | None:
+def from_event(raw: bytes, max_bytes: int | None = None) -> HubMessage | None:
     """A queue-events record; `queue.updated` conflates per queue, lifecycle events never."""
+    if max_bytes is not None and len(raw) > max_bytes:
+        return None
     event = _load(raw)
     if event is None or not isinstance(event.get("queue_id"), str):
         return None
@@ -37,12 +39,15 @@ def from_event(raw: bytes) -> HubMessage | None:
     return HubMessage(queue_id, raw.decode(), text, key)
 
 
-def from_control(raw: bytes) -> tuple[HubMessage, str, int] | None:
+def from_control(raw: bytes, max_bytes: int | None = None) -> tuple[HubMessage, str, int] | None:
     """A telemetry record of queue-control as `job.telemetry`, with its (job, seq). Only
-    telemetry the dispatcher would accept is shown: commands and bad records are not."""
+    telemetry the dispatcher would accept is shown (same decoder, same size limit):
+    commands and records it sets aside are not."""
     try:
-        report = decode_telemetry(raw)
+        report = decode_control(raw, max_bytes)
     except InvalidMessage:
+        return None
+    if not isinstance(report, Telemetry):
         return None
     payload = {"event": "job.telemetry", **{k: getattr(report, k) for k in TELEMETRY_FIELDS}}
     payload["health"] = "retrying" if report.retry else "ok"

@@ -55,7 +55,12 @@ class ControlPlane:
             self.outbox, settings.queue_events_topic, settings.queue_control_topic
         )
         self.fanout = Fanout(
-            self.bus, self.hub, settings.queue_control_topic, settings.queue_events_topic
+            self.bus,
+            self.hub,
+            settings.queue_control_topic,
+            settings.queue_events_topic,
+            settings.kafka_max_message_bytes,
+            on_rejected=metrics.ws_dropped.labels("rejected").inc,
         )
         self.dispatcher: Dispatcher | None = None
         self._tasks = TaskGroup("control-plane")

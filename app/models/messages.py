@@ -90,8 +90,12 @@ _TELEMETRY = msgspec.json.Decoder(Telemetry, strict=False)
 _COMMAND: TypeAdapter[StartCommand | StopCommand] = TypeAdapter(Command)
 
 
-def decode_control(raw: bytes) -> ControlMessage:
-    """A queue-control record as telemetry or a command; InvalidMessage says why not."""
+def decode_control(raw: bytes, max_bytes: int | None = None) -> ControlMessage:
+    """A queue-control record as telemetry or a command; InvalidMessage says why not
+    (`too_large` over KAFKA_MAX_MESSAGE_BYTES, before any decoding). The dispatcher and the
+    WebSocket fan-out both decode with this, so clients see only what the dispatcher takes."""
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise InvalidMessage("too_large", f"{len(raw)} bytes, over the {max_bytes}-byte limit")
     try:
         routed = _ROUTER.decode(raw)
     except msgspec.DecodeError as error:

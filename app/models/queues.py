@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.models import examples
 from app.models.catalog import (
     SYMBOL_HINTS,
     SYMBOL_PATTERNS,
@@ -34,15 +35,6 @@ MAX_REQUESTS = 20
 MAX_RANGE_DAYS = 3660
 Symbol = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=24)]
 TimeRange = Annotated[str, StringConstraints(max_length=21)]
-
-HISTORICAL_EXAMPLE: dict[str, Any] = {
-    "symbol": "BTCUSDT",
-    "time_range": "2024-06-01:2024-06-30",
-    "requests": [
-        {"target": "loader-producer", "type": "api_candles_5m", "interval": "5m"},
-        {"target": "arango-connector", "type": "api_candles_5m"},
-    ],
-}
 
 
 def utcnow() -> datetime:
@@ -78,12 +70,7 @@ class QueueCreate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"symbol": "BTCUSDT", "type": "api", "time_range": "2024-01-01:2024-01-03"},
-                HISTORICAL_EXAMPLE,
-            ]
-        },
+        json_schema_extra={"examples": [examples.SHORT, examples.HISTORICAL, examples.REALTIME]},
     )
 
     exchange: Exchange = Exchange.BINANCE

@@ -27,13 +27,14 @@ from app.launchers.base import JobLauncher, JobOutcome, JobPhase, JobSpec
 from app.metrics import Metrics
 from app.models.catalog import is_stream
 from app.models.messages import Telemetry
+from app.models.queries import QueueFilter
 from app.models.queues import JobState, QueueCreate, QueueState, utcnow
 from app.models.status import Status, is_terminal, stop_is_legal
 from app.services import transitions
 from app.services.changes import ChangeFeed, QueueChange
 from app.services.pipeline import new_queue
 from app.services.tasks import TaskGroup
-from app.store.base import JsonPage, QueueFilter, QueuePage, QueueStore
+from app.store.base import JsonPage, QueuePage, QueueStore
 
 log = structlog.get_logger(__name__)
 COMMAND_NAMESPACE = uuid.UUID("6f1c0a52-5b8e-4a47-9d1e-0c3f1f6b7e21")
@@ -99,6 +100,9 @@ class QueueService:
 
     async def page_json(self, query: QueueFilter) -> JsonPage:
         return await self.store.page_json(query)
+
+    async def count_by_status(self) -> dict[Status, int]:
+        return await self.store.count_by_status()
 
     async def logs(self, queue_id: str, job: str | None, tail: int) -> tuple[JobState, list[str]]:
         queue = await self.store.get(queue_id)

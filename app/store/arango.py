@@ -20,6 +20,7 @@ from arango.exceptions import DocumentInsertError, DocumentReplaceError, Documen
 
 from app.config import Settings
 from app.errors import AlreadyExists, ConcurrentUpdate, QueueNotFound, StoreUnavailable
+from app.models.queries import QueueFilter
 from app.models.queues import QueueState, queue_json, utcnow
 from app.models.status import TERMINAL, Status
 from app.store.arango_client import (
@@ -29,7 +30,7 @@ from app.store.arango_client import (
     ensure_indexes,
     prepare_database,
 )
-from app.store.base import JsonPage, Mutation, QueueFilter, QueuePage
+from app.store.base import JsonPage, Mutation, QueuePage
 from app.store.keys import is_legal_key
 
 T = TypeVar("T")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from app.models.queries import QueueFilter
 from app.models.queues import QueueState
 from app.models.status import Status
 
@@ -25,14 +26,6 @@ class JsonPage:
 
     documents: list[bytes]
     total: int
-
-
-@dataclass(frozen=True)
-class QueueFilter:
-    status: Status | None = None
-    symbol: str | None = None
-    limit: int = 50
-    offset: int = 0
 
 
 class QueueStore(Protocol):

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from app.errors import AlreadyExists, QueueNotFound, StoreUnavailable
+from app.models.queries import QueueFilter
 from app.models.queues import QueueState, queue_from_json, queue_json, utcnow
 from app.models.status import TERMINAL, Status
-from app.store.base import JsonPage, Mutation, QueueFilter, QueuePage
+from app.store.base import JsonPage, Mutation, QueuePage
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 2000

@@ -12,11 +12,12 @@ import pytest
 
 from app.errors import AlreadyExists, QueueNotFound
 from app.models.messages import Telemetry
+from app.models.queries import QueueFilter
 from app.models.queues import QueueCreate, QueueState
 from app.models.status import Status
 from app.services import transitions
 from app.services.pipeline import new_queue
-from app.store.base import QueueFilter, QueueStore
+from app.store.base import QueueStore
 from app.store.sqlite import SqliteQueueStore
 from tests.fakes.arango_http import FakeArango
 from tests.fixtures.arango import ARANGO_KINDS, arango_settings, fresh_database, server_url

@@ -32,6 +32,8 @@ from tests.fixtures.app import scripted
 from tests.fixtures.kafka_reader import read_topic
 from tests.fixtures.wsclient import listening
 from tests.integration.test_control_plane import telemetry, until_stored
+from tests.integration.test_ws_fanout import flood
+from tests.integration.test_ws_fanout import report as fanout_report
 from tests.seed_examples import BASIC, HISTORICAL, REALTIME
 
 HARMLESS = {t: scripted("exit", "0") for t in ("loader-producer", "arango-connector")}
@@ -303,3 +305,24 @@ async def test_out_of_range_integers_are_dead_lettered_and_the_job_goes_on(
         async with httpx.AsyncClient(base_url=served.url) as http:
             metrics = (await http.get("/metrics")).text
         assert 'dead_lettered_total{reason="invalid"} 2.0' in metrics
+
+
+async def test_the_fanout_shows_no_telemetry_the_dispatcher_sets_aside(served_with: Any) -> None:
+    """Telemetry over KAFKA_MAX_MESSAGE_BYTES (for a queue nobody knows, as in the issue) is
+    dead-lettered by the dispatcher; the fan-out, with the same decoder and limit, does not
+    send it to WebSocket clients either. The next valid report is shown."""
+    async with served_with(targets=SLOW, kafka_max_message_bytes=4096) as served:
+        await served.fanout_ready()
+        async with listening(served.ws_url) as ws:
+            oversized = fanout_report("unknown-queue", 1, stats_bytes=8000)
+            producer = served.state.settings.model_copy(  # the default, larger message limit
+                update={"kafka_max_message_bytes": Settings(_env_file=None).kafka_max_message_bytes}
+            )
+            assert producer.kafka_max_message_bytes > len(oversized)
+            await flood(producer, [oversized, fanout_report("unknown-queue", 2)], "k")
+            await ws.wait_for(lambda _: bool(ws.events("job.telemetry")))
+            assert [m["seq"] for m in ws.events("job.telemetry")] == [2]
+        rejected = served.state.metrics.registry.get_sample_value(
+            "websocket_events_dropped_total", {"reason": "rejected"}
+        )
+        assert rejected == 1

@@ -62,12 +62,17 @@ async def test_invalid_body_is_422_naming_field_and_reason(app_with: Any) -> Non
         assert "time_range" in body["message"] and "not a real date" in body["message"]
 
 
-async def test_malformed_json_is_422(app_with: Any) -> None:
+async def test_malformed_json_is_400_naming_where_it_breaks(app_with: Any) -> None:
     async with app_with() as qm:
         response = await qm.client.post(
-            "/queues/start", content=b"{not json", headers={"content-type": "application/json"}
+            "/queues/start",
+            content=b'{"symbol": "BTCUSDT",\n "type": "api" "time_range": "x"}',
+            headers={"content-type": "application/json"},
         )
-        assert response.status_code == 422 and response.json()["status"] == "error"
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["status"] == "error" and "line 2, column 16" in body["message"], body
+        assert body["data"] == [{"field": "body", "reason": body["message"].split(": ", 1)[1]}]
 
 
 async def test_stop_is_idempotent_and_409_for_finished_queue(app_with: Any) -> None:
@@ -147,7 +152,7 @@ async def test_openapi_has_an_example_for_every_route(app_with: Any) -> None:
     async with app_with() as qm:
         schema = (await qm.client.get("/openapi.json")).json()
         start = schema["paths"]["/queues/start"]["post"]["requestBody"]["content"]
-        assert {"basic", "historical"} <= set(start["application/json"]["examples"])
+        assert {"short", "historical", "realtime"} <= set(start["application/json"]["examples"])
         docs = await qm.client.get("/docs")
         assert docs.status_code == 200 and "//cdn" not in docs.text, "Swagger UI works offline"
         bundle = await qm.client.get("/static-offline-docs/swagger-ui-bundle.js")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -55,14 +56,60 @@ async def test_swagger_offers_the_bearer_scheme(app_with: Any) -> None:
 
 
 async def test_websocket_needs_the_token_when_configured(served_with: Any) -> None:
+    """A missing or wrong token is refused at the handshake with 401 and the envelope (as
+    the README says), counted; the header or `?token=` gets in."""
     async with served_with(api_tokens=TOKENS) as served:
-        with pytest.raises(InvalidStatus):
-            async with connect(served.ws_url):
-                pass
+        for url in (served.ws_url, f"{served.ws_url}?token=wrong"):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(url):
+                    pass
+            assert refused.value.response.status_code == 401
+            body = json.loads(refused.value.response.body or b"{}")
+            assert body["status"] == "error" and "?token=" in body["message"], body
+        failures = served.state.metrics.registry.get_sample_value(
+            "auth_failures_total", {"route": "/ws/topic"}
+        )
+        assert failures == 2
         async with connect(f"{served.ws_url}?token=first-token-123") as ws:
             assert '"hello"' in str(await ws.recv())
         async with connect(served.ws_url, additional_headers=bearer("second-token-456")) as ws:
             assert '"hello"' in str(await ws.recv())
+
+
+async def test_the_bearer_scheme_is_case_insensitive_on_rest_and_websocket(
+    app_with: Any, served_with: Any
+) -> None:
+    lowercase = {"Authorization": "bearer second-token-456"}
+    async with app_with(targets=QUICK, api_tokens=TOKENS) as qm:
+        response = await qm.client.post("/queues/start", json=BASIC, headers=lowercase)
+        assert response.status_code == 200, response.text
+    async with (
+        served_with(api_tokens=TOKENS) as served,
+        connect(served.ws_url, additional_headers=lowercase) as ws,
+    ):
+        assert '"hello"' in str(await ws.recv())
+
+
+async def test_another_authorization_scheme_does_not_hide_the_query_token(
+    served_with: Any,
+) -> None:
+    """A proxy's Basic credentials (or any non-Bearer header) leave `?token=` in charge."""
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}
+    async with (
+        served_with(api_tokens=TOKENS) as served,
+        connect(f"{served.ws_url}?token=first-token-123", additional_headers=basic) as ws,
+    ):
+        assert '"hello"' in str(await ws.recv())
+
+
+async def test_the_query_token_counts_only_under_its_real_name(served_with: Any) -> None:
+    """`?tok%65n=` decodes to `token` but is not it: refused, like any unknown parameter."""
+    async with served_with(api_tokens=TOKENS) as served:
+        for disguised in ("tok%65n", "%74oken", "TOKEN", "token%20"):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(f"{served.ws_url}?{disguised}=first-token-123"):
+                    pass
+            assert refused.value.response.status_code == 401, disguised
 
 
 def test_token_comparison() -> None:

@@ -10,8 +10,8 @@ import httpx
 import orjson
 
 from app.bus.kafka import KafkaBus
+from app.models.queries import QueueFilter
 from app.models.queues import QueueCreate, QueueState
-from app.store.base import QueueFilter
 from tests.fixtures.app import Served, scripted
 from tests.fixtures.eventually import eventually
 from tests.fixtures.kafka_reader import read_topic

@@ -88,3 +88,20 @@ async def test_a_retry_says_what_is_retried_the_attempt_and_the_error() -> None:
         "warning",
     )
     assert "<context block>" not in out.getvalue()
+
+
+def test_a_token_is_redacted_however_its_key_is_percent_encoded() -> None:
+    """uvicorn logs the raw query: `?tok%65n=` (and `%2574oken`, encoded twice) is the
+    token's key all the same, so the value never reaches the log."""
+    out = io.StringIO()
+    configure_logging("INFO", "json", stream=out)
+    access = logging.getLogger("uvicorn.access")
+    for query in ("tok%65n=s3cret-1", "%2574oken=s3cret-2", "TOKEN=s3cret-3", "x=1&token=s3cret-4"):
+        access.info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", f"/ws/topic?{query}", "1.1", 401
+        )
+    logging.getLogger("uvicorn.error").info(
+        '%s - "WebSocket %s" 401', "c", "/ws/topic?tok%65n=s3cret-5"
+    )
+    text = out.getvalue()
+    assert len(text.splitlines()) == 5 and "s3cret" not in text, text
