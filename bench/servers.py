@@ -38,6 +38,15 @@ def bare_command(port: int) -> list[str]:
     ]
 
 
+SERVICE_PROTOCOLS = [
+    "--http",
+    "app.http_limits:LimitedHttpProtocol",
+    "--ws",
+    "app.http_limits:AnsweringWebSocketProtocol",
+]
+"""As `queue-manager serve` runs (app/server.py): head limits at the protocol layer."""
+
+
 def service_command(port: int) -> list[str]:
     return [
         sys.executable,
@@ -47,6 +56,7 @@ def service_command(port: int) -> list[str]:
         "bench.servers:service_app",
         "--port",
         str(port),
+        *SERVICE_PROTOCOLS,
         *UVICORN_FLAGS,
     ]
 
