@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from app.models.queries import QueueFilter
 from app.models.status import Status
-from app.store.base import QueueFilter
 from app.store.sqlite import SqliteQueueStore, _where
 
 
