@@ -37,7 +37,71 @@ class SaslMechanism(StrEnum):
     SCRAM_SHA_512 = "SCRAM-SHA-512"
 
 
-class Settings(BaseSettings):
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+_PART = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach Kafka and create topics: the service and every job (app/bus/options.py)."""
+
+    model_config = _PART
+
+    kafka_bootstrap_servers: str | None = None
+    kafka_user: str | None = None
+    kafka_password: SecretStr | None = None
+    ca_path: Path | None = Field(default=None, description="PEM of the CA of the brokers")
+    kafka_security_protocol: KafkaSecurity | None = Field(
+        default=None, description="unset: SASL_SSL with KAFKA_USER, else PLAINTEXT"
+    )
+    kafka_sasl_mechanism: SaslMechanism = SaslMechanism.SCRAM_SHA_512
+    kafka_enable_idempotence: bool = Field(
+        default=True, description="idempotent producer (off for the embedded broker)"
+    )
+    kafka_topic_partitions: int | None = Field(
+        default=None, ge=1, le=1000, description="of topics we create; unset: the broker's"
+    )
+    kafka_topic_replication_factor: int | None = Field(
+        default=None, ge=1, le=100, description="of topics we create; unset: the broker's"
+    )
+    kafka_max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    queue_control_topic: str = "queue-control"
+
+
+class StoreSettings(BaseSettings):
+    """Where queue state and documents live: ArangoDB when ARANGO_URL is set, else SQLite."""
+
+    model_config = _PART
+
+    data_dir: Path = Path("var")
+    sqlite_path: Path | None = None
+    arango_url: str | None = None
+    arango_db: str = "streamforge"
+    arango_user: str = "root"
+    arango_password: SecretStr = SecretStr("")
+
+    @cached_property
+    def database_path(self) -> Path:
+        return self.sqlite_path or self.data_dir / "queue-manager.db"
+
+
+class ExchangeSettings(BaseSettings):
+    """Where the loaders find the exchanges (and MOEX's credentials)."""
+
+    model_config = _PART
+
+    binance_rest_url: str = "https://api.binance.com"
+    binance_futures_rest_url: str = "https://fapi.binance.com"
+    binance_ws_url: str = "wss://stream.binance.com:9443"
+    binance_futures_ws_url: str = "wss://fstream.binance.com"
+    moex_ws_url: str = "wss://iss.moex.com/infocx/v3/websocket"
+    moex_domain: str = "DEMO"
+    moex_login: str = "guest"
+    moex_passcode: SecretStr = SecretStr("guest")
+
+
+class Settings(StoreSettings, KafkaSettings, ExchangeSettings):
+    """The service's settings: its own, plus the parts its jobs share (workers/base.JobEnv)."""
+
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
@@ -45,9 +109,8 @@ class Settings(BaseSettings):
     # service
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: LogLevel = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
-    data_dir: Path = Path("var")
     health_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_header_bytes: int = Field(default=16_384, ge=4096, le=1_048_576)
@@ -55,25 +118,9 @@ class Settings(BaseSettings):
     max_url_bytes: int = Field(default=8000, ge=256, le=8000)
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
-    # store
-    sqlite_path: Path | None = None
-    arango_url: str | None = None
-    arango_db: str = "streamforge"
-    arango_user: str = "root"
-    arango_password: SecretStr = SecretStr("")
-
-    # kafka
-    kafka_bootstrap_servers: str | None = None
-    kafka_user: str | None = None
-    kafka_password: SecretStr | None = None
-    ca_path: Path | None = None
-    kafka_security_protocol: KafkaSecurity | None = None
-    kafka_sasl_mechanism: SaslMechanism = SaslMechanism.SCRAM_SHA_512
-    kafka_topic_partitions: int = Field(default=3, ge=1, le=1000)
+    # kafka (the service's own)
     kafka_consumer_group: str = "queue-manager"
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000, le=300_000)
-    kafka_max_message_bytes: int = Field(default=1_048_576, ge=1024)
-    queue_control_topic: str = "queue-control"
     queue_events_topic: str = "queue-events"
     queue_control_dlq_topic: str = "queue-control.dlq"
     embedded_broker_port: int = Field(default=0, ge=0, le=65535)
@@ -105,20 +152,6 @@ class Settings(BaseSettings):
     api_tokens: SecretStr | None = None
     allow_unauthenticated: bool = False
     open_metrics_and_health: bool = True
-
-    # exchanges (jobs)
-    binance_rest_url: str = "https://api.binance.com"
-    binance_futures_rest_url: str = "https://fapi.binance.com"
-    binance_ws_url: str = "wss://stream.binance.com:9443"
-    binance_futures_ws_url: str = "wss://fstream.binance.com"
-    moex_ws_url: str = "wss://iss.moex.com/infocx/v3/websocket"
-    moex_domain: str = "DEMO"
-    moex_login: str = "guest"
-    moex_passcode: SecretStr = SecretStr("guest")
-
-    @cached_property
-    def database_path(self) -> Path:
-        return self.sqlite_path or self.data_dir / "queue-manager.db"
 
     @cached_property
     def jobs_dir(self) -> Path:

@@ -17,11 +17,12 @@ from app.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from app.config import Settings
 from app.control.plane import ControlPlane, start_broker
 from app.health import HealthChecks
+from app.launchers.job_environment import service_values
 from app.metrics import Metrics
 from app.services.changes import ChangeFeed
 from app.services.queue_service import QueueService
 from app.state import AppState
-from app.wiring import job_environment, make_launcher, make_store
+from app.wiring import make_launcher, make_store
 
 log = structlog.get_logger(__name__)
 GC_YOUNG_THRESHOLD = 10_000
@@ -85,7 +86,7 @@ async def _build_state(stack: AsyncExitStack, settings: Settings, metrics: Metri
         launcher=launcher,
         feed=feed,
         metrics=metrics,
-        job_env=job_environment(settings),
+        job_env=service_values(settings),
         stop_grace_seconds=settings.job_stop_grace_seconds,
         stall_after_seconds=settings.stall_after,
     )

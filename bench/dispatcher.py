@@ -155,7 +155,7 @@ async def dispatcher_rate(
     plane.bus.consumer = capture  # type: ignore[method-assign]
     service = QueueService(
         store=store,
-        launcher=LocalLauncher(default_registry(), root / "jobs", extra_env={}),
+        launcher=LocalLauncher(default_registry(), root / "jobs", settings),
         feed=ChangeFeed(),
         metrics=metrics,
         job_env={},
@@ -228,6 +228,7 @@ def _throughput_settings(bootstrap: str, root: Path) -> Settings:
     return Settings(
         _env_file=None,
         kafka_bootstrap_servers=bootstrap,
+        kafka_enable_idempotence=False,  # the embedded Tansu has no idempotent producers
         data_dir=root,
         queue_control_topic=f"bench-control-{tag}",
         queue_events_topic=f"bench-events-{tag}",

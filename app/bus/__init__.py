@@ -7,7 +7,7 @@ from app.bus.base import Bus, Consumer, Headers, Message, Record
 from app.bus.embedded import EmbeddedBroker
 from app.bus.errors import broker_errors
 from app.bus.kafka import KafkaBus, client_options, encode_json
-from app.config import Settings
+from app.config import KafkaSettings
 
 __all__ = [
     "Bus",
@@ -24,6 +24,6 @@ __all__ = [
 ]
 
 
-def make_bus(settings: Settings) -> Bus:
+def make_bus(settings: KafkaSettings) -> Bus:
     """The bus of this process: Kafka at KAFKA_BOOTSTRAP_SERVERS with its security options."""
     return KafkaBus(settings)

@@ -55,10 +55,9 @@ class Bus(Protocol):
     async def ping(self, timeout: float = 1.5) -> None:  # noqa: ASYNC109 (contract)
         """Prove the broker answers within `timeout` seconds."""
 
-    async def ensure_topics(
-        self, names: Iterable[str], partitions: int, replication_factor: int = 1
-    ) -> None:
-        """Create the missing topics; one that already exists is fine."""
+    async def ensure_topics(self, names: Iterable[str], partitions: int | None = None) -> None:
+        """Create the missing topics with `partitions` (default KAFKA_TOPIC_PARTITIONS) and
+        KAFKA_TOPIC_REPLICATION_FACTOR, unset meaning the broker's; existing ones are fine."""
 
     def consumer(self, topics: Sequence[str], group_id: str | None, **opts: Any) -> Consumer:
         """An unstarted consumer connecting like the producer; start it inside

@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from app.bus.base import Message, Record
 from app.bus.errors import broker_errors
-from app.bus.options import client_options
-from app.config import Settings
+from app.bus.options import BROKER_DEFAULT, client_options, producer_options, topic_sizing
+from app.config import KafkaSettings
 from app.errors import BrokerUnavailable
 
 __all__ = ["KafkaBus", "client_options", "encode_json"]
@@ -40,19 +40,18 @@ def _key(key: str | None) -> bytes | None:
 
 
 class KafkaBus:
-    """The Bus adapter (app/bus/base.py): owns one producer (acks=all, short linger so
-    sends batch)."""
+    """The Bus adapter (app/bus/base.py): owns one producer (app/bus/options.producer_options
+    says what it promises; a short linger so sends batch)."""
 
     def __init__(
-        self, settings: Settings, *, linger_ms: int = 5, request_timeout_ms: int = 10_000
+        self, settings: KafkaSettings, *, linger_ms: int = 5, request_timeout_ms: int = 10_000
     ) -> None:
         self.settings = settings
         self.options = client_options(settings)
         self._producer_options = {
-            "acks": "all",
+            **producer_options(settings),
             "linger_ms": linger_ms,
             "request_timeout_ms": request_timeout_ms,
-            "max_request_size": settings.kafka_max_message_bytes,
         }
         self._producer: AIOKafkaProducer | None = None
 
@@ -124,11 +123,13 @@ class KafkaBus:
         with broker_errors("ping Kafka"):
             await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout)
 
-    async def ensure_topics(
-        self, names: Iterable[str], partitions: int, replication_factor: int = 1
-    ) -> None:
-        """Create the missing topics; one that already exists is fine."""
-        wanted = [NewTopic(name, partitions, replication_factor) for name in names]
+    async def ensure_topics(self, names: Iterable[str], partitions: int | None = None) -> None:
+        """Create the missing topics with `partitions` (default KAFKA_TOPIC_PARTITIONS) and
+        KAFKA_TOPIC_REPLICATION_FACTOR, each unset meaning the broker's default; one that
+        already exists is fine."""
+        configured, replication = topic_sizing(self.settings)
+        partitions = partitions or configured
+        wanted = [_new_topic(name, partitions, replication) for name in names]
         admin = AIOKafkaAdminClient(**self.options)
         try:
             with broker_errors("create topics"):
@@ -143,6 +144,13 @@ class KafkaBus:
     ) -> AIOKafkaConsumer:
         """An unstarted consumer connecting like the producer; start it inside broker_errors."""
         return AIOKafkaConsumer(*topics, group_id=group_id, **self.options, **opts)
+
+
+def _new_topic(name: str, partitions: int, replication: int) -> NewTopic:
+    """aiokafka's NewTopic takes -1 (the broker's default) only beside replica
+    assignments: an empty set of them is sent as none, which is what -1 needs."""
+    uses_default = BROKER_DEFAULT in (partitions, replication)
+    return NewTopic(name, partitions, replication, replica_assignments={} if uses_default else None)
 
 
 def _raise_topic_errors(topic_errors: Iterable[tuple[Any, ...]]) -> None:

@@ -35,7 +35,11 @@ async def start_broker(stack: AsyncExitStack, settings: Settings) -> Settings:
     bootstrap = await broker.start()
     stack.push_async_callback(broker.stop)
     log.info("embedded Kafka-compatible broker started", bootstrap=bootstrap)
-    update: dict[str, object] = {"kafka_bootstrap_servers": bootstrap}
+    # Tansu answers InitProducerId with an error: no idempotent producers on it.
+    update: dict[str, object] = {
+        "kafka_bootstrap_servers": bootstrap,
+        "kafka_enable_idempotence": False,
+    }
     if "kafka_session_timeout_ms" not in settings.model_fields_set:
         update["kafka_session_timeout_ms"] = EMBEDDED_SESSION_TIMEOUT_MS
     return settings.model_copy(update=update)
@@ -92,7 +96,7 @@ class ControlPlane:
         await self.bus.ping(timeout=self.settings.health_timeout_seconds)
 
     async def _ensure_topics(self) -> None:
-        await self.bus.ensure_topics(self.topics, self.settings.kafka_topic_partitions)
+        await self.bus.ensure_topics(self.topics)
 
     async def _keep_topics(self) -> None:
         """A broker that restarted empty gets its topics back without our restart."""

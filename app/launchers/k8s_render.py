@@ -1,19 +1,28 @@
 """Render one JobSpec as a batch/v1 Job manifest (a plain dict, the API's own shape).
 
 Pure: no API calls, so the manifest can be checked against the Kubernetes schema in tests.
-Secrets never appear as values: they are `secretKeyRef`s into K8S_SECRET_NAME.
+The container's environment is the job environment contract (job_environment.py): the
+literal values, the target's secrets as `secretKeyRef`s into K8S_SECRET_NAME (never
+values), and CA_PATH pointing at the Kafka CA mounted from the same Secret.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 from typing import Any
 
 from app.config import Settings
 from app.errors import LaunchFailed
+from app.exit_codes import ExitCode
 from app.launchers.base import JobSpec
-from app.launchers.targets import Resources, TargetSpec
+from app.launchers.job_environment import (
+    CA_FILE_NAME,
+    POD_CA_DIR,
+    POD_CA_PATH,
+    JobEnvironment,
+    job_environment,
+)
+from app.launchers.targets import SECRET_NAMES, Resources, TargetSpec
 
 Json = dict[str, Any]
 
@@ -24,17 +33,7 @@ TARGET = "streamforge.io/target"
 JOB_TYPE = "streamforge.io/type"
 MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGER}"
 CONTAINER = "job"
-BAD_CONFIG_EXIT_CODE = 2
-"""Workers exit 2 on bad configuration: retrying cannot help, so the Job fails at once."""
-
-SECRET_KEYS = (
-    "KAFKA_USER",
-    "KAFKA_PASSWORD",
-    "ARANGO_USER",
-    "ARANGO_PASSWORD",
-    "MOEX_LOGIN",
-    "MOEX_PASSCODE",
-)
+SECRET_KEYS = SECRET_NAMES
 CA_SECRET_KEY = "ca.crt"
 
 
@@ -101,7 +100,7 @@ def _pod_failure_policy() -> Json:
                 "onExitCodes": {
                     "containerName": CONTAINER,
                     "operator": "In",
-                    "values": [BAD_CONFIG_EXIT_CODE],
+                    "values": [int(ExitCode.BAD_CONFIG)],
                 },
             },
             {
@@ -113,11 +112,12 @@ def _pod_failure_policy() -> Json:
 
 
 def _pod_spec(spec: JobSpec, target: TargetSpec, settings: Settings) -> Json:
-    volumes, mounts = _volumes(settings)
+    environment = job_environment(spec, target, settings)
+    volumes, mounts = _volumes(environment, settings)
     container: Json = {
         "name": CONTAINER,
         "image": target.image or settings.k8s_job_image,
-        "env": job_env(spec, settings),
+        "env": pod_env(environment, settings),
         "resources": _resources(target.resources),
         "securityContext": _container_security(),
         "volumeMounts": mounts,
@@ -140,21 +140,20 @@ def _pod_spec(spec: JobSpec, target: TargetSpec, settings: Settings) -> Json:
     }
 
 
-def job_env(spec: JobSpec, settings: Settings) -> list[Json]:
-    """spec.env as literals (minus any secret name), then the secrets as references."""
-    literals = [
-        {"name": key, "value": value}
-        for key, value in sorted(spec.env.items())
-        if key not in SECRET_KEYS
-    ]
+def pod_env(environment: JobEnvironment, settings: Settings) -> list[Json]:
+    """The contract's literal values, CA_PATH at the mounted CA, then the secrets as refs."""
+    values = dict(environment.values)
+    if environment.kafka_ca is not None:
+        values["CA_PATH"] = POD_CA_PATH
+    literals = [{"name": name, "value": value} for name, value in sorted(values.items())]
     secret_refs = [
         {
-            "name": key,
+            "name": name,
             "valueFrom": {
-                "secretKeyRef": {"name": settings.k8s_secret_name, "key": key, "optional": True}
+                "secretKeyRef": {"name": settings.k8s_secret_name, "key": name, "optional": True}
             },
         }
-        for key in SECRET_KEYS
+        for name in environment.secrets
     ]
     return literals + secret_refs
 
@@ -176,21 +175,21 @@ def _container_security() -> Json:
     }
 
 
-def _volumes(settings: Settings) -> tuple[list[Json], list[Json]]:
-    """A writable /tmp (the root filesystem is read-only), and the Kafka CA if CA_PATH is set."""
+def _volumes(environment: JobEnvironment, settings: Settings) -> tuple[list[Json], list[Json]]:
+    """A writable /tmp (the root filesystem is read-only), and the Kafka CA from the Secret
+    at POD_CA_DIR (a path of its own, whatever the service's CA_PATH is)."""
     volumes: list[Json] = [{"name": "tmp", "emptyDir": {}}]
     mounts: list[Json] = [{"name": "tmp", "mountPath": "/tmp"}]
-    if settings.ca_path is not None:
-        ca_file = PurePosixPath(settings.ca_path)
+    if environment.kafka_ca is not None:
         volumes.append(
             {
                 "name": "kafka-ca",
                 "secret": {
                     "secretName": settings.k8s_secret_name,
                     "optional": True,
-                    "items": [{"key": CA_SECRET_KEY, "path": ca_file.name}],
+                    "items": [{"key": CA_SECRET_KEY, "path": CA_FILE_NAME}],
                 },
             }
         )
-        mounts.append({"name": "kafka-ca", "mountPath": str(ca_file.parent), "readOnly": True})
+        mounts.append({"name": "kafka-ca", "mountPath": POD_CA_DIR, "readOnly": True})
     return volumes, mounts

@@ -8,15 +8,16 @@ Children die with the service (PDEATHSIG) and are reaped by a supervised watcher
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
+from app.config import Settings
 from app.errors import JobNotFound, LaunchFailed
 from app.launchers.base import JobOutcome, JobPhase, JobSpec, OutcomeHandler
+from app.launchers.job_environment import job_environment, process_environment
 from app.launchers.processes import describe_exit, spawn, tail_lines, terminate
 from app.launchers.targets import TargetSpec
 
@@ -35,12 +36,10 @@ class LocalLauncher:
     owns_jobs = True
     """Jobs die with the service; on shutdown the service stops them first."""
 
-    def __init__(
-        self, registry: dict[str, TargetSpec], jobs_dir: Path, extra_env: dict[str, str]
-    ) -> None:
+    def __init__(self, registry: dict[str, TargetSpec], jobs_dir: Path, settings: Settings) -> None:
         self._registry = registry
         self._jobs_dir = jobs_dir
-        self._extra_env = extra_env
+        self._settings = settings
         self._running: dict[str, _RunningJob] = {}
         self._on_outcome: OutcomeHandler | None = None
 
@@ -99,9 +98,9 @@ class LocalLauncher:
         return [sys.executable, *command[1:]] if command[0] == "python" else command
 
     def _env(self, spec: JobSpec) -> dict[str, str]:
-        entry = self._registry.get(spec.target)
-        target_env = entry.env if entry else {}
-        return {**os.environ, **self._extra_env, **target_env, **spec.env}
+        """The job environment contract, as a pod would get it (plus what a process needs)."""
+        environment = job_environment(spec, self._registry.get(spec.target), self._settings)
+        return process_environment(environment, self._settings)
 
     async def _watch(self, job: _RunningJob) -> None:
         """Wait for the process, then report how it ended (supervised: never raises)."""

@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 from app.children import tied_to_parent
+from app.exit_codes import MEANING
 
 TAIL_BLOCK = 8192
 
@@ -64,6 +65,8 @@ def tail_lines(path: Path, count: int) -> list[str]:
 
 
 def describe_exit(code: int) -> str:
+    """`exit code 2 (bad configuration)` (app/exit_codes.py), or `killed by SIGKILL`."""
     if code < 0:
         return f"killed by {signal.Signals(-code).name}"
-    return f"exit code {code}"
+    meaning = next((text for known, text in MEANING.items() if known == code), None)
+    return f"exit code {code}" + (f" ({meaning})" if meaning else "")

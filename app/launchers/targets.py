@@ -4,16 +4,30 @@ Defaults cover every target of seed 002. Targets this repository ships run as
 `python -m app.workers TARGET` (the local launcher runs a leading `python` as
 the service's own interpreter); the ML targets are external images with no local command
 until TARGETS_FILE registers one. TARGETS_FILE (JSON) overrides entries by target name.
+
+Each target names the secrets its jobs get (`secrets`): the loader Kafka and MOEX, the
+connector and the ML images Kafka and ArangoDB; a target registered in TARGETS_FILE gets
+only Kafka's unless it lists more. API tokens are never among them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, TypeAdapter
 
 from app.errors import InvalidInput
 from app.models.catalog import Target
+
+SecretName = Literal[
+    "KAFKA_USER", "KAFKA_PASSWORD", "ARANGO_USER", "ARANGO_PASSWORD", "MOEX_LOGIN", "MOEX_PASSCODE"
+]
+SECRET_NAMES: tuple[SecretName, ...] = get_args(SecretName)
+"""Every secret a job may get: keys of the Secret K8S_SECRET_NAME, named as the variables."""
+KAFKA_SECRETS: list[SecretName] = ["KAFKA_USER", "KAFKA_PASSWORD"]
+ARANGO_SECRETS: list[SecretName] = ["ARANGO_USER", "ARANGO_PASSWORD"]
+MOEX_SECRETS: list[SecretName] = ["MOEX_LOGIN", "MOEX_PASSCODE"]
 
 
 class Resources(BaseModel):
@@ -32,19 +46,29 @@ class TargetSpec(BaseModel):
     env: dict[str, str] = Field(
         default_factory=dict, description="extra non-secret environment of this target's jobs"
     )
+    secrets: list[SecretName] = Field(
+        default_factory=lambda: list(KAFKA_SECRETS),
+        description="secret variables its jobs get (from K8S_SECRET_NAME in a cluster)",
+    )
 
 
-def _own_job(target: Target) -> TargetSpec:
-    return TargetSpec(command=["python", "-m", "app.workers", target.value])
+def _own_job(target: Target, secrets: list[SecretName]) -> TargetSpec:
+    return TargetSpec(command=["python", "-m", "app.workers", target.value], secrets=secrets)
+
+
+def _image(name: str) -> TargetSpec:
+    return TargetSpec(
+        image=f"registry.example.com/streamforge/{name}", secrets=KAFKA_SECRETS + ARANGO_SECRETS
+    )
 
 
 def default_registry() -> dict[str, TargetSpec]:
     return {
-        Target.LOADER_PRODUCER: _own_job(Target.LOADER_PRODUCER),
-        Target.ARANGO_CONNECTOR: _own_job(Target.ARANGO_CONNECTOR),
-        Target.GRAPH_BUILDER: TargetSpec(image="registry.example.com/streamforge/graph-builder"),
-        Target.GNN_TRAINER: TargetSpec(image="registry.example.com/streamforge/gnn-trainer"),
-        Target.VISUALIZER: TargetSpec(image="registry.example.com/streamforge/visualizer"),
+        Target.LOADER_PRODUCER: _own_job(Target.LOADER_PRODUCER, KAFKA_SECRETS + MOEX_SECRETS),
+        Target.ARANGO_CONNECTOR: _own_job(Target.ARANGO_CONNECTOR, KAFKA_SECRETS + ARANGO_SECRETS),
+        Target.GRAPH_BUILDER: _image("graph-builder"),
+        Target.GNN_TRAINER: _image("gnn-trainer"),
+        Target.VISUALIZER: _image("visualizer"),
     }
 
 

@@ -181,14 +181,16 @@ class QueueService:
         self, queue: QueueState, job: JobState
     ) -> tuple[str, str | QueueManagerError]:
         try:
-            reference = await self.launcher.launch(self._spec(queue, job))
+            reference = await self.launcher.launch(self.job_spec(queue, job))
         except QueueManagerError as error:
             self.metrics.jobs_failed.labels(job.target).inc()
             return job.name, error
         self.metrics.jobs_launched.labels(job.target).inc()
         return job.name, reference
 
-    def _spec(self, queue: QueueState, job: JobState) -> JobSpec:
+    def job_spec(self, queue: QueueState, job: JobState) -> JobSpec:
+        """What the launcher gets for `job`: its identity and request, with the service's
+        values of the job environment contract (launchers/job_environment.py)."""
         env = {
             **self._job_env,
             "QUEUE_ID": queue.id,

@@ -18,7 +18,7 @@ import orjson
 from arango.database import StandardDatabase
 from arango.exceptions import DocumentInsertError, DocumentReplaceError, DocumentRevisionError
 
-from app.config import Settings
+from app.config import StoreSettings
 from app.errors import AlreadyExists, ConcurrentUpdate, QueueNotFound, StoreUnavailable
 from app.models.queries import QueueFilter
 from app.models.queues import QueueState, queue_json, utcnow
@@ -60,7 +60,7 @@ BY_STATUS_QUERY = "FOR q IN queue_state COLLECT s = q.status WITH COUNT INTO n R
 
 
 class ArangoQueueStore:
-    def __init__(self, settings: Settings, timeout_seconds: float = 5.0) -> None:
+    def __init__(self, settings: StoreSettings, timeout_seconds: float = 5.0) -> None:
         self._settings = settings
         self._client = arango_client(settings.arango_url or "", timeout_seconds)
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="arango")

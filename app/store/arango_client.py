@@ -28,7 +28,7 @@ from arango.exceptions import (
 from arango.http import DefaultHTTPAdapter, DefaultHTTPClient
 from requests import RequestException, Session
 
-from app.config import Settings
+from app.config import StoreSettings
 from app.errors import QueueManagerError, StoreUnavailable
 
 DUPLICATE_NAME = 1207
@@ -63,7 +63,9 @@ def arango_client(url: str, timeout_seconds: float) -> ArangoClient:
     )
 
 
-def database(client: ArangoClient, settings: Settings, name: str | None = None) -> StandardDatabase:
+def database(
+    client: ArangoClient, settings: StoreSettings, name: str | None = None
+) -> StandardDatabase:
     """A handle on ARANGO_DB (or `name`) with ARANGO_USER's credentials; no request yet."""
     return client.db(
         name or settings.arango_db,
@@ -99,7 +101,7 @@ def describe(error: ArangoServerError) -> str:
     return f"HTTP {error.http_code}{code}: {error.error_message or error.message}"
 
 
-def prepare_database(client: ArangoClient, settings: Settings) -> StandardDatabase:
+def prepare_database(client: ArangoClient, settings: StoreSettings) -> StandardDatabase:
     """ARANGO_DB, created from `_system` only when it is missing (a user granted on its own
     database alone never touches `_system`); a concurrent creator is fine."""
     target = database(client, settings)
@@ -118,7 +120,7 @@ def _exists(target: StandardDatabase) -> bool:
     return True
 
 
-def _create_database(client: ArangoClient, settings: Settings) -> None:
+def _create_database(client: ArangoClient, settings: StoreSettings) -> None:
     system = database(client, settings, "_system")
     try:
         system.create_database(settings.arango_db)

@@ -9,15 +9,22 @@ import importlib
 import sys
 from typing import Any
 
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+
 from app.models.catalog import Target
-from app.workers.runtime import Entrypoint, run_job
+from app.workers.base import JobEnv
+from app.workers.runtime import Entrypoint, RuntimeOptions, run_job
 
 ENTRYPOINTS = {
     Target.LOADER_PRODUCER: "app.workers.loader_producer:main",
     Target.ARANGO_CONNECTOR: "app.workers.arango_connector:main",
     "demo-job": "app.workers.demo:main",
 }
-USAGE = f"usage: python -m app.workers TARGET  (TARGET: {', '.join(sorted(ENTRYPOINTS))})"
+USAGE = (
+    f"usage: python -m app.workers TARGET  (TARGET: {', '.join(sorted(ENTRYPOINTS))})\n"
+    "       python -m app.workers --help"
+)
 
 
 class UnknownTarget(Exception):
@@ -39,7 +46,38 @@ def load_entrypoint(target: str) -> Entrypoint:
     return entrypoint  # type: ignore[no-any-return]
 
 
+def help_text() -> str:
+    """Usage, then every variable a job reads: the job contract, then the runtime's bounds."""
+    sections: list[tuple[str, type[BaseSettings]]] = [
+        ("Environment (set by the queue-manager, the job environment contract):", JobEnv),
+        ("Runtime bounds:", RuntimeOptions),
+    ]
+    lines = [USAGE]
+    for title, model in sections:
+        lines += ["", title, *variables(model)]
+    return "\n".join(lines)
+
+
+def variables(model: type[BaseSettings]) -> list[str]:
+    """One line per variable: NAME, what it is, its default (never a secret's value)."""
+    lines = []
+    for name, field in model.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if field.is_required():
+            shown = "required"
+        elif isinstance(default, SecretStr) or "PASSWORD" in name.upper():
+            shown = "secret"
+        else:
+            shown = f"default {default}" if default not in (None, "") else "optional"
+        about = f"{field.description}; " if field.description else ""
+        lines.append(f"  {name.upper():<32} {about}{shown}")
+    return lines
+
+
 def main(argv: list[str]) -> None:
+    if argv in (["--help"], ["-h"]):
+        print(help_text())
+        sys.exit(0)
     if len(argv) != 1:
         print(USAGE, file=sys.stderr)
         sys.exit(2)

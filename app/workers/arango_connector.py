@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 
 from app.bus import make_bus
-from app.config import Settings
+from app.config import StoreSettings
 from app.workers.base import JobContext
 from app.workers.connector.copier import Copier
 from app.workers.connector.documents import DocumentStore
@@ -21,7 +21,7 @@ from app.workers.connector.topic_reader import TopicReader
 from app.workers.runtime import Entrypoint
 
 
-def document_store(settings: Settings, busy_timeout_ms: int = 10_000) -> DocumentStore:
+def document_store(settings: StoreSettings, busy_timeout_ms: int = 10_000) -> DocumentStore:
     if settings.arango_url:
         from app.workers.connector.arango_documents import ArangoDocumentStore
 

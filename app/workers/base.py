@@ -14,24 +14,31 @@ import orjson
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from app.config import Settings
+from app.config import ExchangeSettings, KafkaSettings, LogLevel, StoreSettings
 
 
-class JobEnv(Settings):
-    """The job environment (design brief): the queue's identity plus broker/store settings."""
+class JobEnv(KafkaSettings, StoreSettings, ExchangeSettings):
+    """A job's settings: the queue's identity and where Kafka, the store and the exchanges
+    are, and nothing of the service's own (no tokens, no Kubernetes, no HTTP settings).
+
+    The service fills it through the job environment contract
+    (app/launchers/job_environment.py); `python -m app.workers --help` lists it.
+    """
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
-    queue_id: str
-    target: str
-    job_type: str
-    job_name: str
+    queue_id: str = Field(description="the queue this job belongs to")
+    target: str = Field(description="loader-producer, arango-connector, ...")
+    job_type: str = Field(description="the request's type, e.g. api_candles_1m")
+    job_name: str = Field(description="the job's name (also the Kubernetes Job's)")
     exchange: str = "binance"
     symbol: str = ""
     symbols: str = Field(default="", description="comma-separated tickers")
-    time_range: str = ""
-    kafka_topic: str = ""
-    request_json: str = "{}"
+    time_range: str = Field(default="", description="START:END")
+    kafka_topic: str = Field(default="", description="the queue's data topic")
+    request_json: str = Field(default="{}", description="the pipeline request (JSON)")
+    log_level: LogLevel = "INFO"
+    telemetry_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @property
     def symbol_list(self) -> list[str]:

@@ -3,8 +3,9 @@
 `python -m app.workers TARGET` calls `run_job(entrypoint)`. The runtime connects to Kafka
 (retrying, bounded), reports `starting` and `loading`, then progress every interval, and
 a final `finished`, `stopped` or `error`. SIGTERM/SIGINT or a `stop` command for the queue
-asks the entrypoint to return; after STOP_TIMEOUT it is cancelled. Exit code: 0 for
-finished/stopped, 1 for error.
+asks the entrypoint to return; after STOP_TIMEOUT it is cancelled. Exit code
+(app/exit_codes.py): 0 finished or stopped, 1 failed, 2 the job cannot start as configured
+(an invalid environment, or InvalidInput while connecting: CA file, SASL credentials).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.bus import Bus, make_bus
 from app.config import describe_errors
-from app.errors import BrokerUnavailable, QueueManagerError
+from app.errors import BrokerUnavailable, InvalidInput, QueueManagerError
+from app.exit_codes import ExitCode
 from app.logging import configure_logging
 from app.models.status import Status
 from app.retries import retrying
@@ -89,7 +91,7 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.status is Status.ERROR else 0
+        return ExitCode.FAILED if self.status is Status.ERROR else ExitCode.OK
 
 
 def run_job(entrypoint: Entrypoint) -> NoReturn:
@@ -103,7 +105,7 @@ def run_job(entrypoint: Entrypoint) -> NoReturn:
     except ValidationError as error:
         for line in describe_errors(error):
             log.error("invalid job environment", problem=line)
-        sys.exit(1)
+        sys.exit(ExitCode.BAD_CONFIG)
     configure_logging(env.log_level)
     sys.exit(asyncio.run(run_job_async(entrypoint, env, options, handle_signals=True)))
 
@@ -123,7 +125,7 @@ async def run_job_async(
                 bootstrap=env.kafka_bootstrap_servers,
                 error=error.message,
             )
-            return 1
+            return ExitCode.BAD_CONFIG if isinstance(error, InvalidInput) else ExitCode.FAILED
         if bus is None:
             log.info("stopped before Kafka was reachable; nothing to report")
             return 0
@@ -157,8 +159,21 @@ async def connect(env: JobEnv, options: RuntimeOptions) -> Bus:
         wait_max=2.0,
     ):
         with attempt:
-            bus = make_bus(env)
-            await bus.start(connect_seconds=min(5.0, options.broker_connect_timeout))
+            bus = await _started_bus(env, options)
+    return bus
+
+
+async def _started_bus(env: JobEnv, options: RuntimeOptions) -> Bus:
+    """A started bus; the queue's data topic (KAFKA_TOPIC) exists once it returns, created
+    with the configured partitions and replication, never left to broker auto-creation."""
+    bus = make_bus(env)
+    await bus.start(connect_seconds=min(5.0, options.broker_connect_timeout))
+    try:
+        if env.kafka_topic:
+            await bus.ensure_topics([env.kafka_topic])
+    except BaseException:
+        await _close(bus)
+        raise
     return bus
 
 

@@ -66,6 +66,32 @@ async def test_send_many_keeps_one_keys_order_in_one_partition(
         assert [m.value["n"] for m in mine] == sorted(m.value["n"] for m in mine)
 
 
+async def test_topics_we_create_take_the_configured_sizes_else_the_brokers(
+    broker: RunningBroker, topic_prefix: str
+) -> None:
+    """KAFKA_TOPIC_PARTITIONS / _REPLICATION_FACTOR when set, else the broker's defaults
+    (Tansu's num.partitions is 3; a replication factor of 1 is all one broker can hold)."""
+    sized = KafkaBus(
+        Settings(
+            _env_file=None,
+            kafka_bootstrap_servers=broker.bootstrap,
+            kafka_topic_partitions=2,
+            kafka_topic_replication_factor=1,
+        )
+    )
+    defaults = KafkaBus(bus_settings(broker.bootstrap))
+    for bus in (sized, defaults):
+        await bus.start()
+    try:
+        await sized.ensure_topics([topic_prefix + "sized"])
+        await defaults.ensure_topics([topic_prefix + "default"])
+        assert await sized.partitions_for(topic_prefix + "sized") == {0, 1}
+        assert await defaults.partitions_for(topic_prefix + "default") == {0, 1, 2}
+    finally:
+        for bus in (sized, defaults):
+            await bus.stop()
+
+
 async def test_ensure_topics_creates_partitions_and_is_idempotent(
     bus: KafkaBus, topic_prefix: str
 ) -> None:

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from tests.fixtures.certificates import write_self_signed_ca
 from tests.fixtures.kube import KubeEmulator
+from tests.fixtures.pods import container_argv, pod_environment
 from tests.seed_examples import BASIC
 
 
@@ -82,3 +85,46 @@ async def test_restart_adopts_running_jobs_and_settles_vanished_ones(
         queue = await qm.wait_for(queue_id, lambda q: q["jobs"][0]["status"] == "error")
         assert queue["jobs"][1]["status"] == "starting", "the running Job was adopted"
         assert kube.job_names() == [names[1]], "no Job was created twice"
+
+
+async def test_a_rendered_job_runs_as_its_pod_would_and_reports_to_the_service(
+    app_with: Any, kube: KubeEmulator, kubeconfig: Path, tmp_path: Path
+) -> None:
+    """Play the kubelet: the Job the service created runs its container command as a local
+    process with exactly the pod's environment (values, secrets resolved from the Secret,
+    the CA mount mapped), against the embedded broker; its telemetry reaches the queue."""
+    demo = {"command": ["python", "-m", "app.workers", "demo-job"]}
+    targets = {"loader-producer": {**demo, "env": {"DEMO_JSON": '{"records": 20}'}}}
+    ca_file = write_self_signed_ca(tmp_path / "service-ca.pem")
+    ca_text = ca_file.read_text()
+    kafka = {"kafka_security_protocol": "PLAINTEXT", "kafka_user": "svc", "ca_path": ca_file}
+    async with cluster_with(app_with, kube, kubeconfig, targets=targets, **kafka) as qm:
+        queue_id = await qm.start(BASIC)
+        loader = (await qm.queue(queue_id))["jobs"][0]["name"]
+        secret = {"KAFKA_USER": "svc", "KAFKA_PASSWORD": "pw", "ca.crt": ca_text}
+        env = pod_environment(kube.job(loader), secret, tmp_path / "pod")
+        assert await asyncio.to_thread(Path(env["CA_PATH"]).read_text) == ca_text
+        code, output = await run_to_end(container_argv(kube.job(loader)), env)
+        assert code == 0, output[-2000:]
+        queue = await qm.wait_for(queue_id, lambda q: q["jobs"][0]["status"] == "finished")
+        assert queue["jobs"][0]["records_written"] == 20
+
+
+def cluster_with(app_with: Any, kube: KubeEmulator, kubeconfig: Path, **settings: Any) -> Any:
+    return app_with(
+        job_launcher="kubernetes", k8s_namespace=kube.namespace, kubeconfig=kubeconfig, **settings
+    )
+
+
+async def run_to_end(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run `argv` with exactly `env`; its exit code and output (stdout and stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode is not None
+    return process.returncode, output.decode()

@@ -20,7 +20,7 @@ from app.errors import (
 from app.launchers.base import JobPhase, JobSpec
 from app.launchers.k8s_render import SECRET_KEYS
 from app.launchers.kubernetes import KubernetesLauncher
-from app.launchers.targets import TargetSpec
+from app.launchers.targets import TargetSpec, default_registry
 from app.naming import job_name
 from tests.fixtures.kube import JOBS, PODS, KubeEmulator, api_client_for, fast_launcher
 
@@ -69,7 +69,10 @@ async def test_launch_creates_a_job_with_labels_secrets_and_limits(
     assert container["resources"]["limits"] == {"cpu": "1", "memory": "512Mi"}
     env = {item["name"]: item for item in container["env"]}
     assert env["QUEUE_ID"] == {"name": "QUEUE_ID", "value": QUEUE}
-    for key in SECRET_KEYS:
+    loader_secrets = default_registry()["loader-producer"].secrets
+    assert {"ARANGO_USER", "ARANGO_PASSWORD"}.isdisjoint(env), "the loader has no ArangoDB"
+    for key in loader_secrets:
+        assert key in SECRET_KEYS
         assert "value" not in env[key]
         assert env[key]["valueFrom"]["secretKeyRef"] == {
             "name": "queue-manager-secrets",

@@ -7,6 +7,11 @@ import re
 import time
 from typing import Any
 
+import pytest
+
+from app.launchers.job_environment import PROCESS_BASICS, job_environment
+from app.launchers.k8s_render import pod_env
+from app.launchers.targets import load_registry
 from tests.fixtures.app import scripted
 from tests.fixtures.eventually import eventually
 from tests.fixtures.processes import pid_exists, wait_for_exit
@@ -39,6 +44,32 @@ async def test_job_gets_the_job_environment(app_with: Any) -> None:
             "target": "loader-producer",
             "type": "api_candles_1m",
         }
+
+
+async def test_a_local_job_gets_what_a_pod_would_and_no_service_secret(
+    app_with: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A third-party command from TARGETS_FILE: the service's environment holds API tokens
+    and other secrets of its own; the job gets the contract only, as its pod would."""
+    monkeypatch.setenv("API_TOKENS", "service-token")
+    monkeypatch.setenv("SERVICE_ONLY_SECRET", "do-not-pass")
+    targets = {"loader-producer": scripted("allenv"), "arango-connector": scripted("exit", "0")}
+    plain = {"kafka_security_protocol": "PLAINTEXT", "kafka_user": "svc"}
+    async with app_with(targets=targets, api_tokens=None, **plain) as qm:
+        queue_id = await qm.start(BASIC)
+        await qm.wait_for(queue_id, ended)
+        lines = (
+            await qm.client.get(f"/queues/{queue_id}/logs", params={"job": "loader-producer"})
+        ).json()["data"]["lines"]
+        local = json.loads(lines[-1])
+        settings = qm.state.settings
+        queue = await qm.state.queues.get(queue_id)
+        spec = qm.state.queues.job_spec(queue, queue.jobs[0])
+        target = load_registry(settings.targets_file)["loader-producer"]
+        pod = pod_env(job_environment(spec, target, settings), settings)
+    assert "service-token" not in json.dumps(local) and "do-not-pass" not in json.dumps(local)
+    assert set(local) - set(PROCESS_BASICS) == {item["name"] for item in pod} - {"KAFKA_PASSWORD"}
+    assert local["KAFKA_USER"] == "svc" and local["KAFKA_SECURITY_PROTOCOL"] == "PLAINTEXT"
 
 
 async def test_stop_sends_sigterm_and_the_job_ends_stopped(app_with: Any) -> None:

@@ -9,10 +9,17 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.bus.embedded import EmbeddedBroker, free_port
+from app.bus.kafka import KafkaBus
+from app.config import Settings
+from app.exit_codes import ExitCode
+from app.launchers.base import JobSpec
+from app.launchers.k8s_render import render_job
+from app.launchers.targets import default_registry
 from tests.fixtures.broker import RunningBroker
 from tests.fixtures.jobs import JobTopics, job_topics, read_telemetry
 
@@ -90,6 +97,57 @@ async def test_an_unknown_target_exits_2_with_the_known_ones(topics: JobTopics) 
     code, stderr = await finish(await start_job(topics.env_vars(), "no-such-job"), within=8)
     assert code == 2
     assert "unknown target 'no-such-job'" in stderr and "demo-job" in stderr
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"TELEMETRY_INTERVAL_SECONDS": "soon"}, {"QUEUE_ID": ""}, {"CA_PATH": "/nonexistent/ca.pem"}],
+    ids=["invalid-value", "missing-identity", "unreadable-ca"],
+)
+async def test_a_bad_configuration_exits_2_so_the_job_fails_at_once(
+    topics: JobTopics, broken: dict[str, str]
+) -> None:
+    """Exit 2 is the code the Job's podFailurePolicy fails on without retrying the pod."""
+    env = {**topics.env_vars(), "KAFKA_SECURITY_PROTOCOL": "SSL", **broken}
+    if "CA_PATH" not in broken:
+        env["KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"
+    env = {k: v for k, v in env.items() if v}
+    code, stderr = await finish(await start_job(env, "demo-job"), within=15)
+    assert code == ExitCode.BAD_CONFIG, stderr[-2000:]
+    assert render_job_rule_values() == [2]
+
+
+def render_job_rule_values() -> list[int]:
+    spec = JobSpec("q", "qm-q", "loader-producer", "api_candles_1m")
+    job = render_job(spec, default_registry()["loader-producer"], Settings(_env_file=None))
+    rule: dict[str, Any] = job["spec"]["podFailurePolicy"]["rules"][0]
+    assert rule["action"] == "FailJob"
+    return list(rule["onExitCodes"]["values"])
+
+
+async def test_help_lists_the_job_settings_and_nothing_of_the_service() -> None:
+    process = await start_job({}, "--help")
+    stdout, _ = await asyncio.wait_for(process.communicate(), 15)
+    text = stdout.decode()
+    assert process.returncode == 0
+    for name in ("QUEUE_ID", "KAFKA_SECURITY_PROTOCOL", "CA_PATH", "ARANGO_URL", "STOP_TIMEOUT"):
+        assert name in text
+    for name in ("API_TOKENS", "K8S_SECRET_NAME", "PORT", "JOB_LAUNCHER", "WS_HEARTBEAT"):
+        assert name not in text
+
+
+async def test_a_job_creates_its_data_topic_with_the_configured_partitions(
+    topics: JobTopics,
+) -> None:
+    env = {**topics.env_vars({"records": 3}), "KAFKA_TOPIC_PARTITIONS": "2"}
+    code, stderr = await finish(await start_job(env, "demo-job"), within=20)
+    assert code == 0, stderr[-2000:]
+    bus = KafkaBus(Settings(_env_file=None, kafka_bootstrap_servers=topics.bootstrap))
+    await bus.start()
+    try:
+        assert await bus.partitions_for(topics.records) == {0, 1}
+    finally:
+        await bus.stop()
 
 
 async def test_a_job_waits_for_a_broker_that_comes_up_late(

@@ -2,7 +2,8 @@
 
 Modes: exit N (say so on stderr, exit N); sleep S (then exit 0); stubborn S (ignore
 SIGTERM, say so, sleep S); family S (start a grandchild that sleeps S, then sleep S);
-env (print the job environment as JSON, exit 0).
+env (print the job environment as JSON, exit 0); allenv (print the whole process
+environment as JSON, exit 0).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ def main(mode: str, arg: str = "0") -> int:
         print(f"grandchild pid={child.pid}", flush=True)
     if mode == "env":
         print(json.dumps({key: os.environ.get(key) for key in JOB_KEYS}), flush=True)
+        return 0
+    if mode == "allenv":
+        print(json.dumps(dict(os.environ)), flush=True)
         return 0
     time.sleep(float(arg))
     return 0

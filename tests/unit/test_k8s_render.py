@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -73,12 +72,29 @@ def test_own_target_runs_the_service_image() -> None:
     assert container(job)["command"] == ["python", "-m", "app.workers", "arango-connector"]
 
 
-def test_no_secret_value_is_ever_literal() -> None:
-    job = render_job(spec("loader-producer"), default_registry()["loader-producer"], settings())
+@pytest.mark.parametrize(
+    ("target", "secrets"),
+    [
+        ("loader-producer", {"KAFKA_USER", "KAFKA_PASSWORD", "MOEX_LOGIN", "MOEX_PASSCODE"}),
+        ("arango-connector", {"KAFKA_USER", "KAFKA_PASSWORD", "ARANGO_USER", "ARANGO_PASSWORD"}),
+    ],
+)
+def test_no_secret_value_is_ever_literal_and_each_target_gets_its_own(
+    target: str, secrets: set[str]
+) -> None:
+    job = render_job(spec(target), default_registry()[target], settings())
     env = container(job)["env"]
     assert [item["name"] for item in env if "value" in item] == ["QUEUE_ID"]
-    assert {item["name"] for item in env if "valueFrom" in item} == set(SECRET_KEYS)
+    assert {item["name"] for item in env if "valueFrom" in item} == secrets
+    assert secrets <= set(SECRET_KEYS)
     assert "leak" not in str(job)
+
+
+def test_a_targets_own_env_from_targets_file_reaches_the_pod() -> None:
+    entry = TargetSpec(command=["tool"], env={"DEMO_JSON": "{}", "KAFKA_PASSWORD": "leak"})
+    env = container(render_job(spec("visualizer"), entry, settings()))["env"]
+    assert {"name": "DEMO_JSON", "value": "{}"} in env
+    assert "leak" not in str(env)
 
 
 def test_pod_failure_policy_fails_fast_on_bad_config_and_ignores_disruption() -> None:
@@ -91,14 +107,27 @@ def test_pod_failure_policy_fails_fast_on_bad_config_and_ignores_disruption() ->
     }
 
 
-def test_ca_certificate_is_mounted_where_ca_path_points() -> None:
+@pytest.mark.parametrize(
+    "ca_path", ["/etc/streamforge/ca/ca.crt", "/tmp/ca.crt", "/tmp", "certs/kafka-ca.pem"]
+)
+def test_the_ca_is_mounted_where_the_jobs_ca_path_points(ca_path: str) -> None:
+    """Any CA_PATH of the service (under /tmp, relative) gives one clean absolute mount."""
     job = render_job(
-        spec("loader-producer"),
-        default_registry()["loader-producer"],
-        settings(ca_path=Path("/etc/streamforge/ca/ca.crt")),
+        spec("loader-producer"), default_registry()["loader-producer"], settings(ca_path=ca_path)
     )
-    mounts = {m["name"]: m["mountPath"] for m in container(job)["volumeMounts"]}
-    assert mounts == {"tmp": "/tmp", "kafka-ca": "/etc/streamforge/ca"}
+    kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+    mounts = [m["mountPath"] for m in container(job)["volumeMounts"]]
+    assert mounts == ["/tmp", "/etc/streamforge/kafka-ca"]
+    env = {item["name"]: item.get("value") for item in container(job)["env"]}
+    assert env["CA_PATH"] == "/etc/streamforge/kafka-ca/ca.crt"
+    volume = job["spec"]["template"]["spec"]["volumes"][1]["secret"]
+    assert volume["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+
+
+def test_without_a_ca_there_is_no_mount_and_no_ca_path() -> None:
+    job = render_job(spec("loader-producer"), default_registry()["loader-producer"], settings())
+    assert [m["mountPath"] for m in container(job)["volumeMounts"]] == ["/tmp"]
+    assert "CA_PATH" not in {item["name"] for item in container(job)["env"]}
 
 
 @pytest.mark.parametrize("entry", [None, TargetSpec()])

@@ -2,46 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from app.bus.kafka import client_options
+from app.bus.options import producer_options, topic_sizing
 from app.config import Settings
 from app.errors import InvalidInput
+from tests.fixtures.certificates import write_self_signed_ca
 
 BOOTSTRAP = "kafka-1:9093,kafka-2:9093"
 
 
 def settings(**values: Any) -> Settings:
     return Settings(_env_file=None, kafka_bootstrap_servers=BOOTSTRAP, **values)
-
-
-def write_self_signed_ca(path: Path) -> Path:
-    """A real CA certificate, so the TLS context is built from the actual file format."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "streamforge test CA")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path
 
 
 @pytest.fixture
@@ -54,11 +31,19 @@ def test_plaintext_without_user() -> None:
     assert options == {"bootstrap_servers": BOOTSTRAP, "security_protocol": "PLAINTEXT"}
 
 
-def test_user_without_ca_means_sasl_plaintext() -> None:
+def test_user_without_ca_means_sasl_ssl_trusting_the_system_store() -> None:
+    """Brokers with public certificates need no CA_PATH; SASL is never inferred unencrypted."""
     options = client_options(settings(kafka_user="svc", kafka_password="pw"))
-    assert options["security_protocol"] == "SASL_PLAINTEXT"
+    assert options["security_protocol"] == "SASL_SSL"
     assert options["sasl_plain_username"] == "svc"
     assert options["sasl_plain_password"] == "pw"
+    assert options["ssl_context"].verify_mode == ssl.CERT_REQUIRED
+    assert options["ssl_context"].get_ca_certs() == ssl.create_default_context().get_ca_certs()
+
+
+def test_sasl_plaintext_only_when_asked_for() -> None:
+    options = client_options(settings(kafka_user="svc", kafka_security_protocol="SASL_PLAINTEXT"))
+    assert options["security_protocol"] == "SASL_PLAINTEXT"
     assert "ssl_context" not in options
 
 
@@ -126,3 +111,19 @@ def test_unreadable_ca_file_names_ca_path(tmp_path: Path) -> None:
 def test_missing_bootstrap_is_invalid() -> None:
     with pytest.raises(InvalidInput, match="KAFKA_BOOTSTRAP_SERVERS"):
         client_options(Settings(_env_file=None))
+
+
+def test_producers_are_idempotent_with_acks_all_unless_the_broker_cannot() -> None:
+    assert Settings.model_fields["kafka_enable_idempotence"].default is True
+    assert producer_options(settings(kafka_enable_idempotence=True)) == {
+        "acks": "all",
+        "enable_idempotence": True,
+        "max_request_size": 1_048_576,
+    }
+    assert producer_options(settings(kafka_enable_idempotence=False))["enable_idempotence"] is False
+
+
+def test_topic_sizes_default_to_the_brokers() -> None:
+    assert topic_sizing(settings()) == (-1, -1)
+    sized = settings(kafka_topic_partitions=6, kafka_topic_replication_factor=3)
+    assert topic_sizing(sized) == (6, 3)

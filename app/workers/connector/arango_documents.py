@@ -20,7 +20,7 @@ from arango.collection import StandardCollection
 from arango.database import StandardDatabase
 from arango.exceptions import ArangoError, ArangoServerError
 
-from app.config import Settings
+from app.config import StoreSettings
 from app.errors import StoreUnavailable
 from app.store.arango_client import arango_client, arango_errors, database, ensure_collections
 from app.workers.connector.documents import Document, unique_by_key, valid_collection
@@ -30,7 +30,7 @@ COLLECTION_NOT_FOUND = 1203
 
 
 class ArangoDocumentStore:
-    def __init__(self, settings: Settings, timeout_seconds: float = 30.0) -> None:
+    def __init__(self, settings: StoreSettings, timeout_seconds: float = 30.0) -> None:
         self._settings = settings
         self._client = arango_client(settings.arango_url or "", timeout_seconds)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="arango-documents")
