@@ -81,7 +81,8 @@ def local_registry() -> dict[str, TargetSpec]:
 @asynccontextmanager
 async def local_harness(tmp_path: Path) -> AsyncIterator[Harness]:
     def make() -> LocalLauncher:
-        return LocalLauncher(local_registry(), tmp_path / "jobs", extra_env={})
+        settings = Settings(_env_file=None, data_dir=tmp_path / "var")
+        return LocalLauncher(local_registry(), tmp_path / "jobs", settings)
 
     launcher = make()
 
