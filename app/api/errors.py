@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Match
@@ -102,6 +102,7 @@ def _join(prefix: str, path: str) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QueueManagerError, _our_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(WebSocketRequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
@@ -112,10 +113,13 @@ async def _our_error(request: Request, error: QueueManagerError) -> JsonResponse
     return envelope(error.status_code, error.message, error.data)
 
 
-async def _invalid(request: Request, error: RequestValidationError) -> JsonResponse:
+async def _invalid(
+    request: Request, error: RequestValidationError | WebSocketRequestValidationError
+) -> JsonResponse:
+    """422 naming the fields; for the WebSocket, as the answer to its handshake."""
     first = error.errors()[0] if error.errors() else {}
     if first.get("type") == "json_invalid":
-        return _not_json(first, error.body)
+        return _not_json(first, getattr(error, "body", None))
     problems = field_problems(error.errors())
     summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems[:5])
     return envelope(422, f"invalid request: {summary}", problems)

@@ -10,9 +10,12 @@ runnable; GET /queues documents its body.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.fixtures.app import scripted
 from tests.seed_examples import BASIC, HISTORICAL, REALTIME
@@ -137,3 +140,16 @@ async def test_the_queue_list_documents_its_body(app_with: Any) -> None:
     body = ok["content"]["application/json"]["schema"]
     assert body != {} and body["$ref"].endswith("Envelope_list_QueueState__")
     assert "X-Total-Count" in ok["headers"]
+
+
+async def test_a_websocket_query_that_does_not_validate_is_422_at_the_handshake(
+    served_with: Any,
+) -> None:
+    """`?format=xml` used to be a bare 403 (FastAPI closes with 1008 before accepting)."""
+    async with served_with() as served:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"{served.ws_url}?format=xml"):
+                pass
+        assert refused.value.response.status_code == 422
+        body = json.loads(refused.value.response.body or b"{}")
+        assert body["status"] == "error" and body["data"][0]["field"] == "format", body
