@@ -50,6 +50,11 @@ class LocalJobContext:
         self.failing: dict[str, int] = {}
         """What is being retried now (as the job's telemetry would show it)."""
         self.warned = asyncio.Event()
+        self.stats: list[dict[str, Any]] = []
+        """Every live-stats snapshot the job set, in order."""
+
+    def set_stats(self, stats: dict[str, Any]) -> None:
+        self.stats.append(stats)
 
     def progress(self, records_written: int, last_loaded_timestamp: str | None = None) -> None:
         self.progress_calls.append((records_written, last_loaded_timestamp))

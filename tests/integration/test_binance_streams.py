@@ -72,6 +72,29 @@ async def test_trades_of_every_symbol_arrive_normalized(fake: FakeBinanceWs) -> 
     assert ctx.progress_calls[-1][0] == len(ctx.sink.records)
 
 
+async def test_live_stats_for_monitors_per_ticker_and_connection(fake: FakeBinanceWs) -> None:
+    """The seed's per-ticker figures, as the MOEX loader sends them: latest trade price,
+    updates, last update, connections online."""
+    symbols = [f"S{n}USDT" for n in range(4)]
+    tuning = FAST.model_copy(update={"streams_per_connection": 2})
+    ctx = context(fake.url, "ws_trades", symbols)
+    job = asyncio.create_task(jobs.run(ctx, tuning))
+
+    def every_ticker_traded(snapshots: list[dict[str, Any]]) -> bool:
+        return bool(snapshots) and len(snapshots[-1]["tickers"]) == len(symbols)
+
+    await eventually(lambda: ctx.stats, every_ticker_traded, within=5, what="stats")
+    stats = ctx.stats[-1]
+    await stop(ctx, job)
+    assert (stats["connections_total"], stats["online"], stats["tickers_total"]) == (2, [1, 2], 4)
+    assert stats["tickers_seen"] == stats["with_prices"] == 4
+    assert stats["updates"] >= 4
+    prices = {r["symbol"]: r["price"] for r in ctx.sink.records[: stats["updates"]]}
+    ticker = stats["tickers"]["S0USDT"]
+    assert ticker["last"] == prices["S0USDT"] and ticker["open"] is None
+    assert ticker["updates"] >= 1 and ticker["last_update"] > 0
+
+
 async def test_streams_split_by_connection_limit_and_paced(fake: FakeBinanceWs) -> None:
     symbols = [f"S{n}USDT" for n in range(8)]
     tuning = FAST.model_copy(

@@ -7,6 +7,7 @@ from typing import Any
 
 from app.workers.base import JobContext
 from app.workers.binance.timerange import iso_ms
+from app.workers.live_stats import LiveStats
 
 
 class Batcher:
@@ -15,9 +16,10 @@ class Batcher:
     One lock serialises sends, so a timed flush and a full-batch flush never interleave.
     """
 
-    def __init__(self, ctx: JobContext, size: int) -> None:
+    def __init__(self, ctx: JobContext, size: int, stats: LiveStats | None = None) -> None:
         self.ctx = ctx
         self.size = size
+        self.stats = stats or LiveStats()
         self.pending: list[Any] = []
         self.written = 0
         self._lock = asyncio.Lock()
@@ -33,4 +35,5 @@ class Batcher:
                 return
             await self.ctx.sink.send(batch)
             self.written += len(batch)
+            self.stats.observe_each(batch)
             self.ctx.progress(self.written, iso_ms(batch[-1]["event_time"]))

@@ -46,6 +46,8 @@ class StreamConnection:
         self.ctx, self.base_url, self.streams = ctx, base_url, streams
         self.handler, self.batcher, self.tuning = handler, batcher, tuning
         self.pace_per_s = pace_per_s
+        self.number = 1
+        """This connection's number among the job's, as monitors list those online."""
         self.sessions = 0
         self.failures = 0
         """Failed attempts since the last connection that opened (reported as `attempt`)."""
@@ -106,6 +108,7 @@ class StreamConnection:
         self.failures = 0
         self.ctx.recovered(self.key)
         self.handler.on_connect(self.streams)
+        self.batcher.stats.online.add(self.number)
         now = time.monotonic()
         self._silent_since = dict.fromkeys(self.streams[: self.tuning.url_streams_max], now)
         helpers = [
@@ -115,6 +118,7 @@ class StreamConnection:
         try:
             await self._receive(ws)
         finally:
+            self.batcher.stats.online.discard(self.number)
             for task in helpers:
                 await cancel_and_wait(task)
             await self.batcher.flush()

@@ -16,6 +16,11 @@ from app.workers.binance.stream_names import (
     stream_suffix,
     streams_for,
 )
+from app.workers.live_stats import LiveStats
+
+STATS_INTERVAL_SECONDS = 1.0
+STATS_TICKERS = 50
+"""The busiest tickers sent in each stats snapshot (the seed's top 50)."""
 
 
 class NormalizingHandler:
@@ -44,30 +49,44 @@ def connections_for(
     streams = streams_for(ctx.env.symbol_list, suffix)
     per_connection = tuning.streams_per_connection or market.streams_per_connection
     pace = tuning.messages_per_second or market.messages_per_second
-    return [
+    connections = [
         StreamConnection(ctx, market.ws_url + route, names, handler, batcher, tuning, pace)
         for route, names in plan_connections(streams, market, per_connection)
     ]
+    batcher.stats.connections_total = len(connections)
+    for number, connection in enumerate(connections, start=1):
+        connection.number = number
+    return connections
 
 
 async def run_streams(ctx: JobContext, market: Market, tuning: BinanceTuning) -> None:
     """Runs until cancelled (the job is stopped); every connection task is owned here."""
-    batcher = Batcher(ctx, tuning.batch_size)
+    stats = LiveStats(tickers_total=len(ctx.env.symbol_list))
+    batcher = Batcher(ctx, tuning.batch_size, stats)
     suffix = stream_suffix(ctx.env.job_type, market)
     if suffix.startswith("depth"):
         from app.workers.binance.depth_book import DepthBooks
 
         books = DepthBooks(ctx, market, tuning, batcher)
         try:
-            await _run_all(connections_for(ctx, market, tuning, books, batcher))
+            await _run_all(ctx, connections_for(ctx, market, tuning, books, batcher), stats)
         finally:
             await books.aclose()
     else:
         handler = NormalizingHandler(market.exchange, suffix, batcher)
-        await _run_all(connections_for(ctx, market, tuning, handler, batcher))
+        await _run_all(ctx, connections_for(ctx, market, tuning, handler, batcher), stats)
 
 
-async def _run_all(connections: list[StreamConnection]) -> None:
+async def _run_all(ctx: JobContext, connections: list[StreamConnection], stats: LiveStats) -> None:
     async with asyncio.TaskGroup() as group:
         for connection in connections:
             group.create_task(connection.run())
+        group.create_task(_report_stats(ctx, stats))
+
+
+async def _report_stats(ctx: JobContext, stats: LiveStats) -> None:
+    """The live figures for monitors, each second, when the runtime takes them."""
+    set_stats = getattr(ctx, "set_stats", None)
+    while callable(set_stats):
+        set_stats(stats.snapshot(STATS_TICKERS))
+        await asyncio.sleep(STATS_INTERVAL_SECONDS)

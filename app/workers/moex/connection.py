@@ -12,6 +12,7 @@ from websockets.exceptions import WebSocketException
 from websockets.typing import Subprotocol
 
 from app.workers.health import Retries
+from app.workers.live_stats import LiveStats
 from app.workers.moex import stomp
 from app.workers.moex.backoff import Backoff
 from app.workers.moex.decode import Message, parse_message
@@ -22,7 +23,6 @@ from app.workers.moex.errors import (
     MoexProtocolError,
     MoexServerError,
 )
-from app.workers.moex.stats import LiveStats
 from app.workers.moex.stomp import Frame
 from app.workers.moex.subscriptions import Subscription
 from app.workers.moex.tasks import background, stopped_within, unless_stopped, until_stopped

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.workers.base import JobContext, JobEnv
+from app.workers.live_stats import LiveStats
 from app.workers.moex.connection import ConnectionSettings, MoexConnection
 from app.workers.moex.decode import Message
 from app.workers.moex.errors import MoexError, MoexJobInvalid
-from app.workers.moex.stats import LiveStats
 from app.workers.moex.subscriptions import INTERVALS, Subscription, stream_for, subscription_for
 from app.workers.moex.tasks import stopped_within
 

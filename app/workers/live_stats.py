@@ -1,4 +1,6 @@
-"""Live figures for monitors (Telemetry.stats): connections, update counts, latest prices."""
+"""Live figures of a stream job for monitors (Telemetry.stats): connections online, update
+counts, each ticker's latest prices (seed 000/001). Shared by the MOEX and Binance stream
+loaders; prices come from the normalized records (app/workers/records.py)."""
 
 from __future__ import annotations
 
@@ -37,11 +39,16 @@ class LiveStats:
     tickers: dict[str, TickerFigures] = field(default_factory=dict)
 
     def observe(self, records: list[Any]) -> None:
-        """Count one MESSAGE and remember the newest figures of each record's ticker."""
+        """Count one message and remember the newest figures of each record's ticker."""
         self.updates += 1
         self.records += len(records)
         for record in records:
             self._remember(record)
+
+    def observe_each(self, records: list[Any]) -> None:
+        """Records that came one per message (Binance streams)."""
+        for record in records:
+            self.observe([record])
 
     def _remember(self, record: dict[str, Any]) -> None:
         figures = self.tickers.setdefault(record["symbol"], TickerFigures())
@@ -66,8 +73,13 @@ class LiveStats:
 
 
 def _prices(record: dict[str, Any]) -> dict[str, str | None]:
-    if record["kind"] == "book_snapshot":
+    kind = record["kind"]
+    if kind == "book_snapshot":
         bid = record["bids"][0][0] if record["bids"] else None
         ask = record["asks"][0][0] if record["asks"] else None
         return {"bid": bid, "ask": ask}
+    if kind == "trade":
+        return {"last": record["price"]}
+    if kind == "book_update":
+        return {}  # a diff: the best levels are not in it
     return {name: record[name] for name in FIELDS if record.get(name) is not None}
