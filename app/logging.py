@@ -21,9 +21,9 @@ from app.redaction import redact
 from app.retries import log_retry
 
 LogFormat = Literal["auto", "json", "text"]
-# Libraries whose INFO lines describe their own plumbing (aiokafka's group joins, uvicorn's
-# per-request access lines stay as they are): WARNING and above unless LOG_LEVEL=DEBUG.
-_CHATTY_LIBRARIES = ("aiokafka", "kafka")
+# Libraries whose INFO lines describe their own plumbing (aiokafka's group joins, httpx's
+# line per request): WARNING and above unless LOG_LEVEL=DEBUG.
+_CHATTY_LIBRARIES = ("aiokafka", "kafka", "httpx", "httpcore")
 
 
 def render_text(_: Any, __: str, event: MutableMapping[str, Any]) -> str:

@@ -176,7 +176,8 @@ class FakeBinanceRest:
         start = int(params.get("startTime", self.tape.origin_ms))
         end = int(params.get("endTime", start + step * limit))
         first = -(-start // step) * step
-        return [kline_row(t, step) for t in range(first, end + 1, step)][:limit]
+        last = min(end, first + step * (limit - 1))  # only the rows answered are built
+        return [kline_row(t, step) for t in range(first, last + 1, step)]
 
     def _agg_trades(self, params: dict[str, str], futures: bool) -> list[dict[str, Any]]:
         limit = _limit(params, 500, 1000)

@@ -1,77 +1,135 @@
-"""The monitor's state and screen: feed /ws/topic messages, render, read the table back."""
+"""The monitor's state and screen: feed /ws/topic messages and queue documents, render, read
+the screen back (plain and with its colours)."""
 
 from __future__ import annotations
 
+import errno
 import io
 import re
+import socket
 import time
 from typing import Any
 
 import pytest
 from rich.console import Console
-from rich.table import Table
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidStatus
+from websockets.http11 import Response
 
-from app.monitor import MonitorState, freshness_style, render, summary, topic_url
+from app.monitor import (
+    MonitorState,
+    api_url,
+    describe,
+    freshness_style,
+    render,
+    summary,
+    topic_url,
+)
 
 NOW = 1_769_065_200.0
+MOEX_ID = "76f434b0-7043-4048-a872-7c93d19282bc"
+HISTORY_ID = "d12a8058-32ff-4511-a78a-b7f307cd7b32"
+
+
+def iso(moment: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+
+
+def document(queue_id: str, status: str = "loading", **fields: Any) -> dict[str, Any]:
+    return {
+        "id": queue_id,
+        "symbol": "BTCUSDT",
+        "symbols": [],
+        "exchange": "binance",
+        "time_range": "2024-06-01:2024-06-30",
+        "status": status,
+        "created_at": iso(NOW - 60),
+        "updated_at": iso(NOW - 2),
+        "jobs": [],
+        **fields,
+    }
+
+
+def job(name: str, target: str, job_type: str, **fields: Any) -> dict[str, Any]:
+    return {"name": name, "target": target, "type": job_type, "status": "loading", **fields}
+
+
+def moex_document() -> dict[str, Any]:
+    jobs = [
+        job("moex-loader", "loader-producer", "ws_candles"),
+        job("moex-connector", "arango-connector", "ws_candles"),
+    ]
+    return document(
+        MOEX_ID,
+        symbol="SBER",
+        symbols=["SBER", "GAZP", "LKOH"],
+        exchange="moex",
+        time_range="2024-08-01:2024-08-01",
+        jobs=jobs,
+    )
 
 
 def telemetry(
-    job: str, tickers: dict[str, dict[str, Any]], updates: int = 100, queue_id: str = "q1"
+    queue_id: str,
+    name: str,
+    seq: int,
+    records: int,
+    stats: dict[str, Any] | None = None,
+    **more: Any,
 ) -> dict[str, Any]:
-    stats = {
-        "connections_online": 29,
-        "connections_total": 30,
-        "updates": updates,
-        "tickers_seen": 145,
-        "tickers_total": 1500,
-        "with_prices": 87,
-        "online": list(range(1, 30)),
-        "tickers": tickers,
-    }
     return {
         "event": "job.telemetry",
         "queue_id": queue_id,
-        "job": job,
+        "job": name,
         "status": "loading",
-        "records_written": 10,
+        "records_written": records,
+        "seq": seq,
         "stats": stats,
+        **more,
+    }
+
+
+def ticker_stats(tickers: dict[str, dict[str, Any]], seen: int | None = None) -> dict[str, Any]:
+    return {
+        "connections_online": 29,
+        "connections_total": 30,
+        "updates": 100,
+        "tickers_seen": len(tickers) if seen is None else seen,
+        "tickers_total": 1500,
+        "with_prices": len(tickers),
+        "online": list(range(1, 30)),
+        "tickers": tickers,
     }
 
 
 def figures(age: float, updates: int, **prices: str) -> dict[str, Any]:
-    return {
-        "open": None,
-        "high": None,
-        "low": None,
-        "close": None,
-        "volume": None,
-        "bid": None,
-        "ask": None,
-        "last": None,
-        **prices,
-        "updates": updates,
-        "last_update": NOW - age,
-    }
+    empty = dict.fromkeys(("open", "high", "low", "close", "volume", "bid", "ask", "last"))
+    return {**empty, **prices, "updates": updates, "last_update": NOW - age}
 
 
-def screen(state: MonitorState) -> str:
+def screen(state: MonitorState, **options: Any) -> str:
     console = Console(
-        file=io.StringIO(), record=True, width=160, force_terminal=True, color_system="standard"
+        file=io.StringIO(), record=True, width=200, force_terminal=True, color_system="standard"
     )
-    console.print(render(state, NOW))
+    console.print(render(state, NOW, **options))
     return console.export_text(styles=True)
-
-
-def row(text: str, ticker: str) -> str:
-    (line,) = [
-        line for line in text.splitlines() if f" {ticker} " in re.sub(r"\x1b\[[\d;]*m", "", line)
-    ]
-    return line
 
 
 def plain(text: str) -> str:
     return re.sub(r"\x1b\[[\d;]*m", "", text)
+
+
+def row(text: str, first: str) -> str:
+    (line,) = [line for line in text.splitlines() if re.match(rf"^\W*{first}\b", plain(line))]
+    return line
+
+
+def cells(line: str) -> list[str]:
+    return [cell.strip() for cell in plain(line).split("│")[1:-1]]
+
+
+def clock(moment: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(moment))
 
 
 @pytest.mark.parametrize(
@@ -82,48 +140,26 @@ def test_freshness_thresholds(age: float, style: str) -> None:
     assert freshness_style(age) == style
 
 
-def test_candle_table_shows_ohlc_volume_updates_and_coloured_times() -> None:
-    state = MonitorState(started=NOW - 98)
-    state.apply(
-        telemetry(
-            "candles",
-            {
-                "SBER": figures(
-                    1,
-                    45,
-                    open="283.33",
-                    high="283.57",
-                    low="283.20",
-                    close="283.27",
-                    volume="112405",
-                ),
-                "GAZP": figures(
-                    10,
-                    42,
-                    open="115.63",
-                    high="115.77",
-                    low="115.59",
-                    close="115.61",
-                    volume="212200",
-                ),
-                "LKOH": figures(
-                    40,
-                    38,
-                    open="5825.50",
-                    high="5830.00",
-                    low="5824.50",
-                    close="5826.00",
-                    volume="1063",
-                ),
-            },
+def test_a_stream_loader_shows_the_seeds_ticker_table_and_silent_tickers_as_dashes() -> None:
+    state = MonitorState(started=NOW - 98, connected=True)
+    state.take_document(moex_document())
+    candles = {
+        "SBER": figures(
+            1, 45, open="283.33", high="283.57", low="283.20", close="283.27", volume="112405"
         ),
-        NOW,
-    )
+        "GAZP": figures(
+            10, 42, open="115.63", high="115.77", low="115.59", close="115.61", volume="212200"
+        ),
+    }
+    state.apply(telemetry(MOEX_ID, "moex-loader", 3, 87, ticker_stats(candles)), NOW)
     text = screen(state)
-    assert "Connections: 29/30 | Updates: 100 | Tickers: 145/1500 | With Prices: 87" in plain(text)
-    assert "candles online (29): 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ... 29" in plain(text)
-    assert "Uptime: 98s" in plain(text)
-    assert [cell.strip() for cell in plain(row(text, "SBER")).split("│")[1:-1]] == [
+    assert "SBER, GAZP, LKOH 2024-08-01 · moex · loading" in plain(text)
+    assert (
+        "loader-producer · ws_candles: Connections: 29/30 | Updates: 100 | Tickers: 2/1500"
+        " | With Prices: 2" in plain(text)
+    )
+    assert "Online (29): 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ... 29" in plain(text)
+    assert cells(row(text, "│ SBER")) == [
         "SBER",
         "283.33",
         "283.57",
@@ -131,48 +167,168 @@ def test_candle_table_shows_ohlc_volume_updates_and_coloured_times() -> None:
         "283.27",
         "112,405",
         "45",
-        _clock(NOW - 1),
+        clock(NOW - 1),
     ]
-    assert re.search(r"\x1b\[32m *\d\d:\d\d:\d\d", row(text, "SBER")), "fresh: green"
-    assert re.search(r"\x1b\[33m *\d\d:\d\d:\d\d", row(text, "GAZP")), "recent: yellow"
-    assert re.search(r"\x1b\[31m *\d\d:\d\d:\d\d", row(text, "LKOH")), "stale: red"
-    assert re.search(r"\x1b\[31m *283\.27", row(text, "SBER")), "close below open: red"
-    assert re.search(r"\x1b\[32m *5826\.00", row(text, "LKOH")), "close above open: green"
+    assert cells(row(text, "│ LKOH")) == ["LKOH", "—", "—", "—", "—", "—", "0", "—"]
+    assert re.search(r"\x1b\[32m *\d\d:\d\d:\d\d", row(text, "│ SBER")), "fresh: green"
+    assert re.search(r"\x1b\[33m *\d\d:\d\d:\d\d", row(text, "│ GAZP")), "recent: yellow"
+    assert re.search(r"\x1b\[31m *283\.27", row(text, "│ SBER")), "close below open: red"
     assert "BID" not in plain(text)
+    rows = [cells(line)[0] for line in text.splitlines() if "│" in line]
+    assert rows == ["SBER", "GAZP", "LKOH"], "busiest first, silent ones last"
 
 
-def test_busiest_tickers_first_and_limited_merging_jobs() -> None:
+def test_a_truncated_snapshot_lists_no_ticker_as_silent() -> None:
+    """Only the busiest tickers travel in telemetry: a ticker missing from a snapshot that
+    leaves out some updated ones may have updated; it is not shown as silent."""
     state = MonitorState(started=NOW)
-    state.apply(telemetry("books", {"SBER": figures(1, 5, bid="1.1", ask="1.2")}), NOW)
-    state.apply(
-        telemetry(
-            "trades",
-            {"SBER": figures(1, 5, last="1.15"), "GAZP": figures(1, 7, last="2")},
-            updates=50,
-        ),
-        NOW,
-    )
-    lines = [plain(line) for line in screen(state).splitlines() if "│" in line]
-    assert [line.split("│")[1].strip() for line in lines] == ["SBER", "GAZP"]
-    assert [cell.strip() for cell in lines[0].split("│")[2:6]] == ["1.1", "1.2", "1.15", "-"]
-    assert "10" in lines[0].split("│")[6], "updates summed over jobs"
-    assert "Updates: 150" in plain(screen(state))
-    table = render(state, NOW, limit=1).renderables[2]
-    assert isinstance(table, Table) and table.row_count == 1
-
-
-def test_queue_events_heartbeats_rates_and_foreign_queues() -> None:
-    state = MonitorState(started=NOW - 20, queue_ids=frozenset({"q1"}))
-    state.apply(telemetry("candles", {}, updates=100), NOW - 10)
-    state.apply({"event": "heartbeat"}, NOW - 5)
-    state.apply({"event": "queue.loading", "queue_id": "q1", "status": "loading"}, NOW - 5)
-    state.apply(telemetry("candles", {}, updates=300), NOW)
-    state.apply(telemetry("other", {}, updates=999, queue_id="q2"), NOW)
-    assert state.total("updates") == 300 and state.messages == 5
-    assert state.rate(1) == pytest.approx(20.0) and state.rate(2) == pytest.approx(0.3)
+    state.take_document(moex_document())
+    stats = ticker_stats({"SBER": figures(1, 5, last="1")}, seen=2)
+    state.apply(telemetry(MOEX_ID, "moex-loader", 1, 5, stats), NOW)
     text = plain(screen(state))
-    assert "Queues: q1: loading" in text and "q2" not in text
-    assert "300 updates" in summary(state, NOW)
+    assert "│ SBER" in text and "LKOH │" not in text and "│ GAZP" not in text
+
+
+def test_other_jobs_get_one_row_with_records_rate_health_and_last_update() -> None:
+    state = MonitorState(started=NOW, connected=True)
+    state.take_document(
+        document(
+            HISTORY_ID,
+            jobs=[
+                job("h-loader", "loader-producer", "api_candles_1m", seq=1, records_written=100),
+                job("h-connector", "arango-connector", "api_candles_1m"),
+            ],
+            updated_at=iso(NOW - 20),
+        )
+    )
+    state.apply(telemetry(HISTORY_ID, "h-loader", 2, 1_100), NOW - 10)
+    state.apply(telemetry(HISTORY_ID, "h-loader", 3, 2_100), NOW)
+    retry = {"attempt": 3, "max_attempts": 20, "last_error": "GET /klines: refused"}
+    state.apply(telemetry(HISTORY_ID, "h-connector", 0, 0, retry=retry), NOW - 40)
+    text = screen(state)
+    assert "BTCUSDT 2024-06-01 → 2024-06-30 · binance · loading" in plain(text)
+    loader = row(text, "loader-producer")
+    assert plain(loader).split() == [
+        "loader-producer",
+        "·",
+        "api_candles_1m",
+        "loading",
+        "2,100",
+        "100.0",
+        "ok",
+        clock(NOW),
+    ]
+    assert "\x1b[32m" in loader.split("ok")[1], "heard of just now: green"
+    connector = row(text, "arango-connector")
+    assert "retrying 3/20" in plain(connector)
+    assert re.search(r"\x1b\[31m *" + clock(NOW - 40), connector), "silent for 40 s: red"
+
+
+def test_an_ended_queue_is_neither_rated_nor_coloured_stale() -> None:
+    state = MonitorState(started=NOW)
+    ended = job("h-loader", "loader-producer", "api_candles_1m", status="finished", seq=9)
+    state.take_document(document(HISTORY_ID, status="finished", jobs=[ended]))
+    state.take_document(document(MOEX_ID, created_at=iso(NOW - 600)))
+    line = row(screen(state), "loader-producer")
+    assert plain(line).split()[3:6] == ["finished", "0", "—"]
+    assert "\x1b[31m" not in line and "\x1b[33m" not in line
+    lines = plain(screen(state)).splitlines()
+    titles = [line for line in lines if "2024-06-01 → 2024-06-30 ·" in line]
+    assert [t.split(" · ")[-1].split()[0] for t in titles] == ["loading", "finished"], (
+        "running queues first"
+    )
+
+
+def test_a_queue_met_only_in_telemetry_is_named_once_its_document_is_read() -> None:
+    state = MonitorState(started=NOW)
+    state.apply(telemetry(HISTORY_ID, "h-loader", 0, 5), NOW)
+    assert state.unnamed() == [HISTORY_ID]
+    assert "queue d12a8058 · loading" not in plain(screen(state))  # status not known yet
+    assert "queue d12a8058" in plain(screen(state))
+    state.take_document(document(HISTORY_ID))
+    assert state.unnamed() == []
+    assert "BTCUSDT 2024-06-01 → 2024-06-30" in plain(screen(state))
+
+
+def test_followed_queues_only_and_newer_telemetry_wins() -> None:
+    state = MonitorState(started=NOW, queue_ids=frozenset({MOEX_ID}))
+    state.apply(telemetry(HISTORY_ID, "h-loader", 0, 5), NOW)
+    state.take_document(moex_document())
+    state.apply(telemetry(MOEX_ID, "moex-connector", 5, 50), NOW)
+    state.apply(telemetry(MOEX_ID, "moex-connector", 4, 40), NOW)
+    stale = {
+        **moex_document(),
+        "jobs": [
+            job("moex-connector", "arango-connector", "ws_candles", seq=4, records_written=40)
+        ],
+    }
+    state.apply(
+        {"event": "queue.updated", "queue_id": MOEX_ID, "status": "loading", "data": stale}, NOW
+    )
+    assert set(state.queues) == {MOEX_ID}
+    assert state.queues[MOEX_ID].jobs["moex-connector"].records == 50
+
+
+def test_health_beside_the_queue_with_its_reason() -> None:
+    state = MonitorState(started=NOW)
+    retrying = {
+        "state": "retrying",
+        "attempt": 3,
+        "max_attempts": 20,
+        "last_error": "GET http://127.0.0.1:9/api/v3/klines: ConnectError: refused",
+    }
+    degraded = {"state": "degraded", "reason": "arango-connector (ws_trades) failed: exit 1"}
+    state.take_document(document(HISTORY_ID, health=retrying))
+    state.take_document(moex_document() | {"health": degraded})
+    text = screen(state)
+    assert "loading [retrying · attempt 3 of 20: GET http://127.0.0.1:9/api/v3/klines" in plain(
+        text
+    )
+    assert "loading [degraded: arango-connector (ws_trades) failed: exit 1]" in plain(text)
+    assert "\x1b[1;33m [retrying" in text and "\x1b[1;31m [degraded" in text
+
+
+def test_the_link_line_names_the_url_and_why_it_cannot_connect() -> None:
+    state = MonitorState(started=NOW - 5, url="ws://127.0.0.1:8300/ws/topic")
+    state.problem, state.retry_at, state.reconnects = "connection refused (x)", NOW + 2.5, 2
+    text = plain(screen(state))
+    assert "Queue monitor · ws://127.0.0.1:8300/ws/topic · offline" in text
+    assert (
+        "Cannot reach ws://127.0.0.1:8300/ws/topic: connection refused (x). "
+        "Next try in 2.5 s (attempt 3)." in text
+    )
+    assert "Waiting for the service…" in text
+    state.connected, state.problem = True, None
+    assert "No running queue yet" in plain(screen(state))
+    assert "0 queues, 2 reconnects" in summary(state, NOW)
+
+
+def test_many_queues_are_cut_to_the_newest_running_ones() -> None:
+    state = MonitorState(started=NOW)
+    for n in range(5):
+        state.take_document(document(f"q{n}", symbol=f"S{n}", created_at=iso(NOW - n)))
+    text = plain(screen(state, max_queues=2))
+    assert "S0 " in text and "S1 " in text and "S2 " not in text
+    assert "… 3 more queues (--queue-id to choose)" in text
+
+
+def invalid_status(code: int) -> InvalidStatus:
+    return InvalidStatus(Response(code, "refused", Headers()))
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (ConnectionRefusedError(errno.ECONNREFUSED, "refused"), "connection refused"),
+        (OSError("Multiple exceptions: [Errno 111] Connect call failed"), "connection refused"),
+        (socket.gaierror(-2, "Name or service not known"), "unknown host"),
+        (TimeoutError(), "no answer in time"),
+        (invalid_status(401), "HTTP 401: a token is needed (--token or API_TOKEN)"),
+        (invalid_status(503), "refused the WebSocket with HTTP 503"),
+    ],
+)
+def test_why_the_service_cannot_be_reached(error: BaseException, said: str) -> None:
+    assert said in describe(error)
 
 
 @pytest.mark.parametrize(
@@ -187,42 +343,6 @@ def test_topic_url(url: str, expected: str) -> None:
     assert topic_url(url, ["a", "b"]) == expected
 
 
-def _clock(moment: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(moment))
-
-
-def test_health_shows_beside_the_status_retrying_in_yellow_degraded_in_red() -> None:
-    state = MonitorState(started=NOW)
-    retrying = {
-        "state": "retrying",
-        "attempt": 3,
-        "max_attempts": 20,
-        "last_error": "GET http://127.0.0.1:9/api/v3/klines: ConnectError: refused",
-    }
-    state.apply(
-        {
-            "event": "queue.updated",
-            "queue_id": "q1",
-            "status": "loading",
-            "data": {"health": retrying},
-        },
-        NOW,
-    )
-    degraded = {"state": "degraded", "reason": "arango-connector (ws_trades) failed: exit code 1"}
-    state.apply(
-        {
-            "event": "queue.updated",
-            "queue_id": "q2",
-            "status": "loading",
-            "data": {"health": degraded},
-        },
-        NOW,
-    )
-    state.apply({**telemetry("loader-q3", {}), "queue_id": "q3", "retry": retrying}, NOW)
-    shown = plain(screen(state))
-    assert "Queues: q1: loading, q2: loading, q3: loading" in shown
-    assert "\nq1 [retrying · attempt 3 of 20: GET http://127.0.0.1:9/api/v3/klines" in shown
-    assert "\nq2 [degraded: arango-connector (ws_trades) failed: exit code 1]" in shown
-    assert "loader-q3 [retrying · attempt 3 of 20: GET http" in shown
-    styled = screen(state)
-    assert "\x1b[1;33m [retrying" in styled and "\x1b[1;31m [degraded" in styled
+def test_the_rest_api_is_beside_the_websocket() -> None:
+    assert api_url("ws://h:8000/ws/topic?queue_id=a") == "http://h:8000"
+    assert api_url("wss://h/api/ws/topic") == "https://h/api"

@@ -1,0 +1,256 @@
+"""The monitor's screen (rich): a line about the link to the service, then each queue by
+name with one row per job (records, rate, health, last update), and for a stream loader
+the seed's per-ticker table (OHLCV or book, updates, last update coloured by freshness)
+and its connections online."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from app.monitor.state import JobView, MonitorState, QueueView, is_terminal
+
+FRESH_SECONDS = 5.0
+STALE_SECONDS = 30.0
+MISSING = "—"
+PRICE_COLUMNS = (
+    ("open", "OPEN", "cyan"),
+    ("high", "HIGH", "yellow"),
+    ("low", "LOW", "magenta"),
+    ("close", "CLOSE", ""),
+    ("bid", "BID", "green"),
+    ("ask", "ASK", "red"),
+    ("last", "LAST", "cyan"),
+)
+
+
+def freshness_style(age_seconds: float) -> str:
+    """Green under 5 s, yellow under 30 s, red beyond (seed 000)."""
+    if age_seconds < FRESH_SECONDS:
+        return "green"
+    return "yellow" if age_seconds < STALE_SECONDS else "red"
+
+
+def render(state: MonitorState, now: float, limit: int = 50, max_queues: int = 8) -> Group:
+    """The whole screen; at most `max_queues` queues (running first, newest first) and
+    `limit` tickers per stream job (busiest first)."""
+    queues = sorted(state.queues.values(), key=lambda q: (is_terminal(q.status), -q.created))
+    parts: list[RenderableType] = [_link(state, now)]
+    parts += [part for queue in queues[:max_queues] for part in _queue(queue, now, limit)]
+    if len(queues) > max_queues:
+        parts.append(Text(f"… {len(queues) - max_queues} more queues (--queue-id to choose)"))
+    if not queues:
+        parts.append(Text(_nothing_yet(state), style="dim"))
+    parts.append(Text("Press Ctrl+C to stop", style="dim"))
+    return Group(*parts)
+
+
+def _link(state: MonitorState, now: float) -> Text:
+    running = sum(1 for q in state.queues.values() if not is_terminal(q.status))
+    line = Text.assemble(
+        ("Queue monitor", "bold"),
+        f" · {state.url} · ",
+        ("online", "green") if state.connected else ("offline", "red"),
+        f" | Queues: {running} running, {len(state.queues) - running} ended"
+        f" | Rate: {state.message_rate:.1f} msg/s | Uptime: {int(now - state.started)}s",
+    )
+    if state.problem and not state.connected:
+        wait = max(0.0, (state.retry_at or now) - now)
+        line.append(
+            f"\nCannot reach {state.url}: {state.problem}. "
+            f"Next try in {wait:.1f} s (attempt {state.reconnects + 1}).",
+            style="red",
+        )
+    if state.note:
+        line.append(f"\n{state.note}", style="yellow")
+    return line
+
+
+def _nothing_yet(state: MonitorState) -> str:
+    if not state.connected:
+        return "Waiting for the service…"
+    return "No running queue yet: start one (POST /queues/start) or follow one with --queue-id."
+
+
+def _queue(queue: QueueView, now: float, limit: int) -> list[RenderableType]:
+    title = Text.assemble(
+        "\n",
+        (queue.label, "bold"),
+        f" · {queue.exchange} · " if queue.exchange else " · ",
+        (queue.status or "?", _status_style(queue.status)),
+        health_text(queue.health),
+        (f"  id {queue.id}", "dim"),
+    )
+    parts: list[RenderableType] = [title, _jobs(queue, now)]
+    for job in queue.jobs.values():
+        if job.streams_tickers:
+            parts += _stream(queue, job, now, limit)
+    return parts
+
+
+def _status_style(status: str) -> str:
+    return {"loading": "green", "error": "red", "stopping": "yellow"}.get(status, "")
+
+
+def health_text(health: dict[str, Any] | None) -> Text:
+    """` [retrying · attempt 3 of 20: <error>]` in yellow (stalled too), ` [degraded: …]`
+    in red; nothing when all is well."""
+    if not health or health.get("state") in (None, "ok"):
+        return Text("")
+    state = str(health["state"])
+    label = state
+    if state == "retrying" and health.get("attempt"):
+        bound = f" of {health['max_attempts']}" if health.get("max_attempts") else ""
+        label = f"retrying · attempt {health['attempt']}{bound}"
+    reason = health.get("last_error") or health.get("reason") or ""
+    style = "bold red" if state == "degraded" else "bold yellow"
+    return Text(f" [{label}{': ' + str(reason)[:160] if reason else ''}]", style=style)
+
+
+def _jobs(queue: QueueView, now: float) -> Table:
+    table = Table(expand=False, box=None, padding=(0, 1), header_style="bold dim")
+    table.add_column("Job")
+    table.add_column("Status")
+    table.add_column("Records", justify="right")
+    table.add_column("Rate/s", justify="right")
+    table.add_column("Health")
+    table.add_column("Last update", justify="right")
+    for job in queue.jobs.values():
+        table.add_row(
+            f"{job.target} · {job.type}" if job.target else job.name,
+            Text(job.status, _status_style(job.status)),
+            f"{job.records:,}",
+            MISSING if job.rate is None else f"{job.rate:,.1f}",
+            _health_cell(job.health),
+            _seen_cell(job, now),
+        )
+    return table
+
+
+def _health_cell(health: dict[str, Any] | None) -> Text:
+    """`ok`, `stalled`, `retrying 3/20`: short; the reason is on the queue's line."""
+    state = (health or {}).get("state")
+    if not state:
+        return Text(MISSING, style="dim")
+    if state == "ok":
+        return Text("ok", style="green")
+    attempt = health.get("attempt") if health else None
+    if state == "retrying" and attempt:
+        bound = f"/{health['max_attempts']}" if health and health.get("max_attempts") else ""
+        return Text(f"retrying {attempt}{bound}", style="bold yellow")
+    return Text(str(state), style="bold red" if state == "degraded" else "bold yellow")
+
+
+def _seen_cell(job: JobView, now: float) -> Text:
+    if not job.seen:
+        return Text(MISSING, style="dim")
+    style = "dim" if is_terminal(job.status) else freshness_style(now - job.seen)
+    return Text(_clock(job.seen), style=style)
+
+
+def _clock(moment: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(moment))
+
+
+def _stream(queue: QueueView, job: JobView, now: float, limit: int) -> list[RenderableType]:
+    stats = job.stats or {}
+    rows, waiting = _ticker_rows(queue, stats, limit)
+    lines: list[RenderableType] = [
+        Text(
+            f"{job.target or job.name} · {job.type}: "
+            f"Connections: {stats.get('connections_online', 0)}/{stats.get('connections_total', 0)}"
+            f" | Updates: {int(stats.get('updates') or 0):,}"
+            f" | Tickers: {stats.get('tickers_seen', 0)}/{stats.get('tickers_total', 0)}"
+            f" | With Prices: {stats.get('with_prices', 0)}"
+        ),
+        _ticker_table(rows, now),
+    ]
+    if waiting:
+        lines.append(Text(f"… and {waiting} more tickers without an update yet", style="dim"))
+    online = stats.get("online")
+    if isinstance(online, list):
+        lines.append(Text(f"Online ({len(online)}): {_abbreviated(online)}"))
+    return lines
+
+
+def _ticker_rows(
+    queue: QueueView, stats: dict[str, Any], limit: int
+) -> tuple[list[tuple[str, dict[str, Any] | None]], int]:
+    """The busiest tickers of the snapshot, then (when the snapshot holds every ticker that
+    updated) the queue's tickers without an update yet, as `None`; and how many of those
+    did not fit."""
+    figures: dict[str, dict[str, Any]] = stats.get("tickers") or {}
+    busiest = sorted(figures.items(), key=lambda item: -int(item[1].get("updates") or 0))
+    rows: list[tuple[str, dict[str, Any] | None]] = list(busiest[:limit])
+    complete = len(figures) >= int(stats.get("tickers_seen") or 0)
+    silent = [t for t in queue.tickers if t not in figures] if complete else []
+    room = max(0, limit - len(rows))
+    rows += [(ticker, None) for ticker in silent[:room]]
+    return rows, len(silent) - min(room, len(silent))
+
+
+def _ticker_table(rows: list[tuple[str, dict[str, Any] | None]], now: float) -> Table:
+    shown = [c for c in PRICE_COLUMNS if any(f and f.get(c[0]) is not None for _, f in rows)]
+    table = Table(expand=False)
+    table.add_column("Ticker", style="bold")
+    for _, title, style in shown:
+        table.add_column(title, justify="right", style=style)
+    for title in ("Volume", "Upd", "Last Update"):
+        table.add_column(title, justify="right")
+    for symbol, figures in rows:
+        if figures is None:
+            table.add_row(symbol, *[MISSING] * len(shown), MISSING, "0", Text(MISSING, "dim"))
+            continue
+        table.add_row(
+            symbol,
+            *[_price_cell(name, figures) for name, _, _ in shown],
+            _volume(figures.get("volume")),
+            str(figures.get("updates") or 0),
+            _age_cell(float(figures.get("last_update") or 0), now),
+        )
+    return table
+
+
+def _price_cell(name: str, figures: dict[str, Any]) -> Text:
+    value = figures.get(name)
+    if value is None:
+        return Text(MISSING)
+    if name != "close" or figures.get("open") is None:
+        return Text(str(value))
+    rising = _decimal(value) >= _decimal(figures["open"])
+    return Text(str(value), style="green" if rising else "red")
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def _volume(value: Any) -> str:
+    return MISSING if value is None else f"{_decimal(value):,}"
+
+
+def _age_cell(last_update: float, now: float) -> Text:
+    if not last_update:
+        return Text(MISSING, style="dim")
+    return Text(_clock(last_update), style=freshness_style(now - last_update))
+
+
+def _abbreviated(numbers: list[Any], head: int = 10) -> str:
+    """`1, 2, ..., 10, ... 30`: the seed's connection list, short enough for one line."""
+    shown = ", ".join(str(n) for n in numbers[:head])
+    return shown + (f", ... {numbers[-1]}" if len(numbers) > head else "")
+
+
+def summary(state: MonitorState, now: float) -> str:
+    return (
+        f"Monitored {int(now - state.started)}s: {state.messages} messages, "
+        f"{len(state.queues)} queues, {state.reconnects} reconnects."
+    )

@@ -1,0 +1,199 @@
+"""What the monitor knows: queues (named by symbol and range), their jobs, each job's last
+telemetry (with a stream loader's live `stats`), and the state of the link to the service.
+Built only from /ws/topic messages and the queue documents read over REST."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+RATE_WINDOW_SECONDS = 10.0
+TERMINAL = frozenset({"finished", "stopped", "error"})
+
+
+def is_terminal(status: str) -> bool:
+    return status in TERMINAL
+
+
+def epoch(value: Any) -> float | None:
+    """An ISO timestamp of the service as epoch seconds, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def per_second(samples: deque[tuple[float, int]]) -> float | None:
+    """The rate of a counter over its samples of the last RATE_WINDOW_SECONDS."""
+    if len(samples) < 2:
+        return None
+    latest = samples[-1]
+    first = next(s for s in samples if latest[0] - s[0] <= RATE_WINDOW_SECONDS)
+    elapsed = latest[0] - first[0]
+    return (latest[1] - first[1]) / elapsed if elapsed > 0 else None
+
+
+@dataclass
+class JobView:
+    name: str
+    target: str = ""
+    type: str = ""
+    status: str = "pending"
+    records: int = 0
+    seq: int = -1
+    health: dict[str, Any] | None = None
+    stats: dict[str, Any] | None = None
+    seen: float = 0.0
+    """When the job was last heard of (its telemetry, or a change of its queue)."""
+    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
+
+    def observe(self, records: int, at: float, *, heard: bool = True) -> None:
+        """A new count; samples stay in time order (a document may be older than telemetry).
+        `heard`: the count is news from the job at `at` (not a document read later)."""
+        self.records = records
+        if heard:
+            self.seen = max(self.seen, at)
+        self.samples.append((max(at, self.samples[-1][0]) if self.samples else at, records))
+
+    @property
+    def rate(self) -> float | None:
+        return None if is_terminal(self.status) else per_second(self.samples)
+
+    @property
+    def streams_tickers(self) -> bool:
+        return isinstance((self.stats or {}).get("tickers"), dict)
+
+
+@dataclass
+class QueueView:
+    id: str
+    symbol: str = ""
+    symbols: list[str] = field(default_factory=list)
+    exchange: str = ""
+    time_range: str = ""
+    status: str = ""
+    health: dict[str, Any] | None = None
+    created: float = 0.0
+    known: bool = False
+    """Its document was read: it has a name (an id from telemetry alone has none yet)."""
+    jobs: dict[str, JobView] = field(default_factory=dict)
+
+    @property
+    def tickers(self) -> list[str]:
+        return list(dict.fromkeys([self.symbol, *self.symbols] if self.symbol else self.symbols))
+
+    @property
+    def label(self) -> str:
+        """`BTCUSDT 2024-06-01 → 2024-06-30`; an unread queue by its short id."""
+        if not self.known:
+            return f"queue {self.id.split('-')[0]}"
+        tickers = self.tickers
+        shown = ", ".join(tickers[:3]) + (f" +{len(tickers) - 3}" if len(tickers) > 3 else "")
+        start, _, end = self.time_range.partition(":")
+        period = start if start == end or not end else f"{start} → {end}"
+        return f"{shown} {period}".strip()
+
+    def job(self, name: str) -> JobView:
+        return self.jobs.setdefault(name, JobView(name))
+
+    def take(self, document: dict[str, Any]) -> None:
+        """The queue's document (REST or an event's `data`): name, status, health, jobs."""
+        self.known = True
+        self.symbol = str(document.get("symbol") or "")
+        self.symbols = [str(s) for s in document.get("symbols") or []]
+        self.exchange = str(document.get("exchange") or "")
+        self.time_range = str(document.get("time_range") or "")
+        self.status = str(document.get("status") or self.status)
+        self.health = document.get("health") if isinstance(document.get("health"), dict) else None
+        self.created = epoch(document.get("created_at")) or self.created
+        updated = epoch(document.get("updated_at")) or 0.0
+        for job in document.get("jobs") or []:
+            self._take_job(job, updated)
+
+    def _take_job(self, job: dict[str, Any], updated: float) -> None:
+        view = self.job(str(job.get("name")))
+        view.target, view.type = str(job.get("target", "")), str(job.get("type", ""))
+        view.health = job.get("health") if isinstance(job.get("health"), dict) else view.health
+        seq = int(job.get("seq", -1))
+        if seq < view.seq:
+            return  # the WebSocket's telemetry was ahead of this document
+        view.status = str(job.get("status", view.status))  # also outcomes without telemetry
+        if seq > view.seq or not view.samples:
+            # A document read at a connect says nothing of when each job was last heard
+            # from; a later one that moved the job's seq was written for its telemetry.
+            heard = view.seq >= 0
+            view.seq = seq
+            view.observe(int(job.get("records_written") or 0), updated, heard=heard)
+        if is_terminal(view.status):
+            view.seen = epoch(job.get("finished_at")) or view.seen
+
+
+@dataclass
+class MonitorState:
+    """Everything the screen shows."""
+
+    started: float
+    url: str = ""
+    queue_ids: frozenset[str] = frozenset()
+    queues: dict[str, QueueView] = field(default_factory=dict)
+    messages: int = 0
+    reconnects: int = 0
+    connected: bool = False
+    problem: str | None = None
+    """Why the last attempt to reach the service failed, in words."""
+    retry_at: float | None = None
+    note: str | None = None
+    """A lesser problem (the queue list could not be read), shown under the link line."""
+    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
+
+    def follows(self, queue_id: str) -> bool:
+        return bool(queue_id) and (not self.queue_ids or queue_id in self.queue_ids)
+
+    def queue(self, queue_id: str) -> QueueView:
+        return self.queues.setdefault(queue_id, QueueView(queue_id))
+
+    def apply(self, message: dict[str, Any], now: float) -> None:
+        """Take one /ws/topic message: telemetry, a queue event or a heartbeat."""
+        self.messages += 1
+        self.samples.append((now, self.messages))
+        queue_id = str(message.get("queue_id") or "")
+        event = str(message.get("event") or "")
+        if not self.follows(queue_id):
+            return
+        if event == "job.telemetry":
+            self._telemetry(self.queue(queue_id), message, now)
+        elif event.startswith("queue."):
+            queue = self.queue(queue_id)
+            if isinstance(message.get("data"), dict) and message["data"]:
+                queue.take(message["data"])
+            queue.status = str(message.get("status") or queue.status)
+
+    def take_document(self, document: dict[str, Any]) -> None:
+        queue_id = str(document.get("id") or "")
+        if self.follows(queue_id):
+            self.queue(queue_id).take(document)
+
+    @staticmethod
+    def _telemetry(queue: QueueView, message: dict[str, Any], now: float) -> None:
+        job = queue.job(str(message.get("job", "")))
+        seq = int(message.get("seq", -1))
+        if seq <= job.seq:
+            return
+        job.seq, job.status = seq, str(message.get("status", job.status))
+        job.observe(int(message.get("records_written") or 0), now)
+        if isinstance(message.get("stats"), dict):
+            job.stats = message["stats"]
+        retry = message.get("retry")
+        job.health = {"state": "retrying", **retry} if isinstance(retry, dict) else {"state": "ok"}
+
+    def unnamed(self) -> list[str]:
+        """Queues known only from telemetry: their documents are to be read."""
+        return [queue_id for queue_id, queue in self.queues.items() if not queue.known]
+
+    @property
+    def message_rate(self) -> float:
+        return per_second(self.samples) or 0.0
