@@ -57,6 +57,10 @@ class JobLauncher(Protocol):
     async def close(self) -> None:
         """Stop watching; the local launcher also stops every job it runs."""
 
+    def cannot_run(self, target: str) -> str | None:
+        """Why this launcher cannot run `target`, saying how to register it; None when it
+        can. Checked before a queue is created, so nothing unrunnable is ever accepted."""
+
     async def launch(self, spec: JobSpec) -> str:
         """Start the job (or adopt the existing one); returns a reference (pid, uid)."""
 

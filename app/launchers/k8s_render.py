@@ -22,7 +22,7 @@ from app.launchers.job_environment import (
     JobEnvironment,
     job_environment,
 )
-from app.launchers.targets import SECRET_NAMES, Resources, TargetSpec
+from app.launchers.targets import SECRET_NAMES, Resources, TargetSpec, not_runnable_in_cluster
 
 Json = dict[str, Any]
 
@@ -58,11 +58,9 @@ def queue_selector(queue_id: str) -> str:
 
 def render_job(spec: JobSpec, target: TargetSpec | None, settings: Settings) -> Json:
     """The Job for `spec`; LaunchFailed when the target cannot run in a cluster."""
-    if target is None or (target.command is None and target.image is None):
-        raise LaunchFailed(
-            f"target {spec.target!r} has neither a command nor an image "
-            "in the target registry (TARGETS_FILE)"
-        )
+    reason = not_runnable_in_cluster(spec.target, target)
+    if target is None or reason:
+        raise LaunchFailed(reason)
     metadata = {
         "name": spec.name,
         "namespace": settings.k8s_namespace,

@@ -19,7 +19,7 @@ from app.launchers.k8s_client import api_client_from_environment
 from app.launchers.k8s_render import QUEUE_ID, label_value, queue_selector, render_job
 from app.launchers.k8s_status import name_of, phase_of, queue_of
 from app.launchers.k8s_watch import Backoff, JobWatcher
-from app.launchers.targets import TargetSpec
+from app.launchers.targets import TargetSpec, not_runnable_in_cluster
 
 STOP_POLL_SECONDS = 0.5
 PING_TIMEOUT_SECONDS = 2.0
@@ -73,6 +73,9 @@ class KubernetesLauncher:
         owned, self._owned_client = self._owned_client, None
         if owned is not None:
             await asyncio.to_thread(owned.close)
+
+    def cannot_run(self, target: str) -> str | None:
+        return not_runnable_in_cluster(target, self._registry.get(target))
 
     async def launch(self, spec: JobSpec) -> str:
         """Create the Job, or adopt the one already there; returns its uid (else its name)."""

@@ -19,7 +19,7 @@ from app.errors import JobNotFound, LaunchFailed
 from app.launchers.base import JobOutcome, JobPhase, JobSpec, OutcomeHandler
 from app.launchers.job_environment import job_environment, process_environment
 from app.launchers.processes import describe_exit, spawn, tail_lines, terminate
-from app.launchers.targets import TargetSpec
+from app.launchers.targets import TargetSpec, not_runnable_locally
 
 log = structlog.get_logger(__name__)
 ERROR_TAIL_LINES = 20
@@ -87,13 +87,13 @@ class LocalLauncher:
     def log_path(self, queue_id: str, name: str) -> Path:
         return self._jobs_dir / queue_id / f"{name}.log"
 
+    def cannot_run(self, target: str) -> str | None:
+        return not_runnable_locally(target, self._registry.get(target))
+
     def _argv(self, target: str) -> list[str]:
         entry = self._registry.get(target)
         if entry is None or not entry.command:
-            raise LaunchFailed(
-                f"target {target} has no runnable command in the target registry "
-                "(an external image); register one in TARGETS_FILE to run it locally"
-            )
+            raise LaunchFailed(not_runnable_locally(target, entry))
         command = list(entry.command)
         return [sys.executable, *command[1:]] if command[0] == "python" else command
 

@@ -86,3 +86,29 @@ def load_registry(path: Path | None) -> dict[str, TargetSpec]:
         raise InvalidInput(f"TARGETS_FILE {path}: {error}") from error
     registry.update({target.value: spec for target, spec in overrides.items()})
     return registry
+
+
+def not_runnable_locally(target: str, entry: TargetSpec | None) -> str | None:
+    """Why local processes cannot run `target` (None when they can): no command."""
+    if entry is not None and entry.command:
+        return None
+    example = f'{{"{target}": {{"command": ["python", "-m", "your_package.{_module(target)}"]}}}}'
+    return (
+        f"{target} has no command in the target registry, and this service runs jobs as "
+        f"local processes: give it one in TARGETS_FILE, e.g. {example}"
+    )
+
+
+def not_runnable_in_cluster(target: str, entry: TargetSpec | None) -> str | None:
+    """Why a Kubernetes Job cannot run `target` (None when it can): no image, no command."""
+    if entry is not None and (entry.image or entry.command):
+        return None
+    example = f'{{"{target}": {{"image": "registry.example.com/streamforge/{target}:1.0"}}}}'
+    return (
+        f"{target} has neither an image nor a command in the target registry: give it one "
+        f"in TARGETS_FILE, e.g. {example}"
+    )
+
+
+def _module(target: str) -> str:
+    return target.replace("-", "_")

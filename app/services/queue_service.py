@@ -20,6 +20,7 @@ from app.errors import (
     AlreadyExists,
     DependencyUnavailable,
     IllegalTransition,
+    InvalidInput,
     JobNotFound,
     QueueManagerError,
 )
@@ -72,12 +73,32 @@ class QueueService:
         """Record the queue, then launch its jobs. A repeated command_id returns the first."""
         queue_id = str(uuid.uuid5(COMMAND_NAMESPACE, command_id) if command_id else uuid.uuid4())
         queue = new_queue(create, queue_id, command_id)
+        self._refuse_unrunnable(create, queue)
         try:
             await self.store.create(queue)
         except AlreadyExists:
             return await self.store.get(queue_id)
         await self.feed.publish(QueueChange(queue, None))
         return await self._launch(queue, queue.jobs)
+
+    def _refuse_unrunnable(self, create: QueueCreate, queue: QueueState) -> None:
+        """422 before anything is created when a job's target cannot run here: locally a
+        target needs a command, on Kubernetes an image (the reason says how to register
+        one). The jobs of a default pipeline are checked as well."""
+        problems = []
+        for index, job in enumerate(queue.jobs):
+            reason = self.launcher.cannot_run(job.target)
+            if reason is None:
+                continue
+            if create.requests:
+                problems.append({"field": f"requests[{index}].target", "reason": reason})
+            else:
+                kind = create.source_type.value
+                reason = f"the default pipeline of type {kind} runs {reason}"
+                problems.append({"field": "type", "reason": reason})
+        if problems:
+            summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
+            raise InvalidInput(f"invalid request: {summary}", data=problems)
 
     async def stop(self, queue_id: str) -> QueueState:
         """Ask every job to stop. Idempotent; 409 for a queue that already ended by itself."""

@@ -103,7 +103,7 @@ async def test_second_launch_gets_409_and_adopts_the_job(
 async def test_target_without_command_or_image_fails_naming_it(kube: KubeEmulator) -> None:
     launcher = fast_launcher(kube)
     launcher._registry["visualizer"] = TargetSpec()
-    with pytest.raises(LaunchFailed, match="'visualizer'"):
+    with pytest.raises(LaunchFailed, match="visualizer has neither an image nor a command"):
         await launcher.launch(spec_for(target="visualizer", job_type="render"))
     assert len(kube.server["post", JOBS]) == 0
 

@@ -147,9 +147,15 @@ async def test_shutdown_with_running_jobs_stops_them_and_leaves_no_process(app_w
         assert all(job["status"] == "stopped" for job in queue["jobs"])
 
 
-async def test_a_target_without_command_fails_at_once(app_with: Any) -> None:
+async def test_a_default_pipeline_whose_target_has_no_command_is_refused(app_with: Any) -> None:
     targets = {"loader-producer": {"command": None}, "arango-connector": scripted("exit", "0")}
     async with app_with(targets=targets) as qm:
-        queue = await qm.wait_for(await qm.start(BASIC), ended)
-        assert queue["jobs"][0]["status"] == "error"
-        assert "loader-producer has no runnable command" in queue["jobs"][0]["error_message"]
+        response = await qm.client.post("/queues/start", json=BASIC)
+        assert response.status_code == 422, response.text
+        (problem,) = response.json()["data"]
+        assert problem["field"] == "type"
+        assert problem["reason"].startswith(
+            "the default pipeline of type api runs loader-producer has no command"
+        )
+        assert "TARGETS_FILE" in problem["reason"]
+        assert (await qm.client.get("/queues")).headers["X-Total-Count"] == "0"

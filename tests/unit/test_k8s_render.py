@@ -132,7 +132,7 @@ def test_without_a_ca_there_is_no_mount_and_no_ca_path() -> None:
 
 @pytest.mark.parametrize("entry", [None, TargetSpec()])
 def test_a_target_that_cannot_run_fails_naming_it(entry: TargetSpec | None) -> None:
-    with pytest.raises(LaunchFailed, match="'visualizer'"):
+    with pytest.raises(LaunchFailed, match="visualizer has neither an image nor a command"):
         render_job(spec("visualizer", "render"), entry, settings())
 
 
