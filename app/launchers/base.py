@@ -67,6 +67,11 @@ class JobLauncher(Protocol):
     async def stop(self, queue_id: str, names: list[str], grace_seconds: float) -> None:
         """Ask the jobs to stop, wait up to the grace period, then kill them."""
 
+    async def reclaim(self, queue_id: str, names: list[str]) -> None:
+        """At start-up, before these jobs are settled or launched again: make sure none of
+        them still runs outside our control (local: kill what a previous life of the
+        service left running; Kubernetes: nothing, a Job is adopted by its name)."""
+
     async def observe(self, queue_id: str, names: list[str]) -> dict[str, JobPhase]:
         """The phase of each named job now (restart reconciliation)."""
 

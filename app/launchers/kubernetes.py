@@ -102,6 +102,9 @@ class KubernetesLauncher:
                 return running
             await asyncio.sleep(min(STOP_POLL_SECONDS, remaining))
 
+    async def reclaim(self, queue_id: str, names: list[str]) -> None:
+        """Nothing to do: a Job outlives us and is adopted by its (deterministic) name."""
+
     async def observe(self, queue_id: str, names: list[str]) -> dict[str, JobPhase]:
         """The phase of each named Job of the queue now; MISSING when it does not exist."""
         jobs = {name_of(job): job for job in await self._queue_jobs(queue_id)}

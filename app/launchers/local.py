@@ -2,7 +2,8 @@
 
 Output (stdout and stderr together, like a pod log) goes to DATA_DIR/jobs/<queue>/<job>.log.
 Exit code 0 ends the job finished; anything else ends it in error with the log's tail.
-Children die with the service (PDEATHSIG) and are reaped by a supervised watcher task.
+Children die with the service (PDEATHSIG) and are reaped by a supervised watcher task; a
+launch record (<job>.pid) lets the next life of the service kill what might be left.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.config import Settings
 from app.errors import JobNotFound, LaunchFailed
 from app.launchers.base import JobOutcome, JobPhase, JobSpec, OutcomeHandler
 from app.launchers.job_environment import job_environment, process_environment
+from app.launchers.leftovers import kill_leftovers, record_launch
 from app.launchers.processes import describe_exit, spawn, tail_lines, terminate
 from app.launchers.targets import TargetSpec, not_runnable_locally
 
@@ -58,6 +60,7 @@ class LocalLauncher:
             process = await spawn(argv, self._env(spec), self.log_path(spec.queue_id, spec.name))
         except OSError as error:
             raise LaunchFailed(f"cannot start {argv[0]}: {error}") from error
+        record_launch(self.record_path(spec.queue_id, spec.name), process.pid)
         job = _RunningJob(spec, process)
         self._running[spec.name] = job
         job.watcher = asyncio.create_task(self._watch(job), name=f"job-watch-{spec.name}")
@@ -68,6 +71,14 @@ class LocalLauncher:
         jobs = [self._running[name] for name in names if name in self._running]
         await asyncio.gather(*(terminate(job.process, grace_seconds) for job in jobs))
         await asyncio.gather(*(job.watcher for job in jobs if job.watcher), return_exceptions=True)
+
+    async def reclaim(self, queue_id: str, names: list[str]) -> None:
+        """Kill what a previous life of the service left running of these jobs (found by
+        their launch records), so that a relaunch never makes a second copy."""
+        for name in names:
+            path = self.record_path(queue_id, name)
+            if name not in self._running and path.exists():
+                await kill_leftovers(path, f"JOB_NAME={name}".encode())
 
     async def observe(self, queue_id: str, names: list[str]) -> dict[str, JobPhase]:
         return {
@@ -86,6 +97,10 @@ class LocalLauncher:
 
     def log_path(self, queue_id: str, name: str) -> Path:
         return self._jobs_dir / queue_id / f"{name}.log"
+
+    def record_path(self, queue_id: str, name: str) -> Path:
+        """The launch record of a running job (app/launchers/leftovers.py)."""
+        return self._jobs_dir / queue_id / f"{name}.pid"
 
     def cannot_run(self, target: str) -> str | None:
         return not_runnable_locally(target, self._registry.get(target))
@@ -106,6 +121,7 @@ class LocalLauncher:
         """Wait for the process, then report how it ended (supervised: never raises)."""
         code = await job.process.wait()
         self._running.pop(job.spec.name, None)
+        self.record_path(job.spec.queue_id, job.spec.name).unlink(missing_ok=True)
         outcome = self._outcome_of(job.spec, code)
         log.info("job ended", queue_id=job.spec.queue_id, job=job.spec.name, code=code)
         if self._on_outcome is not None:

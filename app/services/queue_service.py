@@ -23,6 +23,7 @@ from app.errors import (
     InvalidInput,
     JobNotFound,
     QueueManagerError,
+    StoreUnavailable,
 )
 from app.launchers.base import JobLauncher, JobOutcome, JobPhase, JobSpec
 from app.metrics import Metrics
@@ -42,6 +43,10 @@ COMMAND_NAMESPACE = uuid.UUID("6f1c0a52-5b8e-4a47-9d1e-0c3f1f6b7e21")
 BY_SEQ = attrgetter("seq")
 BY_STATUS = attrgetter("status")
 StopListener = Callable[[QueueState], Awaitable[None]]
+Launched = tuple[str, str | QueueManagerError]
+"""A job's name and the launcher's reference for it, or why it could not be launched."""
+RECORD_RETRY_FIRST_SECONDS = 0.5
+RECORD_RETRY_MAX_SECONDS = 30.0
 
 
 class QueueService:
@@ -192,15 +197,39 @@ class QueueService:
     async def _launch(self, queue: QueueState, jobs: Iterable[JobState]) -> QueueState:
         pending = [job for job in jobs if job.status is Status.PENDING]
         results = await asyncio.gather(*(self._launch_one(queue, job) for job in pending))
-        queue, _ = await self._mutate(queue.id, lambda q: _record_launches(q, results))
+        queue = await self._record(queue, results)
         unavailable = [r for _, r in results if isinstance(r, DependencyUnavailable)]
         if unavailable and len(unavailable) == len(results):
             raise unavailable[0]
         return queue
 
-    async def _launch_one(
-        self, queue: QueueState, job: JobState
-    ) -> tuple[str, str | QueueManagerError]:
+    async def _record(self, queue: QueueState, results: list[Launched]) -> QueueState:
+        """Store the launches. The jobs run whether or not the store takes the write (a
+        full disk): then the answer still says what happened (the queue started, never a
+        503 for a queue that runs), and the write is retried in the background."""
+        try:
+            queue, _ = await self._mutate(queue.id, lambda q: _record_launches(q, results))
+        except StoreUnavailable as error:
+            log.warning(
+                "launches not recorded yet; retrying", queue_id=queue.id, error=error.message
+            )
+            _record_launches(queue, results)
+            self._background.spawn(self._record_later(queue.id, results), f"record-{queue.id}")
+        return queue
+
+    async def _record_later(self, queue_id: str, results: list[Launched]) -> None:
+        """Until the store takes the launch records (the jobs' telemetry may come first)."""
+        delay = RECORD_RETRY_FIRST_SECONDS
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._mutate(queue_id, lambda q: _record_launches(q, results))
+                return
+            except StoreUnavailable as error:
+                log.warning("launches still not recorded", queue_id=queue_id, error=error.message)
+                delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
+
+    async def _launch_one(self, queue: QueueState, job: JobState) -> Launched:
         try:
             reference = await self.launcher.launch(self.job_spec(queue, job))
         except QueueManagerError as error:
@@ -241,6 +270,7 @@ class QueueService:
 
     async def _recover_queue(self, queue: QueueState) -> None:
         live = [job for job in queue.jobs if not is_terminal(job.status)]
+        await self.launcher.reclaim(queue.id, [job.name for job in live])
         phases = await self.launcher.observe(queue.id, [job.name for job in live])
         gone = [
             j.name
@@ -332,7 +362,7 @@ def _status_of(outcome: JobOutcome) -> tuple[Status, str | None]:
     return Status.ERROR, outcome.message or "the job failed"
 
 
-def _record_launches(queue: QueueState, results: list[tuple[str, str | QueueManagerError]]) -> bool:
+def _record_launches(queue: QueueState, results: list[Launched]) -> bool:
     changed = False
     for name, result in results:
         job = queue.job(name)

@@ -1,12 +1,13 @@
 """Crash safety: the real service SIGKILLed mid-work, restarted on the same DATA_DIR.
 
-Must hold: (a) killed while many POST /queues/start are in flight, the restarted service
-leaves no job running twice (never two live processes for one job name), loses no queue it
-acknowledged, and leaves no queue stuck: every queue ends terminal, or runs with a live
-process for each of its running jobs; (b) killed while its dispatcher works through a flood
-of telemetry, the restarted service shows every queue's final telemetry (nothing lost), and
-redelivered reports (the kill's own, plus everything applied before it, sent once more) had
-no second effect: records_written is the final value, not a sum, and seq is the last one.
+Must hold: (a) killed while many POST /queues/start are in flight, no job process outlives
+the service, and the restarted service leaves no job running twice (never two live
+processes for one job name), loses no queue it acknowledged, and leaves no queue stuck:
+every queue ends terminal, or runs with a live process for each of its running jobs;
+(b) killed while its dispatcher works through a flood of telemetry, the restarted service
+shows every queue's final telemetry (nothing lost), and redelivered reports (the kill's
+own, plus everything applied before it, sent once more) had no second effect:
+records_written is the final value, not a sum, and seq is the last one.
 The broker is the session's, outside the service, so it survives the kill.
 """
 
@@ -102,6 +103,12 @@ async def test_kill_during_concurrent_starts_leaves_no_duplicate_and_no_stuck_qu
             await asyncio.wait(starts, return_when=asyncio.FIRST_COMPLETED)
             first.kill()
             results = await asyncio.gather(*starts, return_exceptions=True)
+    await eventually(  # none is orphaned, not even one forked the instant before the kill
+        lambda: live_jobs(deployment.data_dir),
+        lambda live: not live,
+        within=10,
+        what="every job process gone with the killed service",
+    )
     for result in results:
         if isinstance(result, httpx.Response):
             assert result.status_code == 200, result.text
