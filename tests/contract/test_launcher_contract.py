@@ -212,6 +212,22 @@ async def test_a_target_that_cannot_run_fails_to_launch(platform: Harness) -> No
         await platform.launcher.launch(spec_for(CANNOT_RUN))
 
 
+async def test_cannot_run_says_why_and_how_to_register_before_any_launch(
+    platform: Harness,
+) -> None:
+    reason = platform.launcher.cannot_run(CANNOT_RUN)
+    assert reason is not None and reason.startswith(CANNOT_RUN.value)
+    assert "TARGETS_FILE" in reason
+    assert all(platform.launcher.cannot_run(t) is None for t in (RUNS, SUCCEEDS, FAILS))
+
+
+async def test_reclaim_leaves_the_jobs_it_runs_alone(platform: Harness) -> None:
+    spec = spec_for(RUNS)
+    await platform.launcher.launch(spec)
+    await platform.launcher.reclaim(QUEUE, [spec.name, "qm-never"])
+    assert await platform.launcher.observe(QUEUE, [spec.name]) == {spec.name: JobPhase.RUNNING}
+
+
 async def test_ping_answers_while_the_platform_is_up(platform: Harness) -> None:
     await platform.launcher.ping()
 
