@@ -18,7 +18,9 @@ import pytest
 
 from app.bus.kafka import KafkaBus
 from app.config import Settings
+from tests.fixtures.eventually import eventually
 from tests.fixtures.kube import KubeEmulator
+from tests.fixtures.metrics import sample
 from tests.integration.test_cluster_mode import kubeconfig  # noqa: F401 (a fixture)
 from tests.seed_examples import BASIC
 
@@ -60,6 +62,14 @@ async def test_a_silent_job_is_stalled_until_it_reports_and_a_restart_keeps_it_s
         assert health(stalled)["since"] == stalled["jobs"][0]["started_at"]
         assert stalled["health"]["state"] == "stalled"
         assert stalled["health"]["job"] == stalled["jobs"][0]["name"]
+        metrics = qm.state.metrics
+        await eventually(
+            lambda: sample(metrics, "jobs_by_health", health="stalled"),
+            lambda count: count == 2,  # both jobs were launched and never reported
+            what="the stalled jobs counted",
+        )
+        assert sample(metrics, "queues_by_health", health="stalled") == 1
+        assert "jobs_by_health" in (await qm.client.get("/metrics")).text
         await report(qm.state.settings, stalled, 1, datetime.now(UTC))
         heard = await qm.wait_for(queue_id, lambda q: q["jobs"][0]["seq"] == 1)
         assert health(heard)["state"] == "ok" and heard["jobs"][0]["status"] == "loading"
