@@ -18,7 +18,7 @@ from app.launchers.targets import (
     not_runnable_in_cluster,
     not_runnable_locally,
 )
-from app.store.base import QueueFilter
+from app.models.queries import QueueFilter
 from tests.fixtures.app import scripted
 from tests.fixtures.eventually import eventually
 from tests.fixtures.kube import KubeEmulator
