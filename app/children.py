@@ -18,7 +18,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
@@ -26,17 +26,24 @@ ORPHANED_EXIT_CODE = 3
 SETPRIV = shutil.which("setpriv")
 SHELL = shutil.which("sh")
 PARENT_CHECK = (
-    '[ "$PPID" = "$1" ] || { echo "parent $1 gone before the start: not starting" >&2; '
-    f'exit {ORPHANED_EXIT_CODE}; }}; shift; exec "$@"'
+    '[ "$PPID" = "$1" ] || {{ echo "parent $1 gone before the start: not starting" >&2; '
+    'exit {code}; }}; shift; {unset}exec "$@"'
 )
-"""Run after setpriv set the signal: exec the command only if our parent is still `$1`."""
+"""Run after setpriv set the signal: exec the command only if our parent is still `$1`.
+The shell exports PWD: it is unset again when the child's environment had none (a job
+gets exactly its environment contract)."""
 
 
-def tied_to_parent(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
-    """The argv and the Popen/create_subprocess_exec options that tie a child to us."""
+def tied_to_parent(
+    argv: list[str], env: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, Any]]:
+    """The argv and the Popen/create_subprocess_exec options that tie a child to us;
+    `env` is the child's environment (default: ours)."""
     parent = str(os.getpid())
     if SETPRIV and SHELL:
-        guard = [SHELL, "-c", PARENT_CHECK, "sh", parent]
+        unset = "" if "PWD" in (os.environ if env is None else env) else "unset PWD; "
+        script = PARENT_CHECK.format(code=ORPHANED_EXIT_CODE, unset=unset)
+        guard = [SHELL, "-c", script, "sh", parent]
         return [SETPRIV, "--pdeathsig", "KILL", "--", *guard, *argv], {}
     return argv, {"preexec_fn": _die_with(os.getpid())}
 

@@ -19,7 +19,7 @@ async def spawn(argv: list[str], env: dict[str, str], log_path: Path) -> asyncio
     """Start `argv` with stdout and stderr appended to `log_path`, in a new session, tied
     to our life."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    argv, options = tied_to_parent(argv)
+    argv, options = tied_to_parent(argv, env)
     with log_path.open("ab") as log:
         return await asyncio.create_subprocess_exec(
             *argv,
