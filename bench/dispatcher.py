@@ -452,6 +452,7 @@ async def websocket_latency(
         "TARGETS_FILE": str(root / "targets.json"),
         "LOG_LEVEL": "WARNING",
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KAFKA_ENABLE_IDEMPOTENCE": "false",  # the embedded Tansu has no idempotent producers
         "JOB_LAUNCHER": "local",
         "WS_HEARTBEAT_SECONDS": "3600",
     }
