@@ -45,6 +45,7 @@ class Metrics:
             ["health"],
             registry=r,
         )
+        self._gaps(r)
         self.jobs_launched = Counter("jobs_launched_total", "Jobs launched", ["target"], registry=r)
         self.jobs_failed = Counter(
             "jobs_failed_total", "Jobs that ended in error", ["target"], registry=r
@@ -56,6 +57,26 @@ class Metrics:
             registry=r,
         )
         self._control_plane(r)
+
+    def _gaps(self, r: CollectorRegistry) -> None:
+        self.gaps_detected = Counter(
+            "stream_gaps_detected_total",
+            "Gaps found in exchange streams (missing trade ids, aggregate ids, candles)",
+            ["exchange"],
+            registry=r,
+        )
+        self.gaps_open = Gauge(
+            "stream_gaps_open",
+            "Gaps of active queues not (yet) backfilled, as of the last stall check",
+            ["exchange"],
+            registry=r,
+        )
+        self.records_backfilled = Counter(
+            "records_backfilled_total",
+            "Records written by gap backfills",
+            ["exchange"],
+            registry=r,
+        )
 
     def _control_plane(self, r: CollectorRegistry) -> None:
         self.telemetry_consumed = Counter(

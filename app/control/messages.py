@@ -22,6 +22,10 @@ TELEMETRY_FIELDS = (
     "ts",
     "stats",
     "retry",
+    "gaps_detected",
+    "gaps_open",
+    "records_backfilled",
+    "gaps",
 )
 
 
@@ -53,7 +57,7 @@ def from_control(raw: bytes, max_bytes: int | None = None) -> tuple[HubMessage, 
     payload["health"] = "retrying" if report.retry else "ok"
     text = (
         f"📊 Queue {report.queue_id} · {report.job} → {report.status} "
-        f"({report.records_written or 0} records)" + _retry_text(report.retry)
+        f"({report.records_written or 0} records)" + _gaps_text(report) + _retry_text(report.retry)
     )
     try:
         body = orjson.dumps(payload, default=msgspec.to_builtins, option=orjson.OPT_UTC_Z).decode()
@@ -61,6 +65,15 @@ def from_control(raw: bytes, max_bytes: int | None = None) -> tuple[HubMessage, 
         return None
     job = f"{report.queue_id}/{report.job}"
     return HubMessage(report.queue_id, body, text, f"telemetry:{job}"), job, report.seq
+
+
+def _gaps_text(report: Telemetry) -> str:
+    if not report.gaps_detected:
+        return ""
+    return (
+        f" · {report.gaps_detected} gaps, {report.gaps_open or 0} open, "
+        f"{report.records_backfilled or 0} records backfilled"
+    )
 
 
 def _retry_text(retry: RetryReport | None) -> str:

@@ -11,13 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from pydantic import ValidationError as PydanticValidationError
 
 from app.errors import InvalidMessage
+from app.models.gaps import INT64_MAX, MAX_GAPS_REPORTED, Gap
 from app.models.queues import QueueCreate, utcnow
 from app.models.status import Status
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 MsgspecId = Annotated[str, Meta(min_length=1, max_length=128)]
-INT64_MAX = 2**63 - 1
-"""Integers from jobs are bounded to what the store and every JSON encoder on the way hold."""
 NonNegative = Annotated[int, Meta(ge=0, le=INT64_MAX)]
 
 
@@ -52,6 +51,19 @@ class Telemetry(Struct, tag_field="type", tag="telemetry", kw_only=True, gc=Fals
     retry: Annotated[
         RetryReport | None, Meta(description="Set while the job retries; its health")
     ] = None
+    gaps_detected: NonNegative | None = None
+    gaps_open: NonNegative | None = None
+    records_backfilled: NonNegative | None = None
+    gaps: (
+        Annotated[
+            list[Gap],
+            Meta(
+                max_length=MAX_GAPS_REPORTED,
+                description="Stream jobs: their open gaps, then the latest filled ones",
+            ),
+        ]
+        | None
+    ) = None
     stats: Annotated[
         dict[str, Any] | None,
         Meta(

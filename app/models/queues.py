@@ -25,6 +25,7 @@ from app.models.catalog import (
     is_stream,
     loader_type_error,
 )
+from app.models.gaps import Gap
 from app.models.health import Health
 from app.models.problems import FieldProblem
 from app.models.requests import ConnectorRequest, LoaderRequest, PipelineRequest
@@ -158,6 +159,13 @@ class JobState(BaseModel):
     last_telemetry_at: datetime | None = Field(
         default=None, description="When the job last reported (the stall rule)"
     )
+    gaps_detected: int = Field(default=0, description="Stream jobs: gaps found in the stream")
+    gaps_open: int = Field(default=0, description="Stream jobs: gaps not (yet) backfilled")
+    records_backfilled: int = Field(default=0, description="Records written by backfills")
+    gaps: list[Gap] = Field(
+        default_factory=list,
+        description="The job's open gaps, then the latest filled ones, as it last reported",
+    )
 
 
 class QueueState(BaseModel):
@@ -188,6 +196,9 @@ class QueueState(BaseModel):
         default_factory=Health,
         description="the worst of its running jobs, or degraded: one job failed",
     )
+    gaps_detected: int = Field(default=0, description="Gaps its stream jobs found")
+    gaps_open: int = Field(default=0, description="Of those, not (yet) backfilled")
+    records_backfilled: int = Field(default=0, description="Records written by backfills")
     jobs: list[JobState] = Field(default_factory=list)
 
     def job(self, name: str) -> JobState | None:

@@ -86,11 +86,30 @@ def _queue(queue: QueueView, now: float, limit: int) -> list[RenderableType]:
         health_text(queue.health),
         (f"  id {queue.id}", "dim"),
     )
-    parts: list[RenderableType] = [title, _jobs(queue, now)]
+    parts: list[RenderableType] = [title, _jobs(queue, now), *_gap_lines(queue)]
     for job in queue.jobs.values():
         if job.streams_tickers:
             parts += _stream(queue, job, now, limit)
     return parts
+
+
+def _gap_lines(queue: QueueView) -> list[RenderableType]:
+    """One line per job that found gaps; yellow while some are not backfilled."""
+    lines: list[RenderableType] = []
+    for job in queue.jobs.values():
+        if job.gaps and job.gaps["gaps_detected"]:
+            name = f"{job.target} · {job.type}" if job.target else job.name
+            style = "bold yellow" if job.gaps["gaps_open"] else ""
+            lines.append(Text(f"gaps of {name}: {gaps_line(job.gaps)}", style=style))
+    return lines
+
+
+def gaps_line(counts: dict[str, int]) -> str:
+    """`3 found, 1 open, 1,234 records backfilled`."""
+    return (
+        f"{counts['gaps_detected']:,} found, {counts['gaps_open']:,} open, "
+        f"{counts['records_backfilled']:,} records backfilled"
+    )
 
 
 def _status_style(status: str) -> str:

@@ -37,6 +37,14 @@ def per_second(samples: deque[tuple[float, int]]) -> float | None:
     return (latest[1] - first[1]) / elapsed if elapsed > 0 else None
 
 
+def gap_counts(item: dict[str, Any]) -> dict[str, int] | None:
+    """The gap counters of a job's telemetry or document, when it reports any."""
+    if not isinstance(item.get("gaps_detected"), int):
+        return None
+    names = ("gaps_detected", "gaps_open", "records_backfilled")
+    return {name: int(item.get(name) or 0) for name in names}
+
+
 @dataclass
 class JobView:
     name: str
@@ -49,6 +57,8 @@ class JobView:
     stats: dict[str, Any] | None = None
     seen: float = 0.0
     """When the job was last heard of (its telemetry, or a change of its queue)."""
+    gaps: dict[str, int] | None = None
+    """A stream job's `gaps_detected`, `gaps_open`, `records_backfilled` (None: not told)."""
     samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
 
     def observe(self, records: int, at: float, *, heard: bool = True) -> None:
@@ -118,6 +128,7 @@ class QueueView:
         view = self.job(str(job.get("name")))
         view.target, view.type = str(job.get("target", "")), str(job.get("type", ""))
         view.health = job.get("health") if isinstance(job.get("health"), dict) else view.health
+        view.gaps = gap_counts(job) or view.gaps
         seq = int(job.get("seq", -1))
         if seq < view.seq:
             return  # the WebSocket's telemetry was ahead of this document
@@ -189,6 +200,7 @@ class MonitorState:
             job.stats = message["stats"]
         retry = message.get("retry")
         job.health = {"state": "retrying", **retry} if isinstance(retry, dict) else {"state": "ok"}
+        job.gaps = gap_counts(message) or job.gaps
 
     def unnamed(self) -> list[str]:
         """Queues known only from telemetry: their documents are to be read."""

@@ -150,7 +150,19 @@ class QueueService:
         for queue_id, (queue, changed) in results.items():
             if changed:
                 await self.feed.publish(trackers[queue_id].change_of(queue))
+                self._count_gaps(queue, trackers[queue_id])
         return set(reports_by_queue) - set(results)
+
+    def _count_gaps(self, queue: QueueState, tracker: _Tracker) -> None:
+        """What this write added to the queue's gap counters (they only grow)."""
+        found, backfilled = tracker.gaps_before
+        exchange = queue.exchange.value
+        if queue.gaps_detected > found:
+            self.metrics.gaps_detected.labels(exchange).inc(queue.gaps_detected - found)
+        if queue.records_backfilled > backfilled:
+            self.metrics.records_backfilled.labels(exchange).inc(
+                queue.records_backfilled - backfilled
+            )
 
     async def on_outcome(self, outcome: JobOutcome) -> None:
         """The launcher saw a job end or vanish."""
@@ -307,10 +319,13 @@ class _Tracker:
         self._change = change
         self._previous: Status | None = None
         self._passed: list[Status] = []
+        self.gaps_before = (0, 0)
+        """The queue's gaps_detected and records_backfilled before the change."""
 
     def run(self, queue: QueueState) -> bool:
         self._previous = queue.status
         self._passed = []
+        self.gaps_before = (queue.gaps_detected, queue.records_backfilled)
         return self._change(queue, self._passed)
 
     def change_of(self, queue: QueueState) -> QueueChange:

@@ -10,6 +10,7 @@ import structlog
 
 from app.errors import QueueManagerError
 from app.metrics import Metrics
+from app.models.catalog import Exchange
 from app.models.health import HealthState
 from app.models.queues import QueueState
 from app.models.status import is_terminal
@@ -48,3 +49,8 @@ class StallWatch:
         for state in HealthState:
             self._metrics.jobs_by_health.labels(state.value).set(jobs[state])
             self._metrics.queues_by_health.labels(state.value).set(by_queue[state])
+        gaps = Counter({exchange.value: 0 for exchange in Exchange})
+        for queue in queues:
+            gaps[queue.exchange.value] += queue.gaps_open
+        for exchange, count in gaps.items():
+            self._metrics.gaps_open.labels(exchange).set(count)

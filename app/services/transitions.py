@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from app.models.catalog import Target
+from app.models.gaps import INT64_MAX
 from app.models.health import OK
-from app.models.messages import INT64_MAX, Telemetry
+from app.models.messages import Telemetry
 from app.models.queues import JobState, QueueState, utcnow
 from app.models.status import Status, can_transition, derive_queue_status, is_terminal
 from app.services import health
@@ -116,6 +117,19 @@ def _copy_progress(job: JobState, report: Telemetry) -> None:
         job.last_loaded_timestamp = report.last_loaded_timestamp
     if report.error_message and report.status is Status.ERROR:
         job.error_message = report.error_message[-MAX_ERROR_CHARS:]
+    _copy_gaps(job, report)
+
+
+def _copy_gaps(job: JobState, report: Telemetry) -> None:
+    """Counts only grow; the open count and the list are the job's latest word."""
+    if report.gaps_detected is not None:
+        job.gaps_detected = max(job.gaps_detected, report.gaps_detected)
+    if report.records_backfilled is not None:
+        job.records_backfilled = max(job.records_backfilled, report.records_backfilled)
+    if report.gaps_open is not None:
+        job.gaps_open = report.gaps_open
+    if report.gaps is not None:
+        job.gaps = list(report.gaps)
 
 
 def mark_job(queue: QueueState, name: str, status: Status, error: str | None = None) -> bool:
@@ -148,6 +162,7 @@ def refresh(queue: QueueState) -> bool:
     moved = status != queue.status
     queue.status = status
     queue.records_written = _records_of(queue.jobs)
+    _total_gaps(queue)
     queue.last_loaded_timestamp = _latest(job.last_loaded_timestamp for job in queue.jobs)
     queue.error_message = _first_error(queue.jobs)
     queue.health = health.queue_health(queue)
@@ -164,6 +179,13 @@ def _records_of(jobs: list[JobState]) -> int:
     loaders = [job.records_written for job in jobs if job.target is Target.LOADER_PRODUCER]
     total = sum(loaders) if loaders else sum(job.records_written for job in jobs)
     return min(total, INT64_MAX)
+
+
+def _total_gaps(queue: QueueState) -> None:
+    jobs = queue.jobs
+    queue.gaps_detected = min(sum(job.gaps_detected for job in jobs), INT64_MAX)
+    queue.gaps_open = min(sum(job.gaps_open for job in jobs), INT64_MAX)
+    queue.records_backfilled = min(sum(job.records_backfilled for job in jobs), INT64_MAX)
 
 
 def _latest(values: Iterable[str | None]) -> str | None:

@@ -121,8 +121,15 @@ function applyTelemetry(event) {
   if (!job || event.seq <= job.seq) return;
   Object.assign(job, { status: event.status, records_written: event.records_written,
     last_loaded_timestamp: event.last_loaded_timestamp, error_message: event.error_message,
-    seq: event.seq, health: healthOf(event) });
+    seq: event.seq, health: healthOf(event), ...gapsOf(event) });
   detail.update(store.get(event.queue_id));
+}
+
+// Gap counters come only from stream jobs; a report without them leaves the job's as they are.
+function gapsOf(event) {
+  if (event.gaps_detected === null || event.gaps_detected === undefined) return {};
+  const { gaps_detected, gaps_open, records_backfilled, gaps } = event;
+  return { gaps_detected, gaps_open, records_backfilled, gaps };
 }
 
 // A job's own report: `retry` while it retries, else it is heard from, so not stalled.

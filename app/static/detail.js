@@ -5,7 +5,8 @@ import { api } from "./api.js";
 import { drawChart } from "./chart.js";
 import { $, h } from "./dom.js";
 import {
-  ageSeconds, ageText, count, dateTime, freshnessOf, isTerminal, pipeline, symbols, timeRange,
+  ageSeconds, ageText, count, dateTime, freshnessOf, gapsText, isTerminal, pipeline, symbols,
+  timeRange,
 } from "./format.js";
 import { badge, healthBadge, healthNote } from "./list.js";
 
@@ -99,7 +100,7 @@ export class QueueDetail {
     name.textContent = `${job.target} · ${job.type}`;
     status.replaceChildren(badge(job.status), " ", healthBadge(job.health) ?? "",
       healthNote(job.health) ?? "");
-    records.textContent = count(job.records_written);
+    records.replaceChildren(count(job.records_written), gapsNote(job));
     loaded.textContent = dateTime(job.last_loaded_timestamp);
     error.textContent = job.error_message ?? "—";
     error.className = job.error_message ? "error" : "";
@@ -155,6 +156,13 @@ export class QueueDetail {
   }
 }
 
+// A job's gaps under its record count; amber while some are not backfilled.
+function gapsNote(job) {
+  const text = gapsText(job);
+  if (!text) return "";
+  return h("div", { class: job.gaps_open ? "gaps open" : "gaps" }, text);
+}
+
 function facts(queue) {
   return [
     ["Id", h("code", {}, queue.id)],
@@ -165,6 +173,7 @@ function facts(queue) {
     ["Health", queue.health && queue.health.state !== "ok"
       ? h("span", {}, healthBadge(queue.health), " ", queue.health.reason ?? "") : "ok"],
     ["Records", count(queue.records_written)],
+    ["Gaps", gapsText(queue) ?? "none found"],
     ["Last loaded", dateTime(queue.last_loaded_timestamp)],
     ["Updated", h("span", { class: "age", title: `updated ${dateTime(queue.updated_at)}` })],
     ["Started", dateTime(queue.started_at)],

@@ -43,6 +43,13 @@ export const freshnessOf = (status, seconds) =>
 
 export const count = (n) => (n ?? 0).toLocaleString("en-US");
 
+// "3 gaps, 1 open, 1,234 backfilled", or null for a job or queue that found none.
+export function gapsText(item) {
+  if (!item?.gaps_detected) return null;
+  return `${count(item.gaps_detected)} gaps, ${count(item.gaps_open)} open, ` +
+    `${count(item.records_backfilled)} backfilled`;
+}
+
 export function rate(perSecond) {
   if (perSecond === null || perSecond === undefined) return MISSING;
   return perSecond >= 100 ? Math.round(perSecond).toLocaleString("en-US") : perSecond.toFixed(1);

@@ -15,6 +15,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from app.config import ExchangeSettings, KafkaSettings, LogLevel, StoreSettings
+from app.workers.gaps import GapSummary
 
 
 class JobEnv(KafkaSettings, StoreSettings, ExchangeSettings):
@@ -86,3 +87,6 @@ class JobContext(Protocol):
 
     def recovered(self, key: str) -> None:
         """`key` works again."""
+
+    def report_gaps(self, summary: GapSummary) -> None:
+        """The job's gaps changed (app/workers/gaps.py): reported now, not next interval."""

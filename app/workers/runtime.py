@@ -31,6 +31,7 @@ from app.logging import configure_logging
 from app.models.status import Status
 from app.retries import retrying
 from app.workers.base import JobContext, JobEnv, RecordSink
+from app.workers.gaps import GapSummary
 from app.workers.kafka_sink import KafkaRecordSink
 from app.workers.stop_watch import StopWatch
 from app.workers.telemetry import TELEMETRY, TelemetryReporter
@@ -82,6 +83,9 @@ class RuntimeContext:
 
     def recovered(self, key: str) -> None:
         self.reporter.recovered(key)
+
+    def report_gaps(self, summary: GapSummary) -> None:
+        self.reporter.report_gaps(summary)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from app.models.messages import Telemetry
 from app.models.queues import utcnow
 from app.models.status import Status, is_terminal
 from app.workers.base import JobEnv
+from app.workers.gaps import GapSummary
 from app.workers.health import RetryBoard
 
 log = structlog.get_logger("app.workers.telemetry")
@@ -34,6 +35,8 @@ class TelemetryReporter:
         self.stats: dict[str, Any] | None = None
         self.warnings: deque[str] = deque(maxlen=MAX_WARNINGS)
         self.retries = RetryBoard()
+        self.gaps: GapSummary | None = None
+        """Stream jobs only: their gaps as last reported by their GapBook."""
         self.wake = asyncio.Event()
         self._seq = itertools.count()
 
@@ -72,8 +75,14 @@ class TelemetryReporter:
             log.info("recovered", what=key)
             self.wake.set()
 
+    def report_gaps(self, summary: GapSummary) -> None:
+        """A gap was found, filled or failed: reported now."""
+        self.gaps = summary
+        self.wake.set()
+
     def build(self, status: Status, error_message: str | None = None) -> Telemetry:
         """The next message; `seq` grows by one on every build."""
+        gaps = self.gaps
         return Telemetry(
             queue_id=self.env.queue_id,
             job=self.env.job_name,
@@ -86,6 +95,10 @@ class TelemetryReporter:
             stats=self._stats_with_warnings(),
             ts=utcnow(),
             retry=None if is_terminal(status) else self.retries.current(),
+            gaps_detected=gaps.detected if gaps else None,
+            gaps_open=gaps.open if gaps else None,
+            records_backfilled=gaps.backfilled if gaps else None,
+            gaps=gaps.gaps if gaps else None,
         )
 
     def _stats_with_warnings(self) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from app.workers.base import JobEnv
+from app.workers.gaps import GapSummary
 
 
 class CollectingSink:
@@ -50,6 +51,9 @@ class LocalJobContext:
         self.failing: dict[str, int] = {}
         """What is being retried now (as the job's telemetry would show it)."""
         self.warned = asyncio.Event()
+        self.gaps = GapSummary()
+        """The job's gaps as its telemetry would carry them."""
+        self.gaps_changed = asyncio.Event()
         self.stats: list[dict[str, Any]] = []
         """Every live-stats snapshot the job set, in order."""
 
@@ -79,6 +83,10 @@ class LocalJobContext:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
         self.warned.set()
+
+    def report_gaps(self, summary: GapSummary) -> None:
+        self.gaps = summary
+        self.gaps_changed.set()
 
 
 def job_env(job_type: str, symbols: str, **settings: Any) -> JobEnv:

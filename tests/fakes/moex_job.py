@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from app.workers.base import JobEnv, RecordSink
+from app.workers.gaps import GapSummary
 
 
 class Changes:
@@ -63,6 +64,8 @@ class JobContextForTests:
         self.failing: dict[str, int] = {}
         """What is being retried now (as the job's telemetry would show it)."""
         self.stats: list[dict[str, Any]] = []
+        self.gaps = GapSummary()
+        """The job's gaps as its telemetry would carry them."""
         self.changes = Changes()
 
     def progress(self, records_written: int, last_loaded_timestamp: str | None = None) -> None:
@@ -91,6 +94,10 @@ class JobContextForTests:
 
     def set_stats(self, stats: dict[str, Any]) -> None:
         self.stats.append(stats)
+        self.changes.notify()
+
+    def report_gaps(self, summary: GapSummary) -> None:
+        self.gaps = summary
         self.changes.notify()
 
 

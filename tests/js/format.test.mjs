@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  ageText, count, dateTime, freshness, freshnessOf, isTerminal, pipeline, rate, shortId,
-  symbols, timeRange,
+  ageText, count, dateTime, freshness, freshnessOf, gapsText, isTerminal, pipeline, rate,
+  shortId, symbols, timeRange,
 } from "../static/format.js";
 
 test("every way a moment arrives reads the same, in UTC", () => {
@@ -70,4 +70,11 @@ test("numbers and ages", () => {
   assert.equal(rate(1463.4), "1,463");
   assert.deepEqual([null, 59.9, 60, 3599, 3600, 86400].map(ageText),
     ["—", "59 s ago", "1 min ago", "59 min ago", "1 h ago", "1 d ago"]);
+});
+
+test("gaps read as found, open and backfilled; nothing when none was found", () => {
+  assert.equal(gapsText({ gaps_detected: 3, gaps_open: 1, records_backfilled: 1234 }),
+    "3 gaps, 1 open, 1,234 backfilled");
+  assert.equal(gapsText({ gaps_detected: 0, gaps_open: 0 }), null);
+  assert.equal(gapsText({}), null);
 });

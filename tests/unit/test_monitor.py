@@ -346,3 +346,18 @@ def test_topic_url(url: str, expected: str) -> None:
 def test_the_rest_api_is_beside_the_websocket() -> None:
     assert api_url("ws://h:8000/ws/topic?queue_id=a") == "http://h:8000"
     assert api_url("wss://h/api/ws/topic") == "https://h/api"
+
+
+def test_a_job_with_gaps_shows_them_yellow_while_some_are_open() -> None:
+    state = MonitorState(started=NOW, connected=True)
+    loader = job("s-loader", "loader-producer", "ws_trades", seq=1, gaps_detected=0)
+    state.take_document(document(HISTORY_ID, jobs=[loader]))
+    assert "gaps of" not in plain(screen(state)), "none found: nothing to say"
+    counts = {"gaps_detected": 3, "gaps_open": 1, "records_backfilled": 1234}
+    state.apply(telemetry(HISTORY_ID, "s-loader", 2, 500, None, **counts), NOW)
+    text = screen(state)
+    line = "gaps of loader-producer · ws_trades: 3 found, 1 open, 1,234 records backfilled"
+    assert line in plain(text)
+    assert "\x1b[1;33mgaps of loader-producer" in text
+    state.apply(telemetry(HISTORY_ID, "s-loader", 3, 600, None, **{**counts, "gaps_open": 0}), NOW)
+    assert "\x1b[1;33mgaps of" not in screen(state), "all backfilled: no longer yellow"

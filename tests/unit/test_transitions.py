@@ -132,7 +132,7 @@ def test_of_reports_sharing_a_seq_the_first_to_arrive_wins_whatever_comes_around
 
 
 def test_the_queue_total_stays_within_int64() -> None:
-    from app.models.messages import INT64_MAX
+    from app.models.gaps import INT64_MAX
 
     q = queue()
     for job in q.jobs:

@@ -34,6 +34,10 @@ def test_telemetry_becomes_job_telemetry_with_its_job_and_seq() -> None:
         "ts": "2024-06-01T00:00:00Z",
         "stats": {"n": 1},
         "retry": None,
+        "gaps_detected": None,
+        "gaps_open": None,
+        "records_backfilled": None,
+        "gaps": None,
         "health": "ok",
     }
     assert message.text == "📊 Queue q1 · loader-q1 → loading (5 records)"
@@ -48,12 +52,23 @@ def test_a_retrying_job_shows_its_attempt_and_error() -> None:
     assert shown[0].text.endswith("⚠ retrying 2/20: GET http://x: refused")
 
 
+def test_a_stream_job_with_gaps_shows_them() -> None:
+    counts = {"gaps_detected": 3, "gaps_open": 1, "records_backfilled": 1234, "gaps": []}
+    shown = from_control(orjson.dumps({**REPORT, **counts}))
+    assert shown is not None
+    body = orjson.loads(shown[0].json)
+    assert {name: body[name] for name in counts} == counts
+    assert shown[0].text.endswith("(5 records) · 3 gaps, 1 open, 1234 records backfilled")
+
+
 @pytest.mark.parametrize(
     "raw",
     [
         b"not json",
         orjson.dumps({**REPORT, "seq": -1}),
         orjson.dumps({**REPORT, "status": "dancing"}),
+        orjson.dumps({**REPORT, "gaps": [{"symbol": "BTCUSDT"}]}),
+        orjson.dumps({**REPORT, "gaps_open": -1}),
         b'{"type": "command", "command": "stop", "command_id": "c1", "queue_id": "q1"}',
     ],
 )
