@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 
@@ -48,29 +49,81 @@ def agg_trade(symbol: str, n: int, futures: bool) -> dict[str, Any]:
     return event
 
 
-def kline(symbol: str, n: int, futures: bool, interval: str = "1m") -> dict[str, Any]:
-    now = _ms()
-    start = now - now % 60_000
+INTERVAL_MS = {
+    "1s": 1_000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
+    "1w": 604_800_000,
+}
+
+
+def kline_row(open_time: int, interval_ms: int) -> list[Any]:
+    """The REST kline row of a candle; the WS kline events of that candle carry the same."""
+    base = 60000 + (open_time // interval_ms) % 997
+    close_time = open_time + interval_ms - 1
+    return [
+        open_time,
+        f"{base}.10",
+        f"{base + 5}.00",
+        f"{base - 5}.00",
+        f"{base}.20",
+        "12.345",
+        close_time,
+        "740000.5",
+        42,
+        "6.1",
+        "370000.2",
+        "0",
+    ]
+
+
+def kline_event(symbol: str, interval: str, open_time: int, closed: bool) -> dict[str, Any]:
+    """A kline event of the candle opened at `open_time` (`x`: closed), values of kline_row."""
+    row = kline_row(open_time, INTERVAL_MS[interval])
     k = {
-        "t": start,
-        "T": start + 59_999,
+        "t": row[0],
+        "T": row[6],
         "s": symbol,
         "i": interval,
-        "f": n,
-        "L": n + 3,
-        "o": "60000.00",
-        "c": _price(n),
-        "h": "61000.00",
-        "l": "59000.00",
-        "v": "1.5",
-        "n": 4,
-        "x": n % 10 == 9,
-        "q": "90000.0",
-        "V": "0.7",
-        "Q": "42000.0",
+        "f": 100,
+        "L": 141,
+        "o": row[1],
+        "c": row[4],
+        "h": row[2],
+        "l": row[3],
+        "v": row[5],
+        "n": row[8],
+        "x": closed,
+        "q": row[7],
+        "V": row[9],
+        "Q": row[10],
         "B": "0",
     }
-    return {"e": "kline", "E": now, "s": symbol, "k": k}
+    return {"e": "kline", "E": _ms(), "s": symbol, "k": k}
+
+
+def kline_events(symbol: str, interval: str, previous: int | None) -> tuple[list[Any], int]:
+    """This tick's events of a kline stream: the previous candle's close when a new one has
+    opened since, then an update of the current one; and the current open time."""
+    step = INTERVAL_MS[interval]
+    now = _ms()
+    current = now - now % step
+    events = []
+    if previous is not None and previous < current:
+        events.append(kline_event(symbol, interval, previous, closed=True))
+    events.append(kline_event(symbol, interval, current, closed=False))
+    return events, current
 
 
 def ticker(symbol: str, n: int, futures: bool) -> dict[str, Any]:
@@ -133,11 +186,54 @@ def mark_price(symbol: str, n: int, futures: bool) -> dict[str, Any]:
 GENERATORS = {
     "trade": trade,
     "aggTrade": agg_trade,
-    "kline": kline,
     "ticker": ticker,
     "bookTicker": book_ticker,
     "markPrice": mark_price,
 }
+
+
+def historical_row(event: dict[str, Any]) -> dict[str, Any]:
+    """A trade event as `GET /api/v3/historicalTrades` answers it."""
+    quote = Decimal(event["p"]) * Decimal(event["q"])
+    return {
+        "id": event["t"],
+        "price": event["p"],
+        "qty": event["q"],
+        "quoteQty": format(quote, "f"),
+        "time": event["T"],
+        "isBuyerMaker": event["m"],
+        "isBestMatch": True,
+    }
+
+
+def agg_row(event: dict[str, Any]) -> dict[str, Any]:
+    """An aggTrade event as `GET .../aggTrades` answers it (no `e`, `E`, `s`, `nq`)."""
+    return {k: event[k] for k in ("a", "p", "q", "f", "l", "T", "m", "M") if k in event}
+
+
+@dataclass
+class LiveTape:
+    """What happened on the live trade streams, whoever listened: the WS fake records every
+    trade and aggTrade it makes (ids start at 1), the REST fake serves them by `fromId`."""
+
+    streams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def record(self, stream: str, event: dict[str, Any]) -> None:
+        self.streams.setdefault(stream, []).append(event)
+
+    def has(self, stream: str) -> bool:
+        return stream in self.streams
+
+    def events(self, stream: str, from_id: int | None, limit: int) -> list[dict[str, Any]]:
+        """Events with ids from `from_id` (the most recent ones without it)."""
+        events = self.streams.get(stream, [])
+        if from_id is None:
+            return events[-limit:]
+        first = max(from_id - 1, 0)
+        return events[first : first + limit]
+
+    def last_id(self, stream: str) -> int:
+        return len(self.streams.get(stream, []))
 
 
 def _levels(low: int, high: int) -> dict[str, str]:

@@ -16,25 +16,18 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-INTERVAL_MS = {
-    "1s": 1_000,
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-    "3d": 259_200_000,
-    "1w": 604_800_000,
-}
+from tests.fakes.binance_events import (
+    INTERVAL_MS,
+    LiveTape,
+    agg_row,
+    historical_row,
+    kline_row,
+)
+
+__all__ = ["FakeBinanceRest", "LiveTape", "TradeTape", "kline_row"]
+
 HOUR_MS = 3_600_000
-WEIGHTS = {"klines": 2, "aggTrades": 4, "depth": 250}
+WEIGHTS = {"klines": 2, "aggTrades": 4, "historicalTrades": 25, "depth": 250}
 
 
 @dataclass
@@ -60,6 +53,19 @@ class TradeTape:
         steps = max(0, -(-(ms - self.origin_ms) // self.gap_ms))
         return steps * self.per_ms
 
+    def trade_row(self, trade_id: int) -> dict[str, Any]:
+        """The historicalTrades row of trade `trade_id` (one trade per aggregate here)."""
+        agg = self.row(trade_id)
+        return {
+            "id": trade_id,
+            "price": agg["p"],
+            "qty": agg["q"],
+            "quoteQty": "1.0",
+            "time": agg["T"],
+            "isBuyerMaker": agg["m"],
+            "isBestMatch": True,
+        }
+
     def row(self, agg_id: int) -> dict[str, Any]:
         price = f"{60000 + (agg_id * 37) % 1000}.{agg_id % 100:02d}"
         return {
@@ -74,31 +80,15 @@ class TradeTape:
         }
 
 
-def kline_row(open_time: int, interval_ms: int) -> list[Any]:
-    base = 60000 + (open_time // interval_ms) % 997
-    close_time = open_time + interval_ms - 1
-    return [
-        open_time,
-        f"{base}.10",
-        f"{base + 5}.00",
-        f"{base - 5}.00",
-        f"{base}.20",
-        "12.345",
-        close_time,
-        "740000.5",
-        42,
-        "6.1",
-        "370000.2",
-        "0",
-    ]
-
-
 @dataclass
 class FakeBinanceRest:
     futures_agg_window_check: bool = True
     weight_limit: int = 6000
     weight_window_s: float = 60.0
     tape: TradeTape = field(default_factory=TradeTape)
+    live: LiveTape | None = None
+    """The live streams' trades (shared with the WS fake): served by id when a symbol has
+    them; other symbols are served from the synthetic `tape`."""
     depth_source: Callable[[str, int], dict[str, Any]] | None = None
     log: list[Logged] = field(default_factory=list)
     faults: list[tuple[int, float | None]] = field(default_factory=list)
@@ -166,21 +156,37 @@ class FakeBinanceRest:
                 return _json(self._klines(params, futures))
             if name == "aggTrades":
                 return _json(self._agg_trades(params, futures))
+            if name == "historicalTrades":
+                return _json(self._historical_trades(params))
             return _json(self._depth(params, futures))
         except BadRequest as error:
             return _json({"code": error.code, "msg": str(error)}, 400)
 
     def _klines(self, params: dict[str, str], futures: bool) -> list[list[Any]]:
+        """Candles that have opened by now: none from the future."""
         limit = _limit(params, 500, 1500 if futures else 1000)
         step = INTERVAL_MS[params["interval"]]
         start = int(params.get("startTime", self.tape.origin_ms))
-        end = int(params.get("endTime", start + step * limit))
+        end = min(int(params.get("endTime", start + step * limit)), int(time.time() * 1000))
         first = -(-start // step) * step
         last = min(end, first + step * (limit - 1))  # only the rows answered are built
         return [kline_row(t, step) for t in range(first, last + 1, step)]
 
+    def _historical_trades(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        limit = _limit(params, 500, 1000)
+        stream = f"{params['symbol'].lower()}@trade"
+        from_id = int(params["fromId"]) if "fromId" in params else None
+        if self.live is not None and self.live.has(stream):
+            return [historical_row(e) for e in self.live.events(stream, from_id, limit)]
+        if from_id is None:
+            raise BadRequest(-1100, "this fake serves synthetic trades by fromId only")
+        return [self.tape.trade_row(t) for t in range(from_id, from_id + limit)]
+
     def _agg_trades(self, params: dict[str, str], futures: bool) -> list[dict[str, Any]]:
         limit = _limit(params, 500, 1000)
+        stream = f"{params['symbol'].lower()}@aggTrade"
+        if self.live is not None and self.live.has(stream) and "fromId" in params:
+            return [agg_row(e) for e in self.live.events(stream, int(params["fromId"]), limit)]
         if "fromId" in params:
             first = int(params["fromId"])
             return [self.tape.row(a) for a in range(first, first + limit)]

@@ -3,7 +3,10 @@
 Raw `/ws/<stream>` and combined `/stream?streams=` connections; SUBSCRIBE, UNSUBSCRIBE and
 LIST_SUBSCRIPTIONS with the documented answers and errors; an incoming-message rate limit that
 drops the connection; pings with a payload and a disconnect when the pong does not echo it in
-time; `serverShutdown`; a connection lifetime; a stream-count limit. In futures mode streams
+time; `serverShutdown`; a connection lifetime; a stream-count limit; an outage (every connection
+dropped, new ones refused for a while) during which the market goes on. Trades and
+aggTrades are recorded on a LiveTape the REST fake serves by id; candles follow the clock
+and close when the next one opens. In futures mode streams
 are routed: /public (bookTicker, depth) and /market (the rest); any other path accepts
 SUBSCRIBE and then sends nothing. Counters let tests assert what happened.
 """
@@ -23,7 +26,7 @@ import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from tests.fakes.binance_events import GENERATORS, DepthMarket, kline
+from tests.fakes.binance_events import GENERATORS, DepthMarket, LiveTape, kline_events
 
 PUBLIC = ("bookTicker", "depth")
 
@@ -48,6 +51,12 @@ class FakeBinanceWs:
     shutdown_grace_s: float = 0.2
     tick_s: float = 0.01
     depth: DepthMarket = field(default_factory=DepthMarket)
+    tape: LiveTape = field(default_factory=LiveTape)
+    """Every trade and aggTrade made, for the REST fake to serve by id."""
+    live: set[str] = field(default_factory=set)
+    """Streams that trade: once subscribed, a stream goes on whoever listens (ids advance
+    while a client is away, so a reconnecting client sees a gap)."""
+    refusing: bool = False
     counters: Counter[str] = field(default_factory=Counter)
     control_log: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
@@ -60,6 +69,7 @@ class FakeBinanceWs:
     _server: Server | None = None
     _ticker: asyncio.Task[None] | None = None
     _seq: Counter[str] = field(default_factory=Counter)
+    _candles: dict[str, int] = field(default_factory=dict)
 
     async def start(self) -> str:
         self.depth.futures = self.futures
@@ -93,6 +103,16 @@ class FakeBinanceWs:
     def subscribed(self) -> set[str]:
         return {s for client in self.clients for s in client.streams}
 
+    async def outage(self, seconds: float) -> None:
+        """Drop every connection without a closing handshake and refuse new ones for
+        `seconds`, while the market goes on."""
+        self.refusing = True
+        self.count("outages")
+        for client in list(self.clients):
+            client.ws.transport.abort()
+        await asyncio.sleep(seconds)
+        self.refusing = False
+
     async def announce_shutdown(self) -> None:
         """Tell every client `serverShutdown`, then close them after a grace period."""
         self.count("shutdowns")
@@ -106,6 +126,10 @@ class FakeBinanceWs:
     # connection lifecycle
 
     async def _serve(self, ws: ServerConnection) -> None:
+        if self.refusing:
+            self.count("refused")
+            await ws.close(1013, "try again later")
+            return
         client = self._open(ws)
         if client is None:
             return
@@ -131,6 +155,7 @@ class FakeBinanceWs:
         self.paths.append(ws.request.path)
         client = Client(ws, *parse_path(ws.request.path))
         self.counters["max_streams"] = max(self.counters["max_streams"], len(client.streams))
+        self.live.update(client.streams)
         if len(client.streams) > self.stream_limit:
             self.count("stream_limit_closes")
             asyncio.get_running_loop().create_task(ws.close(1008, "too many streams"))
@@ -199,6 +224,7 @@ class FakeBinanceWs:
         if len(client.streams | set(params)) > self.stream_limit:
             return {"code": 2, "msg": "Invalid request: too many streams", "id": ident}
         client.streams.update(params)
+        self.live.update(params)
         self.count("subscribes")
         return {"result": None, "id": ident}
 
@@ -214,21 +240,27 @@ class FakeBinanceWs:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
-            for stream in [] if self.paused else sorted(self.subscribed()):
-                event = self._event(stream)
-                if event is not None:
+            for stream in [] if self.paused else sorted(self.live):
+                for event in self._events(stream):
                     await self._broadcast(stream, event)
 
-    def _event(self, stream: str) -> dict[str, Any] | None:
+    def _events(self, stream: str) -> list[dict[str, Any]]:
+        """What `stream` sends this tick (a lost depth diff is made but not sent)."""
         symbol, kind = stream.split("@", 1)
         if kind.startswith("depth"):
             event = self.depth.diff(symbol.upper())
-            return None if self.depth.take_drop(symbol.upper()) else event
-        self._seq[stream] += 1
+            return [] if self.depth.take_drop(symbol.upper()) else [event]
         name, _, interval = kind.partition("_")
         if name == "kline":
-            return kline(symbol.upper(), self._seq[stream], self.futures, interval)
-        return GENERATORS[name](symbol.upper(), self._seq[stream], self.futures)
+            events, self._candles[stream] = kline_events(
+                symbol.upper(), interval, self._candles.get(stream)
+            )
+            return events
+        self._seq[stream] += 1
+        event = GENERATORS[name](symbol.upper(), self._seq[stream], self.futures)
+        if name in ("trade", "aggTrade"):
+            self.tape.record(stream, event)
+        return [event]
 
     async def _broadcast(self, stream: str, event: dict[str, Any]) -> None:
         for client in list(self.clients):

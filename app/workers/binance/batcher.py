@@ -37,3 +37,11 @@ class Batcher:
             self.written += len(batch)
             self.stats.observe_each(batch)
             self.ctx.progress(self.written, iso_ms(batch[-1]["event_time"]))
+
+    async def send_now(self, records: list[Any]) -> None:
+        """Records from elsewhere (a backfill): sent at once and counted as written, but
+        older than the stream's, so the last loaded time stays where the stream put it."""
+        async with self._lock:
+            await self.ctx.sink.send(records)
+            self.written += len(records)
+            self.ctx.progress(self.written)

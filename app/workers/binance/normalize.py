@@ -77,6 +77,23 @@ def trade(exchange: str, data: dict[str, Any], now: int) -> Trade:
     }
 
 
+def historical_trade(exchange: str, symbol: str, row: dict[str, Any], now: int) -> Trade:
+    """A REST historicalTrades row (`id,price,qty,time,isBuyerMaker`): the same record as
+    the WS trade event of that id (its Kafka key and document id)."""
+    return {
+        "id": trade_id(exchange, symbol, row["id"]),
+        "kind": "trade",
+        "exchange": exchange,
+        "symbol": symbol,
+        "event_time": row["time"],
+        "received_time": now,
+        "trade_id": str(row["id"]),
+        "price": row["price"],
+        "quantity": row["qty"],
+        "buyer_is_maker": row["isBuyerMaker"],
+    }
+
+
 def ws_agg_trade(exchange: str, data: dict[str, Any], now: int) -> Trade:
     return agg_trade(exchange, data["s"], data, now)
 

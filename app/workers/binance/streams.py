@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from app.workers.base import JobContext
+from app.workers.binance.backfill import Backfiller
 from app.workers.binance.batcher import Batcher
 from app.workers.binance.connection import StreamConnection, StreamHandler
 from app.workers.binance.market import Market
+from app.workers.binance.rest_client import RestClient
+from app.workers.binance.sequence import SEQUENCES, sequence_for
 from app.workers.binance.settings import BinanceTuning
 from app.workers.binance.stream_names import (
     normalizer_for,
@@ -16,6 +20,7 @@ from app.workers.binance.stream_names import (
     stream_suffix,
     streams_for,
 )
+from app.workers.gaps import GapBook
 from app.workers.live_stats import LiveStats
 
 STATS_INTERVAL_SECONDS = 1.0
@@ -72,13 +77,39 @@ async def run_streams(ctx: JobContext, market: Market, tuning: BinanceTuning) ->
             await _run_all(ctx, connections_for(ctx, market, tuning, books, batcher), stats)
         finally:
             await books.aclose()
+    elif suffix.split("_", 1)[0] in SEQUENCES:
+        await _run_with_backfill(ctx, market, tuning, batcher, suffix)
     else:
         handler = NormalizingHandler(market.exchange, suffix, batcher)
         await _run_all(ctx, connections_for(ctx, market, tuning, handler, batcher), stats)
 
 
-async def _run_all(ctx: JobContext, connections: list[StreamConnection], stats: LiveStats) -> None:
+async def _run_with_backfill(
+    ctx: JobContext, market: Market, tuning: BinanceTuning, batcher: Batcher, suffix: str
+) -> None:
+    """Ordered streams: gaps are found per stream and backfilled over REST meanwhile."""
+    client = RestClient(market.rest_url, tuning, ctx)
+    book = GapBook(ctx.report_gaps)
+    backfiller = Backfiller(market, client, book, batcher, tuning)
+    handler = sequence_for(market.exchange, suffix, batcher, book, backfiller.submit)
+    assert handler is not None
+    ctx.report_gaps(book.summary())  # none yet: the job is seen to watch for them
+    connections = connections_for(ctx, market, tuning, handler, batcher)
+    try:
+        await _run_all(ctx, connections, batcher.stats, backfiller.run())
+    finally:
+        await client.aclose()
+
+
+async def _run_all(
+    ctx: JobContext,
+    connections: list[StreamConnection],
+    stats: LiveStats,
+    *helpers: Coroutine[Any, Any, None],
+) -> None:
     async with asyncio.TaskGroup() as group:
+        for helper in helpers:
+            group.create_task(helper)
         for connection in connections:
             group.create_task(connection.run())
         group.create_task(_report_stats(ctx, stats))
