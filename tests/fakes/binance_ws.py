@@ -57,6 +57,8 @@ class FakeBinanceWs:
     """Streams that trade: once subscribed, a stream goes on whoever listens (ids advance
     while a client is away, so a reconnecting client sees a gap)."""
     refusing: bool = False
+    accept_delay_s: float = 0.0
+    """How long a new connection waits before its streams flow (the exchange's latency)."""
     counters: Counter[str] = field(default_factory=Counter)
     control_log: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
@@ -116,11 +118,12 @@ class FakeBinanceWs:
     async def announce_shutdown(self) -> None:
         """Tell every client `serverShutdown`, then close them after a grace period."""
         self.count("shutdowns")
-        for client in list(self.clients):
+        told = list(self.clients)
+        for client in told:
             event = {"e": "serverShutdown", "E": time.time_ns() // 1_000_000}
             await self._send(client, "!serverShutdown", event)
         await asyncio.sleep(self.shutdown_grace_s)
-        for client in list(self.clients):
+        for client in told:  # this server's clients: new connections go to another
             await client.ws.close(1001, "server shutdown")
 
     # connection lifecycle
@@ -133,6 +136,7 @@ class FakeBinanceWs:
         client = self._open(ws)
         if client is None:
             return
+        await asyncio.sleep(self.accept_delay_s)
         self.clients.append(client)
         self.count("connections")
         self.connected.set()

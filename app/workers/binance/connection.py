@@ -1,35 +1,29 @@
-"""One combined-stream WebSocket, kept alive: paced subscribes, silence watch, rotation.
+"""One combined-stream connection, kept alive: paced subscribes, silence watch, rotation.
 
-It reconnects at once on `serverShutdown` and before the 24 h lifetime, and with capped,
-jittered backoff (stamina) after failures, never giving up while the job runs.
+Planned reconnects make before they break: before the 24 h lifetime
+(`BINANCE_CONNECTION_LIFETIME_S`) and on `serverShutdown`, a new session is opened and
+subscribed while the old one still delivers, and each stream moves to the new session once
+its events continue the old one's (app/workers/binance/handover.py); the old session is
+closed when every stream has moved, when it ends, or after `BINANCE_ROTATION_OVERLAP_S`.
+Failures reconnect with capped, jittered backoff (stamina), never giving up while the job
+runs; what they miss is a gap the handler finds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Protocol
-
-import orjson
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
 
 from app.retries import retrying
 from app.workers.base import JobContext
 from app.workers.binance.batcher import Batcher
-from app.workers.binance.errors import BinanceError, StreamProtocolError, StreamSilent
+from app.workers.binance.errors import BinanceError, StreamSilent
+from app.workers.binance.handover import Handover, StreamHandler
+from app.workers.binance.session import Route, Session, open_session
 from app.workers.binance.settings import BinanceTuning
-from app.workers.binance.stopping import cancel_and_wait
-from app.workers.records import now_ms
+from app.workers.moex.backoff import Backoff
 
-SHUTDOWN = "!serverShutdown"
-
-
-class StreamHandler(Protocol):
-    def on_connect(self, streams: list[str]) -> None:
-        """A new session: whatever depended on continuity (order books) must resync."""
-
-    def __call__(self, stream: str, data: dict[str, Any], now: int) -> None: ...
+OVERLAP_POLL_S = 0.02
 
 
 class StreamConnection:
@@ -49,14 +43,12 @@ class StreamConnection:
         self.number = 1
         """This connection's number among the job's, as monitors list those online."""
         self.sessions = 0
+        self.rotations = 0
         self.failures = 0
         """Failed attempts since the last connection that opened (reported as `attempt`)."""
-        self._seen: set[str] = set()
-        self._silent_since: dict[str, float] = {}
-        self._ended: BinanceError | None = None
 
     async def run(self) -> None:
-        """Sessions forever: a clean end reconnects at once, a failure after backoff."""
+        """Connections forever: a failure reconnects after backoff."""
         t = self.tuning
         while True:
             async for attempt in retrying(
@@ -70,11 +62,11 @@ class StreamConnection:
             ):
                 with attempt:
                     try:
-                        await self._session()
+                        await self._connected()
                     except BinanceError as error:
                         self.failures += 1
-                        wait = attempt.next_wait
-                        self.ctx.retrying(self.key, self.failures, error.message, wait)
+                        self.ctx.warn(f"stream connection to {self.base_url} failed: {error}")
+                        self.ctx.retrying(self.key, self.failures, error.message, attempt.next_wait)
                         raise
 
     @property
@@ -86,95 +78,121 @@ class StreamConnection:
         initial = self.streams[: self.tuning.url_streams_max]
         return f"{self.base_url}/stream?streams={'/'.join(initial)}"
 
-    async def _session(self) -> None:
-        self._ended = None
+    async def _connected(self) -> None:
+        """A fresh session, then each successor taking over, until one fails."""
+        session = await self._open(route=None)
+        self.handler.on_connect(self.streams)
+        self.batcher.stats.online.add(self.number)
         try:
-            async with connect(
-                self.url(),
-                ping_interval=None,
-                max_queue=4096,
-                open_timeout=self.tuning.request_timeout_s,
-                close_timeout=1,
-            ) as ws:
-                await self._serve(ws)
-        except (OSError, TimeoutError, websockets.WebSocketException) as error:
-            self.ctx.warn(f"stream connection to {self.base_url} failed: {error!r}")
-            raise BinanceError(f"stream connection failed: {error!r}") from error
-        if self._ended:
-            raise self._ended
+            while True:
+                await self._serve(session)
+                session = await self._rotate(session)
+        finally:
+            self.batcher.stats.online.discard(self.number)
+            await session.close()
+            await self.batcher.flush()
 
-    async def _serve(self, ws: ClientConnection) -> None:
+    async def _open(self, route: Route | None) -> Session:
+        session = await open_session(self.url(), self.handler, self.batcher, self.tuning, route)
+        split = self.tuning.url_streams_max
+        session.start(self.streams[:split], self.streams[split:], self.tuning, self.pace_per_s)
         self.sessions += 1
         self.failures = 0
         self.ctx.recovered(self.key)
-        self.handler.on_connect(self.streams)
-        self.batcher.stats.online.add(self.number)
-        now = time.monotonic()
-        self._silent_since = dict.fromkeys(self.streams[: self.tuning.url_streams_max], now)
-        helpers = [
-            asyncio.create_task(self._subscribe_rest(ws)),
-            asyncio.create_task(self._watch(ws)),
-        ]
-        try:
-            await self._receive(ws)
-        finally:
-            self.batcher.stats.online.discard(self.number)
-            for task in helpers:
-                await cancel_and_wait(task)
-            await self.batcher.flush()
+        return session
 
-    async def _subscribe_rest(self, ws: ClientConnection) -> None:
-        """SUBSCRIBE what did not fit in the URL, paced under the incoming-message limit."""
-        rest = self.streams[self.tuning.url_streams_max :]
-        chunk = self.tuning.subscribe_chunk
-        for number, first in enumerate(range(0, len(rest), chunk), start=1):
-            await asyncio.sleep(1 / self.pace_per_s)
-            params = rest[first : first + chunk]
-            await ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": params, "id": number}))
-            self._silent_since.update(dict.fromkeys(params, time.monotonic()))
-
-    async def _receive(self, ws: ClientConnection) -> None:
-        seen, handler, batcher = self._seen, self.handler, self.batcher
-        async for raw in ws:
-            message = orjson.loads(raw)
-            stream = message.get("stream")
-            if stream is None:
-                self._control(message)
-            elif stream == SHUTDOWN:
-                self.ctx.warn(f"serverShutdown on {self.base_url}: reconnecting")
-                return
-            else:
-                seen.add(stream)
-                handler(stream, message["data"], now_ms())
-                if batcher.full:
-                    await batcher.flush()
-
-    def _control(self, message: dict[str, Any]) -> None:
-        if "code" in message:
-            self._ended = StreamProtocolError(f"Binance refused a control message: {message}")
-            raise self._ended
-
-    async def _watch(self, ws: ClientConnection) -> None:
-        """Every tick: flush, rotate before the lifetime ends, close on a silent stream."""
+    async def _serve(self, session: Session) -> None:
+        """Watch the live session every tick: flush, notice its end, a silent stream, a
+        serverShutdown or the lifetime (then return: time to rotate)."""
         t = self.tuning
         opened = time.monotonic()
         while True:
-            await asyncio.sleep(t.watchdog_interval_s)
+            await asyncio.wait({session.reader}, timeout=t.watchdog_interval_s)
             await self.batcher.flush()
+            if session.reader.done():
+                raise _ended(session)
             now = time.monotonic()
+            if session.shutdown.is_set():
+                self.ctx.warn(f"serverShutdown on {self.base_url}: switching connections")
+                return
             if now - opened >= t.connection_lifetime_s:
                 self.ctx.warn(f"rotating {self.base_url} connection before its lifetime ends")
-                break
-            if silent := self._silent_streams(now):
-                self._ended = StreamSilent(f"no data for {t.silence_timeout_s:g} s on {silent}")
-                self.ctx.warn(f"{self._ended.message}: reconnecting")
-                break
-        await ws.close()
+                return
+            if silent := _silent(session, now, t.silence_timeout_s):
+                raise StreamSilent(f"no data for {t.silence_timeout_s:g} s on {silent}")
 
-    def _silent_streams(self, now: float) -> list[str]:
-        for stream in self._seen:
-            if stream in self._silent_since:
-                self._silent_since[stream] = now
-        self._seen.clear()
-        limit = self.tuning.silence_timeout_s
-        return [s for s, since in self._silent_since.items() if now - since >= limit]
+    async def _rotate(self, old: Session) -> Session:
+        """Open a successor while `old` still delivers and hand the streams over. A
+        successor that fails first is dropped and tried again while `old` serves on."""
+        backoff = Backoff(self.tuning.reconnect_initial_s, self.tuning.reconnect_max_s)
+        while True:
+            handover = Handover(self.handler, self.streams)
+            old.route = handover.from_old
+            new = await self._successor(old, handover, backoff)
+            if await self._overlap(old, new, handover):
+                break
+            old.route = None
+            await new.close()
+            self.ctx.warn(f"the next connection failed ({_ended(new)}); keeping this one")
+            await self._wait_or_end(old, backoff)
+        await old.close()
+        handover.finish()
+        new.route = None
+        self.rotations += 1
+        await self.batcher.flush()
+        return new
+
+    async def _successor(self, old: Session, handover: Handover, backoff: Backoff) -> Session:
+        """The new session; while it cannot be opened the old one serves on."""
+        while True:
+            try:
+                return await self._open(route=handover.from_new)
+            except BinanceError as error:
+                self.ctx.warn(f"could not open the next connection ({error}); keeping this one")
+                await self._wait_or_end(old, backoff)
+
+    async def _wait_or_end(self, old: Session, backoff: Backoff) -> None:
+        """Back off while `old` serves; if it ends meanwhile, this connection failed."""
+        await asyncio.wait({old.reader}, timeout=backoff.next_delay())
+        if old.reader.done():
+            raise _ended(old)
+
+    async def _overlap(self, old: Session, new: Session, handover: Handover) -> bool:
+        """False when the successor failed while `old` serves on; else True once every
+        stream moved, `old` ended or the overlap is over."""
+        deadline = time.monotonic() + self.tuning.rotation_overlap_s
+        while not handover.complete and not old.reader.done():
+            if new.reader.done():
+                return False
+            if time.monotonic() >= deadline:
+                self.ctx.warn(f"streams still moving after the overlap: {_left(handover)}")
+                return True
+            await asyncio.sleep(OVERLAP_POLL_S)
+            handover.retry()
+        return True
+
+
+def _silent(session: Session, now: float, limit: float) -> list[str]:
+    """Subscribed streams not heard from for `limit` seconds."""
+    heard = session.heard
+    for stream in session.seen:
+        if stream in heard:
+            heard[stream] = now
+    session.seen.clear()
+    return [stream for stream, since in heard.items() if now - since >= limit]
+
+
+def _ended(session: Session) -> BinanceError:
+    """Why a session's reader ended, as the error that makes us reconnect; anything else
+    it raised is a bug and is raised as it is."""
+    failure = session.failure()
+    if failure is None:
+        return BinanceError("the server closed the stream connection")
+    if isinstance(failure, BinanceError):
+        return failure
+    raise failure
+
+
+def _left(handover: Handover) -> str:
+    left = sorted(handover.streams - handover.moved)
+    return ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")

@@ -49,6 +49,8 @@ class LocalBook:
                 if event["u"] < self.last_id:
                     return Verdict.SKIP
                 return Verdict.APPLY if event["U"] <= self.last_id else Verdict.GAP
+            if event["u"] <= self.last_id:
+                return Verdict.SKIP  # seen already (two connections overlapping)
             return Verdict.APPLY if event["pu"] == self.previous_u else Verdict.GAP
         if event["u"] <= self.last_id:
             return Verdict.SKIP
@@ -67,7 +69,7 @@ class LocalBook:
 
 def _update(side: dict[str, str], levels: list[list[str]]) -> None:
     for price, quantity in levels:
-        if float(quantity) == 0:
+        if not quantity.strip("0."):  # "0.00000000": exactly zero, no float on the way
             side.pop(price, None)
         else:
             side[price] = quantity
@@ -90,6 +92,13 @@ class DepthBooks:
         """A new connection missed diffs: every book it carries starts over."""
         for stream in streams:
             self.resync(stream.split("@", 1)[0].upper())
+
+    def continues(self, stream: str, data: Event) -> bool:
+        """A successor's diff continues a synced book when the book would apply or skip it."""
+        book = self.books.get(data["s"])
+        if book is None or not book.synced:
+            return True
+        return book.judge(data) is not Verdict.GAP
 
     def __call__(self, stream: str, data: Event, now: int) -> None:
         book = self.books.get(data["s"])

@@ -34,6 +34,11 @@ class BinanceTuning(BaseSettings):
     subscribe_chunk: int = Field(default=50, ge=1)
     messages_per_second: float | None = Field(default=None, gt=0)
     connection_lifetime_s: float = Field(default=23.5 * 3600, gt=0)
+    rotation_overlap_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long two sessions may overlap while streams move to the new one",
+    )
     silence_timeout_s: float = Field(default=120.0, gt=0)
     watchdog_interval_s: float = Field(default=1.0, gt=0)
     reconnect_initial_s: float = Field(default=0.5, gt=0)

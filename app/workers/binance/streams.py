@@ -9,7 +9,8 @@ from typing import Any
 from app.workers.base import JobContext
 from app.workers.binance.backfill import Backfiller
 from app.workers.binance.batcher import Batcher
-from app.workers.binance.connection import StreamConnection, StreamHandler
+from app.workers.binance.connection import StreamConnection
+from app.workers.binance.handover import StreamHandler
 from app.workers.binance.market import Market
 from app.workers.binance.rest_client import RestClient
 from app.workers.binance.sequence import SEQUENCES, sequence_for
@@ -41,6 +42,10 @@ class NormalizingHandler:
 
     def __call__(self, stream: str, data: dict[str, Any], now: int) -> None:
         self.batcher.pending.append(self.normalize(self.exchange, data, now))
+
+    def continues(self, stream: str, data: dict[str, Any]) -> bool:
+        """Unordered streams (tickers): any event continues; the latest one counts."""
+        return True
 
 
 def connections_for(

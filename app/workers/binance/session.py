@@ -1,0 +1,126 @@
+"""One WebSocket of a combined-stream connection: opened, subscribed (paced), read.
+
+A session hands each event to the stream handler, or, while two sessions overlap during a
+rotation, to the `Handover` that decides which of the two an event counts from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from app.workers.binance.batcher import Batcher
+from app.workers.binance.errors import BinanceError, StreamProtocolError
+from app.workers.binance.handover import StreamHandler
+from app.workers.binance.settings import BinanceTuning
+from app.workers.binance.stopping import cancel_and_wait
+from app.workers.records import now_ms
+
+SHUTDOWN = "!serverShutdown"
+Route = Callable[[str, dict[str, Any]], None]
+
+
+class Session:
+    """Reads until the socket closes; `shutdown` is set when Binance announces one."""
+
+    def __init__(
+        self, ws: ClientConnection, handler: StreamHandler, batcher: Batcher, route: Route | None
+    ) -> None:
+        self.ws, self.handler, self.batcher = ws, handler, batcher
+        self.route = route
+        """None: every event goes to the handler; else to this (during a handover)."""
+        self.seen: set[str] = set()
+        """Streams heard from since the silence watch last looked."""
+        self.heard: dict[str, float] = {}
+        """When each subscribed stream was last heard from (or subscribed), monotonic."""
+        self.shutdown = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def reader(self) -> asyncio.Task[None]:
+        return self.tasks[0]
+
+    def start(
+        self, initial: list[str], extra: list[str], tuning: BinanceTuning, pace_per_s: float
+    ) -> None:
+        """Read, and SUBSCRIBE `extra` (the streams the URL did not name)."""
+        self.heard = dict.fromkeys(initial, time.monotonic())
+        self.tasks = [
+            asyncio.create_task(self._read()),
+            asyncio.create_task(self._subscribe(extra, tuning.subscribe_chunk, pace_per_s)),
+        ]
+
+    async def close(self) -> None:
+        """Stop reading and subscribing, close the socket. A task that already failed was
+        seen by the watch (`failure`), so its error is not raised again here."""
+        for task in self.tasks:
+            if not task.done():
+                await cancel_and_wait(task)
+            elif not task.cancelled():
+                task.exception()
+        await self.ws.close()
+
+    def failure(self) -> BaseException | None:
+        """Why the reader ended (None while it runs or when the server closed cleanly)."""
+        reader = self.reader
+        return reader.exception() if reader.done() and not reader.cancelled() else None
+
+    async def _subscribe(self, streams: list[str], chunk: int, pace_per_s: float) -> None:
+        """SUBSCRIBE what did not fit in the URL, paced under the incoming-message limit."""
+        for number, first in enumerate(range(0, len(streams), chunk), start=1):
+            await asyncio.sleep(1 / pace_per_s)
+            params = streams[first : first + chunk]
+            await self.ws.send(
+                orjson.dumps({"method": "SUBSCRIBE", "params": params, "id": number})
+            )
+
+    async def _read(self) -> None:
+        seen, handler, batcher = self.seen, self.handler, self.batcher
+        try:
+            async for raw in self.ws:
+                message = orjson.loads(raw)
+                stream = message.get("stream")
+                if stream is None:
+                    _control(message)
+                elif stream == SHUTDOWN:
+                    self.shutdown.set()
+                else:
+                    seen.add(stream)
+                    if self.route is None:
+                        handler(stream, message["data"], now_ms())
+                    else:
+                        self.route(stream, message["data"])
+                    if batcher.full:
+                        await batcher.flush()
+        except (OSError, websockets.WebSocketException) as error:
+            raise BinanceError(f"stream connection failed: {error!r}") from error
+        except orjson.JSONDecodeError as error:
+            raise StreamProtocolError(f"Binance sent a frame that is not JSON: {error}") from error
+
+
+def _control(message: dict[str, Any]) -> None:
+    if "code" in message:
+        raise StreamProtocolError(f"Binance refused a control message: {message}")
+
+
+async def open_session(
+    url: str, handler: StreamHandler, batcher: Batcher, tuning: BinanceTuning, route: Route | None
+) -> Session:
+    """Connect (bounded by the request timeout); our errors for every way it can fail."""
+    try:
+        ws = await connect(
+            url,
+            ping_interval=None,
+            max_queue=4096,
+            open_timeout=tuning.request_timeout_s,
+            close_timeout=1,
+        )
+    except (OSError, TimeoutError, websockets.WebSocketException) as error:
+        raise BinanceError(f"stream connection failed: {error!r}") from error
+    return Session(ws, handler, batcher, route)
