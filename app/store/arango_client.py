@@ -12,10 +12,11 @@ errors, python-arango's ConnectionAbortedError).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from arango.client import ArangoClient
+from arango.client import ArangoClient, default_serializer
 from arango.collection import StandardCollection
 from arango.database import StandardDatabase
 from arango.exceptions import (
@@ -52,14 +53,17 @@ class OneAttemptHTTPClient(DefaultHTTPClient):
         return session
 
 
-def arango_client(url: str, timeout_seconds: float) -> ArangoClient:
+def arango_client(
+    url: str, timeout_seconds: float, serializer: Callable[[Any], str] = default_serializer
+) -> ArangoClient:
     """A client for ARANGO_URL (comma-separated coordinators) making one attempt per host
-    and call, each bounded by `timeout_seconds`."""
+    and call, each bounded by `timeout_seconds`; `serializer` writes request bodies."""
     hosts = [host.strip() for host in url.split(",") if host.strip()]
     return ArangoClient(
         hosts=hosts,
         resolver_max_tries=len(hosts),
         http_client=OneAttemptHTTPClient(request_timeout=timeout_seconds),
+        serializer=serializer,
     )
 
 

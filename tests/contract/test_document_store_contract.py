@@ -4,12 +4,14 @@ in every run, and a real ArangoDB too when ARANGO_URL is set."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.errors import InvalidInput
+from app.workers.connector.decoding import decode
 from app.workers.connector.documents import DocumentStore, document_key, to_document
 from app.workers.connector.sqlite_documents import SqliteDocumentStore
 from tests.fakes.arango_http import FakeArango
@@ -119,3 +121,28 @@ def test_record_ids_become_valid_one_to_one_keys() -> None:
     assert document_key("50%") != document_key("50%25")
     with pytest.raises(InvalidInput):
         to_document({"price": "1"})
+
+
+async def test_prices_and_quantities_come_back_exactly(store: DocumentStore) -> None:
+    """Decimal strings are kept as they are; numbers in a record keep their digits (to 15
+    significant ones on ArangoDB, which stores doubles, every one on SQLite)."""
+    raw = (
+        b'{"id": "binance:BTCUSDT:trade:7", "price": "43000.12345678", "quantity": "0.00000001",'
+        b' "limit": 43000.12345678, "tick": 0.00000001, "trades": 12}'
+    )
+    (document,) = decode([raw]).documents
+    assert await store.upsert("trades_x", [document]) == 1
+    stored = (await store.get_many("trades_x", [document["_key"]]))[document["_key"]]
+    assert (stored["price"], stored["quantity"]) == ("43000.12345678", "0.00000001")
+    assert Decimal(str(stored["limit"])) == Decimal("43000.12345678")
+    assert Decimal(str(stored["tick"])) == Decimal("0.00000001")
+    assert stored["trades"] == 12 and isinstance(stored["trades"], int)
+
+
+async def test_sqlite_keeps_every_digit_of_a_number(tmp_path: Path) -> None:
+    store = SqliteDocumentStore(tmp_path / "docs.db")
+    (document,) = decode([b'{"id": "a", "v": 0.12345678901234567890123}']).documents
+    await store.upsert("exact", [document])
+    stored = await store.get_many("exact", [document["_key"]])
+    await store.close()
+    assert stored[document["_key"]]["v"] == Decimal("0.12345678901234567890123")

@@ -16,6 +16,18 @@ def _price(n: int) -> str:
     return f"{60000 + (n * 37) % 1000}.{n % 100:02d}"
 
 
+EXACT = ("43000.12345678", "0.00000001", "0.010")
+"""Trade prices and quantities that a binary float would not keep (every third trade)."""
+
+
+def _price_of_trade(n: int) -> str:
+    return EXACT[0] if n % 3 == 1 else _price(n)
+
+
+def _quantity(n: int, usual: str) -> str:
+    return EXACT[1] if n % 3 == 1 else usual
+
+
 def trade(symbol: str, n: int, futures: bool) -> dict[str, Any]:
     now = _ms()
     return {
@@ -23,8 +35,8 @@ def trade(symbol: str, n: int, futures: bool) -> dict[str, Any]:
         "E": now,
         "s": symbol,
         "t": n,
-        "p": _price(n),
-        "q": "0.010",
+        "p": _price_of_trade(n),
+        "q": _quantity(n, "0.010"),
         "T": now,
         "m": n % 2 == 0,
         "M": True,
@@ -38,8 +50,8 @@ def agg_trade(symbol: str, n: int, futures: bool) -> dict[str, Any]:
         "E": now,
         "s": symbol,
         "a": n,
-        "p": _price(n),
-        "q": "0.020",
+        "p": _price_of_trade(n),
+        "q": _quantity(n, "0.020"),
         "f": 2 * n,
         "l": 2 * n + 1,
         "T": now,

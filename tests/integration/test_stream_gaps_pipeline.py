@@ -64,6 +64,15 @@ def trade_ids(rows: dict[str, dict[str, Any]]) -> list[int]:
     return sorted(int(row["trade_id"]) for row in rows.values())
 
 
+def assert_exact(rows: dict[str, dict[str, Any]], ws: FakeBinanceWs) -> None:
+    """Every price and quantity in the collection is the exchange's, digit for digit
+    (streamed or backfilled; `0.00000001` and `43000.12345678` among them)."""
+    sent = {e["t"]: (e["p"], e["q"]) for e in ws.tape.streams["btcusdt@trade"]}
+    stored = {int(r["trade_id"]): (r["price"], r["quantity"]) for r in rows.values()}
+    assert stored == {t: sent[t] for t in stored}
+    assert ("43000.12345678", "0.00000001") in stored.values()
+
+
 def complete(ids: list[int]) -> bool:
     return bool(ids) and ids == list(range(ids[0], ids[-1] + 1))
 
@@ -103,8 +112,10 @@ async def test_a_dropped_stream_lands_every_trade_id_once(
     assert await asyncio.wait_for(loading, 10) == 0
     assert await asyncio.wait_for(copying, 10) == 0
 
-    ids = trade_ids(table_rows(db, "trades"))
+    rows = table_rows(db, "trades")
+    ids = trade_ids(rows)
     assert complete(ids), "every id from the first to the last, in the collection"
+    assert_exact(rows, ws)
     written = await read_topic(topics.bootstrap, topics.records, lambda m: len(m) >= len(ids))
     repeats = [n for n, times in Counter(r.value["trade_id"] for r in written).items() if times > 1]
     assert repeats == [], "the loader wrote no record twice"

@@ -23,7 +23,12 @@ from arango.exceptions import ArangoError, ArangoServerError
 from app.config import StoreSettings
 from app.errors import StoreUnavailable
 from app.store.arango_client import arango_client, arango_errors, database, ensure_collections
-from app.workers.connector.documents import Document, unique_by_key, valid_collection
+from app.workers.connector.documents import (
+    Document,
+    document_json,
+    unique_by_key,
+    valid_collection,
+)
 
 T = TypeVar("T")
 COLLECTION_NOT_FOUND = 1203
@@ -32,7 +37,9 @@ COLLECTION_NOT_FOUND = 1203
 class ArangoDocumentStore:
     def __init__(self, settings: StoreSettings, timeout_seconds: float = 30.0) -> None:
         self._settings = settings
-        self._client = arango_client(settings.arango_url or "", timeout_seconds)
+        self._client = arango_client(
+            settings.arango_url or "", timeout_seconds, serializer=_document_text
+        )
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="arango-documents")
         self._db: StandardDatabase | None = None
         self._ready: set[str] = set()
@@ -88,6 +95,12 @@ class ArangoDocumentStore:
                 return {}
             raise
         return {d["_key"]: {k: v for k, v in d.items() if k not in ("_id", "_rev")} for d in found}
+
+
+def _document_text(body: Any) -> str:
+    """python-arango's request bodies, Decimals included, as ArangoDB reads them (as
+    doubles: exact to 15 significant digits, which is why prices travel as strings)."""
+    return document_json(body).decode()
 
 
 def _guarded(action: str, work: Callable[[], T]) -> T:

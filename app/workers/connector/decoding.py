@@ -1,4 +1,6 @@
-"""Kafka records -> documents: JSON objects with a string `id`; anything else is skipped."""
+"""Kafka records -> documents: JSON objects with a string `id`; anything else is skipped.
+
+Numbers keep their exact digits (Decimal, not float): see `parse_record`."""
 
 from __future__ import annotations
 
@@ -7,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+import msgspec
 
 from app.errors import InvalidInput
-from app.workers.connector.documents import Document, to_document
+from app.workers.connector.documents import Document, parse_record, to_document
 
 
 @dataclass
@@ -35,9 +37,9 @@ def decode(values: Iterable[bytes | None]) -> Decoded:
 
 def _document(value: bytes | None) -> Document | None:
     try:
-        record: Any = orjson.loads(value) if value is not None else None
+        record: Any = parse_record(value) if value is not None else None
         return to_document(record) if isinstance(record, dict) else None
-    except (orjson.JSONDecodeError, InvalidInput):
+    except (msgspec.DecodeError, InvalidInput):
         return None
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote
+
+import msgspec
 
 from app.errors import InvalidInput
 from app.store.keys import KEY_PUNCTUATION, MAX_KEY_BYTES
@@ -20,6 +23,20 @@ KEY_SAFE = KEY_PUNCTUATION.replace("%", "")
 """Kept as they are; `%` is left out so it escapes, which keeps the encoding one-to-one."""
 HASHED_PREFIX = 185
 Document = dict[str, Any]
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
+def parse_record(raw: bytes) -> Any:
+    """A Kafka record's JSON with every non-integer number as a Decimal of its exact
+    digits: a value never passes through a binary float on its way to the store."""
+    return _DECODER.decode(raw)
+
+
+def document_json(document: Any) -> bytes:
+    """A document as JSON; Decimals written back as the numbers they were (`0.1` stays
+    `0.1`, `0.00000001` becomes `1E-8`, the same value)."""
+    return _ENCODER.encode(document)
 
 
 class DocumentStore(Protocol):

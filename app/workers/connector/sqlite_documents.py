@@ -19,7 +19,13 @@ import orjson
 
 from app.errors import StoreUnavailable
 from app.store.sqlite import connect
-from app.workers.connector.documents import Document, unique_by_key, valid_collection
+from app.workers.connector.documents import (
+    Document,
+    document_json,
+    parse_record,
+    unique_by_key,
+    valid_collection,
+)
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10_000
@@ -100,7 +106,7 @@ def _write(db: sqlite3.Connection, table: str, documents: list[Document]) -> int
     ).fetchone()[0]
     db.executemany(
         f"INSERT OR REPLACE INTO {table} (key, doc) VALUES (?, ?)",
-        [(d["_key"], orjson.dumps(d)) for d in documents],
+        [(d["_key"], document_json(d)) for d in documents],
     )
     return len(keys) - int(existing)
 
@@ -122,4 +128,4 @@ def _get_many(db: sqlite3.Connection, table: str, keys: list[str]) -> dict[str, 
         if "no such table" in str(error):
             return {}
         raise
-    return {key: orjson.loads(doc) for key, doc in rows}
+    return {key: parse_record(doc) for key, doc in rows}
