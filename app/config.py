@@ -94,6 +94,7 @@ class ExchangeSettings(BaseSettings):
     binance_ws_url: str = "wss://stream.binance.com:9443"
     binance_futures_ws_url: str = "wss://fstream.binance.com"
     moex_ws_url: str = "wss://iss.moex.com/infocx/v3/websocket"
+    moex_iss_url: str = "https://iss.moex.com/iss"
     moex_domain: str = "DEMO"
     moex_login: str = "guest"
     moex_passcode: SecretStr = SecretStr("guest")

@@ -88,6 +88,7 @@ def service_values(settings: Settings) -> dict[str, str]:
         "BINANCE_WS_URL": settings.binance_ws_url,
         "BINANCE_FUTURES_WS_URL": settings.binance_futures_ws_url,
         "MOEX_WS_URL": settings.moex_ws_url,
+        "MOEX_ISS_URL": settings.moex_iss_url,
         "MOEX_DOMAIN": settings.moex_domain,
     }
     return values | _optional_values(settings)

@@ -16,10 +16,13 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 STREAMS = {"MXSE.candles", "MXSE.orderbooks", "MXSE.securities"}
@@ -51,31 +54,42 @@ def parse(data: str) -> list[tuple[str, dict[str, str], str]]:
     return frames
 
 
-def snapshot_rows(stream: str, ticker: str) -> list[list[Any]]:
-    """Deterministic history: two candles, a two-level book, one securities row."""
+FIRST_CANDLE = datetime(2026, 1, 22, 9, 58)
+"""Candle minute 0, Moscow time; the market's clock moves on by `FakeMoexServer.advance`."""
+
+
+def _moscow(minute: int, seconds: int = 0) -> str:
+    return (FIRST_CANDLE + timedelta(minutes=minute, seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+CLASSIC = {
+    0: ((306.13, 306.5, 306.0, 306.25), 1234567.8, 4000),
+    1: ((306.25, 306.3, 306.2, 306.3), 99.5, 320),
+}
+"""Candles 0 and 1: the two every subscription's first snapshot has always held."""
+
+
+def candle_row(minute: int) -> list[Any]:
+    """Candle `minute` as the stream sends it: FROM, TILL, OPEN, HIGH, LOW, CLOSE (fixed,
+    2 decimals), VALUE (fixed, 1), VOLUME."""
+    cents = 30600 + minute
+    default = ((cents / 100, (cents + 5) / 100, (cents - 5) / 100, (cents + 1) / 100),)
+    prices, value, volume = CLASSIC.get(minute, (*default, cents * 10.5, 100 + minute))
+    fixed = [[price, 2] for price in prices]
+    return [_moscow(minute), _moscow(minute, 59), *fixed, [value, 1], volume]
+
+
+def iss_row(minute: int) -> list[Any]:
+    """Candle `minute` as ISS candles.json lists it: open, close, high, low, value,
+    volume, begin, end (numbers plain, times Moscow)."""
+    begin, end, o, h, low, c, value, volume = candle_row(minute)
+    return [o[0], c[0], h[0], low[0], value[0], volume, begin, end]
+
+
+def snapshot_rows(stream: str, ticker: str, minute: int = 0) -> list[list[Any]]:
+    """Deterministic history: the two latest candles, a two-level book, one securities row."""
     if stream == "candles":
-        return [
-            [
-                "2026-01-22 09:58:00",
-                "2026-01-22 09:58:59",
-                [306.13, 2],
-                [306.5, 2],
-                [306.0, 2],
-                [306.25, 2],
-                [1234567.8, 1],
-                4000,
-            ],
-            [
-                "2026-01-22 09:59:00",
-                "2026-01-22 09:59:59",
-                [306.25, 2],
-                [306.3, 2],
-                [306.2, 2],
-                [306.3, 2],
-                [99.5, 1],
-                320,
-            ],
-        ]
+        return [candle_row(minute), candle_row(minute + 1)]
     if stream == "orderbooks":
         return [
             ["B", [306.1, 2], 10],
@@ -88,21 +102,14 @@ def snapshot_rows(stream: str, ticker: str) -> list[list[Any]]:
     ]
 
 
-def update_rows(stream: str, ticker: str, step: int) -> tuple[list[str], list[list[Any]]]:
+def update_rows(
+    stream: str, ticker: str, step: int, minute: int = 0
+) -> tuple[list[str], list[list[Any]]]:
     """One changing row: the current candle, a book level, or two securities columns."""
     if stream == "candles":
-        return COLUMNS["candles"], [
-            [
-                "2026-01-22 09:59:00",
-                "2026-01-22 09:59:59",
-                [306.25, 2],
-                [306.3, 2],
-                [306.2, 2],
-                [30630 + step, 2],
-                [99.5, 1],
-                320 + step,
-            ]
-        ]
+        current = candle_row(minute + 1)
+        current[5], current[7] = [30630 + step, 2], 320 + step
+        return COLUMNS["candles"], [current]
     if stream == "orderbooks":
         return COLUMNS["orderbooks"], [["B", [306.1, 2], 10 + step]]
     return ["TICKER", "LAST", "VOLTODAY"], [[ticker, [30613 + step, 2], 123456 + step]]
@@ -142,6 +149,10 @@ class FakeMoexServer:
     commands: Counter[str] = field(default_factory=Counter)
     subprotocols: Counter[str] = field(default_factory=Counter)
     connect_headers: list[dict[str, str]] = field(default_factory=list)
+    minute: int = 0
+    """The market's clock in candles: snapshots hold candles `minute` and `minute + 1`."""
+    iss_requests: list[dict[str, str]] = field(default_factory=list)
+    """Every ISS candles.json request's path and parameters, in order."""
     _server: Server | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -160,6 +171,7 @@ class FakeMoexServer:
             self.port,
             compression=None,
             subprotocols=[Subprotocol("STOMP"), Subprotocol("v12.stomp")],
+            process_request=self._iss,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -178,6 +190,30 @@ class FakeMoexServer:
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+    @property
+    def iss_url(self) -> str:
+        return f"http://{self.host}:{self.port}/iss"
+
+    def advance(self, minutes: int) -> None:
+        """The market moves on: later snapshots and updates are of later candles."""
+        self.minute += minutes
+
+    def _iss(self, connection: ServerConnection, request: Request) -> Response | None:
+        """ISS on the same host as the gateway: candles.json answered, pages of 500 by
+        `start`, the candles that began within `from`..`till`."""
+        parts = urlsplit(request.path)
+        if not parts.path.startswith("/iss/"):
+            return None
+        params = dict(parse_qsl(parts.query))
+        self.iss_requests.append({"path": parts.path, **params})
+        if not ISS_CANDLES.fullmatch(parts.path) or params.get("interval") != "1":
+            return _json_response(connection, 404, {"error": "not served by this fake"})
+        minutes = _minutes_between(params["from"], params["till"])
+        start = int(params.get("start", 0))
+        data = [iss_row(m) for m in minutes[start : start + ISS_PAGE]]
+        columns = ["open", "close", "high", "low", "value", "volume", "begin", "end"]
+        return _json_response(connection, 200, {"candles": {"columns": columns, "data": data}})
 
     def drop_all(self) -> int:
         """Kill every connection at once, without a closing handshake."""
@@ -285,7 +321,7 @@ class FakeMoexServer:
         if "receipt" in headers:
             await self._send(session, frame("RECEIPT", {"receipt-id": headers["receipt"]}))
         self._notify()
-        rows = snapshot_rows(stream, sub.ticker.rsplit(".", 1)[1])
+        rows = snapshot_rows(stream, sub.ticker.rsplit(".", 1)[1], self.minute)
         await self._message(session, sub, "snapshot", COLUMNS[stream], rows)
         return True
 
@@ -308,7 +344,8 @@ class FakeMoexServer:
             await asyncio.sleep(interval)
             step += 1
             for sub in list(session.subs.values()):
-                columns, rows = update_rows(sub.stream, sub.ticker.rsplit(".", 1)[1], step)
+                ticker = sub.ticker.rsplit(".", 1)[1]
+                columns, rows = update_rows(sub.stream, ticker, step, self.minute)
                 await self._message(session, sub, "updates", columns, rows)
 
     async def _message(
@@ -338,6 +375,25 @@ class FakeMoexServer:
     async def _send(self, session: Session, text: str) -> None:
         with contextlib.suppress(ConnectionClosed):
             await session.ws.send(text.encode() if self.binary_messages else text)
+
+
+ISS_CANDLES = re.compile(
+    r"/iss/engines/stock/markets/shares/boards/[A-Z]+/securities/[A-Z0-9]+/candles\.json"
+)
+ISS_PAGE = 500
+
+
+def _minutes_between(start: str, end: str) -> list[int]:
+    first = datetime.fromisoformat(start) - FIRST_CANDLE
+    last = datetime.fromisoformat(end) - FIRST_CANDLE
+    low = -(-int(first.total_seconds()) // 60)
+    return list(range(low, int(last.total_seconds()) // 60 + 1))
+
+
+def _json_response(connection: ServerConnection, status: int, body: Any) -> Response:
+    response = connection.respond(status, json.dumps(body))
+    response.headers["Content-Type"] = "application/json"
+    return response
 
 
 def _structure() -> str:

@@ -7,7 +7,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from app.workers.base import JobContext
-from app.workers.binance.backfill import Backfiller
+from app.workers.binance.backfill import binance_backfiller
 from app.workers.binance.batcher import Batcher
 from app.workers.binance.connection import StreamConnection
 from app.workers.binance.handover import StreamHandler
@@ -95,7 +95,7 @@ async def _run_with_backfill(
     """Ordered streams: gaps are found per stream and backfilled over REST meanwhile."""
     client = RestClient(market.rest_url, tuning, ctx)
     book = GapBook(ctx.report_gaps)
-    backfiller = Backfiller(market, client, book, batcher, tuning)
+    backfiller = binance_backfiller(market, client, book, batcher, tuning)
     handler = sequence_for(market.exchange, suffix, batcher, book, backfiller.submit)
     assert handler is not None
     ctx.report_gaps(book.summary())  # none yet: the job is seen to watch for them

@@ -98,6 +98,8 @@ class MoexConnection:
                 self._warn(f"{self.key}: {error}; reconnecting")
             finally:
                 self._stats.online.discard(self.number)
+                for subscription in self._by_id.values():
+                    subscription.dropped()
             delay = self._backoff.next_delay()
             if failure is not None:
                 self._report_retry(str(failure), delay)

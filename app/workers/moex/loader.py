@@ -11,13 +11,18 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from app.workers.backfill import Backfiller
 from app.workers.base import JobContext, JobEnv
+from app.workers.gaps import GapBook
+from app.workers.health import GaveUp
 from app.workers.live_stats import LiveStats
+from app.workers.moex.backoff import Backoff
 from app.workers.moex.connection import ConnectionSettings, MoexConnection
 from app.workers.moex.decode import Message
 from app.workers.moex.errors import MoexError, MoexJobInvalid
+from app.workers.moex.iss import IssCandles, IssRejected, IssUnavailable
 from app.workers.moex.subscriptions import INTERVALS, Subscription, stream_for, subscription_for
-from app.workers.moex.tasks import stopped_within
+from app.workers.moex.tasks import stopped_within, until_stopped
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class LoaderOptions:
     stats_tickers: int = 50
     market: str = "MXSE"
     board: str = "TQBR"
+    iss_give_up: float = 120.0
+    """Seconds of failing ISS requests after which a backfill is `failed` (and retried)."""
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> LoaderOptions:
@@ -44,17 +51,43 @@ async def run(ctx: JobContext, options: LoaderOptions | None = None) -> None:
     options = options or LoaderOptions.from_request(ctx.env.request)
     groups = plan(ctx.env, options)
     stats = LiveStats(connections_total=len(groups), tickers_total=sum(map(len, groups)))
-    connections = _connections(ctx, options, groups, stats)
+    iss = IssCandles(ctx.env.moex_iss_url, ctx, options.iss_give_up)
+    backfill = _backfiller(ctx, stats, iss, options) if ctx.env.job_type == "ws_candles" else None
+    connections = _connections(ctx, options, groups, stats, backfill)
     try:
         async with asyncio.TaskGroup() as group:
             for connection in connections:
                 group.create_task(connection.run())
             group.create_task(_report_until_stopped(ctx, stats, options))
+            if backfill is not None:
+                group.create_task(until_stopped(backfill.run(), ctx.stop_requested))
     except* Exception as failure:
         raise _first_cause(failure) from None
     finally:
         _report(ctx, stats, options)
+        await iss.aclose()
     await ctx.sink.flush()
+
+
+def _backfiller(
+    ctx: JobContext, stats: LiveStats, iss: IssCandles, options: LoaderOptions
+) -> Backfiller:
+    """Candles a stream missed (its closes, across a reconnect) filled from ISS."""
+
+    async def write(records: list[Any]) -> None:
+        await ctx.sink.send(records)
+        stats.records += len(records)
+
+    book = GapBook(ctx.report_gaps)
+    ctx.report_gaps(book.summary())  # none yet: the job is seen to watch for them
+    return Backfiller(
+        book,
+        iss,
+        write,
+        permanent=(IssRejected, MoexJobInvalid),
+        transient=(IssUnavailable, GaveUp),
+        backoff=Backoff(options.backoff_initial, options.backoff_max),
+    )
 
 
 def _first_cause(group: BaseExceptionGroup[Exception]) -> Exception:
@@ -88,7 +121,11 @@ def _interval(env: JobEnv) -> str | None:
 
 
 def _connections(
-    ctx: JobContext, options: LoaderOptions, groups: list[list[Subscription]], stats: LiveStats
+    ctx: JobContext,
+    options: LoaderOptions,
+    groups: list[list[Subscription]],
+    stats: LiveStats,
+    backfill: Backfiller | None,
 ) -> list[MoexConnection]:
     settings = connection_settings(ctx.env, options)
 
@@ -97,6 +134,9 @@ def _connections(
         stats.observe(records)
         if records:
             await ctx.sink.send(records)
+        if backfill is not None and (missed := subscription.take_missed()):
+            symbol, stream = subscription.symbol, subscription.stream_name
+            backfill.submit(backfill.book.found(symbol, stream, "open_time", *missed, missed))
 
     return [
         MoexConnection(

@@ -24,6 +24,12 @@ def moscow_ms(value: Any) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def moscow_text(epoch_ms: int) -> str:
+    """Epoch milliseconds as MOEX writes times: `2026-01-22 09:58:52`, Moscow."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=MOSCOW)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def candle(symbol: str, interval: str, row: Row, event_ms: int | None) -> Candle:
     received = now_ms()
     open_time, close_time = moscow_ms(row.get("FROM")), moscow_ms(row.get("TILL"))

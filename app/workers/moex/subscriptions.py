@@ -40,6 +40,12 @@ class Subscription:
     interval: str | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     table: Table = field(init=False)
+    newest: int | None = None
+    """Candles: the open time (ms) of the newest candle handled."""
+    dropped_at: int | None = None
+    """Candles: the newest open time when the connection dropped, until a new one comes."""
+    missed: tuple[int, int] | None = None
+    """Candles: opened within these (ms, inclusive) and not delivered: for `take_missed`."""
 
     def __post_init__(self) -> None:
         self.table = Table(KEY_COLUMNS[self.stream])
@@ -61,6 +67,33 @@ class Subscription:
             "selector": self.selector,
         }
 
+    @property
+    def stream_name(self) -> str:
+        """How gaps name this subscription: `MXSE.candles/MXSE.TQBR.SBER/M1`."""
+        return f"{self.destination}/{self.market}.{self.board}.{self.symbol}/{self.interval}"
+
+    def dropped(self) -> None:
+        """The connection ended: the candle in progress may miss its close, and so may
+        every one until the next session delivers candles again."""
+        if self.stream == "candles" and self.newest is not None and self.dropped_at is None:
+            self.dropped_at = self.newest
+
+    def take_missed(self) -> tuple[int, int] | None:
+        missed, self.missed = self.missed, None
+        return missed
+
+    def _follow(self, candles: list[Any]) -> None:
+        """After a drop, the first candles delivered again: the snapshot covers the drop
+        when it reaches back to the candle in progress, else the rest was missed."""
+        opened = [candle["open_time"] for candle in candles if candle["open_time"]]
+        if not opened:
+            return
+        first, self.newest = min(opened), max([*opened, self.newest or 0])
+        if self.dropped_at is not None:
+            if first > self.dropped_at:
+                self.missed = (self.dropped_at, first - 1)
+            self.dropped_at = None
+
     def records(self, message: Message) -> list[Any]:
         """Apply the message to the table; the records it produces (none for a removal)."""
         touched = self.table.apply(message)
@@ -70,10 +103,12 @@ class Subscription:
         if message.type == "removal":
             return []
         if self.stream == "candles":
-            return [
+            candles = [
                 normalize.candle(self.symbol, self.interval or "M1", row, message.timestamp_ms)
                 for row in touched
             ]
+            self._follow(candles)
+            return candles
         return [
             normalize.ticker(self.symbol, row, message.seqnum, message.timestamp_ms)
             for row in touched
