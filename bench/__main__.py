@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "dispatcher": "bench.dispatcher",
     "launch": "bench.launch_api",
     "loaders": "bench.loaders",
+    "backfill": "bench.backfill",
 }
 
 

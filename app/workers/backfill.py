@@ -11,7 +11,8 @@ The stream never waits for it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from app.errors import QueueManagerError
@@ -19,7 +20,7 @@ from app.models.gaps import Gap
 from app.workers.gaps import GapBook
 from app.workers.moex.backoff import Backoff
 
-GapSource = Callable[[Gap], AsyncIterator[list[Any]]]
+GapSource = Callable[[Gap], AsyncGenerator[list[Any], None]]
 """The records a gap misses, a page at a time, from after those already backfilled."""
 Write = Callable[[list[Any]], Awaitable[None]]
 
@@ -59,7 +60,8 @@ class Backfiller:
 
     async def fill(self, gap: Gap) -> None:
         self.book.filling(gap)
-        async for records in self.source(gap):
-            await self.write(records)
-            self.book.wrote(gap, len(records))
+        async with contextlib.aclosing(self.source(gap)) as pages:
+            async for records in pages:
+                await self.write(records)
+                self.book.wrote(gap, len(records))
         self.book.filled(gap)

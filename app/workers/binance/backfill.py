@@ -10,7 +10,8 @@ they land on the same Kafka keys and documents.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from app.models.gaps import Gap
@@ -22,6 +23,7 @@ from app.workers.binance.market import Market
 from app.workers.binance.rest_client import RestClient
 from app.workers.binance.rest_history import kline_pages
 from app.workers.binance.settings import BinanceTuning
+from app.workers.binance.stopping import cancel_and_wait
 from app.workers.gaps import GapBook
 from app.workers.health import GaveUp
 from app.workers.moex.backoff import Backoff
@@ -56,7 +58,7 @@ class GapRecords:
     def __init__(self, market: Market, client: RestClient) -> None:
         self.market, self.client = market, client
 
-    async def __call__(self, gap: Gap) -> AsyncIterator[list[Any]]:
+    async def __call__(self, gap: Gap) -> AsyncGenerator[list[Any], None]:
         exchange, symbol = self.market.exchange, gap["symbol"]
         missing = gap["last"] - gap["first"] + 1 - gap["backfilled"]
         pages, normal = self._pages(gap)
@@ -87,16 +89,32 @@ class GapRecords:
 async def id_pages(
     client: RestClient, path: str, symbol: str, span: tuple[int, int], id_field: str
 ) -> AsyncIterator[list[Row]]:
-    """Rows with ids `span[0]`..`span[1]` by `fromId`, a page of at most 1000 at a time."""
+    """Rows with ids `span[0]`..`span[1]` by `fromId`, a page of at most 1000 at a time.
+
+    The next page is asked for as soon as a page arrives, so Binance prepares it while this
+    one is normalised and written: one request ahead, never more (the profile of `bench
+    backfill` showed the client waiting on the server for a third of its time)."""
     cursor, last = span
-    while cursor <= last:
-        limit = min(TRADES_LIMIT, last - cursor + 1)
-        rows = await client.get(path, {"symbol": symbol, "fromId": cursor, "limit": limit})
-        inside = [row for row in rows if row[id_field] <= last]
-        if not inside:
-            return
-        yield inside
-        cursor = inside[-1][id_field] + 1
+
+    def ask(first: int) -> asyncio.Task[Any] | None:
+        if first > last:
+            return None
+        limit = min(TRADES_LIMIT, last - first + 1)
+        params = {"symbol": symbol, "fromId": first, "limit": limit}
+        return asyncio.ensure_future(client.get(path, params))
+
+    ahead = ask(cursor)
+    try:
+        while ahead is not None:
+            rows = await ahead
+            inside = [row for row in rows if row[id_field] <= last]
+            ahead = ask(inside[-1][id_field] + 1) if inside else None
+            if not inside:
+                return
+            yield inside
+    finally:
+        if ahead is not None and not ahead.done():
+            await cancel_and_wait(ahead)
 
 
 def _candles(interval: str) -> Normalizer:

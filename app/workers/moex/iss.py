@@ -11,7 +11,7 @@ minutes, 24 (day), 7 (week), 31 (month), 4 (quarter).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,6 @@ from app.models.gaps import Gap
 from app.workers.health import Retries, patiently
 from app.workers.moex import normalize
 from app.workers.moex.errors import MoexError, MoexJobInvalid
-from app.workers.records import Candle
 
 ISS_INTERVALS = {"M1": 1, "M10": 10, "H1": 60, "D1": 24, "W1": 7, "m1": 31, "Q1": 4}
 ENGINES = {"MXSE": ("stock", "shares"), "MXCX": ("currency", "selt"), "FORTS": ("futures", "forts")}
@@ -51,7 +50,7 @@ class IssCandles:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def __call__(self, gap: Gap) -> AsyncIterator[list[Candle]]:
+    async def __call__(self, gap: Gap) -> AsyncGenerator[list[Any], None]:
         _, ticker, interval = gap["stream"].split("/")
         market, board, symbol = ticker.split(".")
         url = f"{self.base_url}/{_engine_path(market)}/boards/{board}/securities/{symbol}"
