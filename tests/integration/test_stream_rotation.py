@@ -112,3 +112,21 @@ async def test_a_successor_that_fails_leaves_the_old_connection_serving(spot: Ex
     assert any("keeping this one" in w for w in ctx.warnings)
     assert ctx.gaps.detected == 0 and spot.rest.log == []
     assert_complete(ctx.sink.records)
+
+
+async def test_streams_subscribed_after_connecting_move_without_a_gap(spot: Exchange) -> None:
+    """Streams the URL does not name are SUBSCRIBEd, paced, on every new connection; the
+    overlap counts from the last SUBSCRIBE, so they move over too."""
+    ctx = spot.context("ws_trades", SYMBOLS)
+    paced = FAST.model_copy(
+        update={
+            "connection_lifetime_s": 0.5,
+            "url_streams_max": 1,
+            "subscribe_chunk": 1,
+            "messages_per_second": 8,
+        }
+    )
+    await run_until(ctx, paced, spot, connections=4)
+    assert spot.ws.counters["subscribes"] >= 6 and spot.ws.counters["rate_limit_closes"] == 0
+    assert ctx.gaps.detected == 0 and spot.rest.log == []
+    assert_complete(ctx.sink.records)

@@ -46,6 +46,11 @@ class Session:
     def reader(self) -> asyncio.Task[None]:
         return self.tasks[0]
 
+    @property
+    def subscriber(self) -> asyncio.Task[None]:
+        """Sends the SUBSCRIBEs the URL could not hold; done once all are sent."""
+        return self.tasks[1]
+
     def start(
         self, initial: list[str], extra: list[str], tuning: BinanceTuning, pace_per_s: float
     ) -> None:
