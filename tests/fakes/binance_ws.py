@@ -136,6 +136,7 @@ class FakeBinanceWs:
         client = self._open(ws)
         if client is None:
             return
+        self.count("handshakes")
         await asyncio.sleep(self.accept_delay_s)
         self.clients.append(client)
         self.count("connections")

@@ -130,3 +130,18 @@ async def test_streams_subscribed_after_connecting_move_without_a_gap(spot: Exch
     assert spot.ws.counters["subscribes"] >= 6 and spot.ws.counters["rate_limit_closes"] == 0
     assert ctx.gaps.detected == 0 and spot.rest.log == []
     assert_complete(ctx.sink.records)
+
+
+async def test_a_stop_during_the_overlap_closes_both_sessions(spot: Exchange) -> None:
+    before = asyncio.all_tasks()
+    ctx = spot.context("ws_trades", SYMBOLS)
+    rotating = FAST.model_copy(update={"connection_lifetime_s": 0.3})
+    job = asyncio.create_task(jobs.run(cast(JobContext, ctx), rotating))
+    await asyncio.wait_for(ctx.sink.wait_for(lambda r: len(r) >= 30), 5)
+    spot.ws.accept_delay_s = 3  # the successor opens but delivers nothing yet: streams wait
+    await asyncio.wait_for(spot.ws.wait_until("handshakes", 2), 5)
+    ctx.stop_requested.set()
+    await asyncio.wait_for(job, 5)
+    ours = {t for t in asyncio.all_tasks() - before if "protocol_handler" not in repr(t)}
+    assert ours == set(), "the fake server's handler of the successor may still wait; ours not"
+    assert spot.ws.clients == [], "the old session is closed"

@@ -129,7 +129,12 @@ class StreamConnection:
             handover = Handover(self.handler, self.streams)
             old.route = handover.from_old
             new = await self._successor(old, handover, backoff)
-            if await self._overlap(old, new, handover):
+            try:
+                taken_over = await self._overlap(old, new, handover)
+            except BaseException:  # the job stops meanwhile: the successor goes too
+                await new.close()
+                raise
+            if taken_over:
                 break
             old.route = None
             await new.close()
