@@ -12,7 +12,14 @@ import pytest
 
 from app.workers.base import JobContext
 from app.workers.binance import jobs
+from app.workers.binance.backfill import binance_backfiller
+from app.workers.binance.batcher import Batcher
+from app.workers.binance.market import Market
+from app.workers.binance.rest_client import RestClient
 from app.workers.binance.settings import BinanceTuning
+from app.workers.binance.stopping import cancel_and_wait
+from app.workers.gaps import GapBook
+from tests.fakes.binance_events import LiveTape, trade
 from tests.fakes.binance_job import LocalJobContext, job_env
 from tests.fakes.binance_rest import FakeBinanceRest
 from tests.fakes.binance_ws import FakeBinanceWs
@@ -148,3 +155,30 @@ async def test_a_rate_limited_backfill_waits_then_fills(spot: Exchange) -> None:
     assert requests[1].at - requests[0].at >= 0.3
     assert ctx.gaps.backfilled > 0 and ctx.gaps.open == 0
     assert any(key.startswith("GET ") for key, _, _ in ctx.retries), "the wait was shown"
+
+
+async def test_ids_binance_does_not_have_leave_the_gap_open_without_retrying() -> None:
+    tape = LiveTape()
+    for n in range(1, 11):
+        tape.record("btcusdt@trade", trade("BTCUSDT", n, False))
+    rest = FakeBinanceRest(live=tape)
+    await rest.start()
+    ctx = LocalJobContext(job_env("ws_trades", "BTCUSDT", binance_rest_url=rest.url))
+    job = cast(JobContext, ctx)
+    client = RestClient(rest.url, FAST, job)
+    book = GapBook(ctx.report_gaps)
+    market = Market("binance", False, rest.url, "ws://unused")
+    backfiller = binance_backfiller(market, client, book, Batcher(job, 100), FAST)
+    gap = book.found("BTCUSDT", "btcusdt@trade", "trade_id", 5, 20, (0, 0))
+    backfiller.submit(gap)
+    filling = asyncio.create_task(backfiller.run())
+    try:
+        await eventually(lambda: gap["state"], lambda state: state == "failed")
+    finally:
+        await cancel_and_wait(filling)
+        await client.aclose()
+        await rest.stop()
+    assert gap["backfilled"] == 6 and ctx.gaps.open == 1
+    assert gap["reason"] == "Binance served 6 of the 16 missing records (not retried)"
+    asked = [r.params["fromId"] for r in rest.requests_to("/historicalTrades")]
+    assert asked == ["5"], "a short page is the end: no further page, no retry"

@@ -35,7 +35,8 @@ TRADES_LIMIT = 1000
 
 
 class Incomplete(BinanceError):
-    """Binance served fewer records than the gap misses."""
+    """Binance served fewer records than the gap misses: it has no more of those ids, so
+    asking again will not help (the gap stays open, saying so)."""
 
 
 def binance_backfiller(
@@ -46,7 +47,7 @@ def binance_backfiller(
         book,
         GapRecords(market, client),
         batcher.send_now,
-        permanent=(RequestRejected,),
+        permanent=(RequestRejected, Incomplete),
         transient=(BinanceError, GaveUp),
         backoff=Backoff(tuning.reconnect_initial_s, tuning.reconnect_max_s),
     )
@@ -96,25 +97,25 @@ async def id_pages(
     backfill` showed the client waiting on the server for a third of its time)."""
     cursor, last = span
 
-    def ask(first: int) -> asyncio.Task[Any] | None:
+    def ask(first: int) -> tuple[asyncio.Task[Any], int] | None:
         if first > last:
             return None
         limit = min(TRADES_LIMIT, last - first + 1)
         params = {"symbol": symbol, "fromId": first, "limit": limit}
-        return asyncio.ensure_future(client.get(path, params))
+        return asyncio.ensure_future(client.get(path, params)), limit
 
     ahead = ask(cursor)
     try:
         while ahead is not None:
-            rows = await ahead
+            rows = await ahead[0]
             inside = [row for row in rows if row[id_field] <= last]
-            ahead = ask(inside[-1][id_field] + 1) if inside else None
-            if not inside:
-                return
-            yield inside
+            full = len(rows) >= ahead[1]  # a short page: Binance has no more
+            ahead = ask(inside[-1][id_field] + 1) if inside and full else None
+            if inside:
+                yield inside
     finally:
-        if ahead is not None and not ahead.done():
-            await cancel_and_wait(ahead)
+        if ahead is not None and not ahead[0].done():
+            await cancel_and_wait(ahead[0])
 
 
 def _candles(interval: str) -> Normalizer:
