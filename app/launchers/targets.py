@@ -56,9 +56,10 @@ def _own_job(target: Target, secrets: list[SecretName]) -> TargetSpec:
     return TargetSpec(command=["python", "-m", "app.workers", target.value], secrets=secrets)
 
 
-def _image(name: str) -> TargetSpec:
+def _image(target: Target) -> TargetSpec:
     return TargetSpec(
-        image=f"registry.example.com/streamforge/{name}", secrets=KAFKA_SECRETS + ARANGO_SECRETS
+        image=f"registry.example.com/streamforge/{target.value}",
+        secrets=KAFKA_SECRETS + ARANGO_SECRETS,
     )
 
 
@@ -66,9 +67,9 @@ def default_registry() -> dict[str, TargetSpec]:
     return {
         Target.LOADER_PRODUCER: _own_job(Target.LOADER_PRODUCER, KAFKA_SECRETS + MOEX_SECRETS),
         Target.ARANGO_CONNECTOR: _own_job(Target.ARANGO_CONNECTOR, KAFKA_SECRETS + ARANGO_SECRETS),
-        Target.GRAPH_BUILDER: _image("graph-builder"),
-        Target.GNN_TRAINER: _image("gnn-trainer"),
-        Target.VISUALIZER: _image("visualizer"),
+        Target.GRAPH_BUILDER: _image(Target.GRAPH_BUILDER),
+        Target.GNN_TRAINER: _image(Target.GNN_TRAINER),
+        Target.VISUALIZER: _image(Target.VISUALIZER),
     }
 
 
