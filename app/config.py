@@ -136,6 +136,7 @@ class Settings(StoreSettings, KafkaSettings, ExchangeSettings):
         default=None, gt=0, le=86_400, description="default: 3 telemetry intervals, >= 30 s"
     )
     history_give_up_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    schedule_grace_seconds: float = Field(default=60.0, ge=1, le=86_400)
     kubeconfig: Path | None = None
     k8s_namespace: str = "streamforge"
     k8s_job_image: str = "registry.example.com/streamforge/queue-manager:latest"

@@ -61,6 +61,18 @@ class JobNotFound(QueueManagerError):
     default_message = "job not found"
 
 
+class ScheduleNotFound(QueueManagerError):
+    status_code = 404
+    default_message = "schedule not found"
+
+
+class RunRefused(QueueManagerError):
+    """A schedule's run was refused by its concurrency policy (forbid, a run is active)."""
+
+    status_code = 409
+    default_message = "an earlier run of the schedule is still active"
+
+
 class IllegalTransition(QueueManagerError):
     status_code = 409
     default_message = "illegal status transition"

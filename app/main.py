@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
-from app.api import dashboard, health, queues, ws
+from app.api import dashboard, health, queues, schedules, ws
 from app.api.errors import install_error_handlers
 from app.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from app.config import Settings
@@ -19,8 +19,11 @@ from app.control.plane import ControlPlane, start_broker
 from app.health import HealthChecks
 from app.launchers.job_environment import service_values
 from app.metrics import Metrics
+from app.schedules.clock import Clock, SystemClock
+from app.schedules.parts import schedule_parts
 from app.services.changes import ChangeFeed
 from app.services.queue_service import QueueService
+from app.services.tasks import TaskGroup
 from app.state import AppState
 from app.wiring import make_launcher, make_store
 
@@ -31,7 +34,10 @@ loader, connector and ML jobs), follow it, stop it. Every answer is the envelope
 `{status, message, data}`, errors included."""
 
 
-def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, metrics: Metrics | None = None, clock: Clock | None = None
+) -> FastAPI:
+    """The app; `clock` drives the scheduler (tests pass one they control)."""
     settings = settings or Settings()
     metrics = metrics or Metrics()
     app = FastAPIOffline(  # Swagger UI's files from the package: no CDN, works offline
@@ -39,10 +45,11 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         version=__version__,
         description=DESCRIPTION,
         redirect_slashes=False,  # api/errors.py redirects, to a relative URL
-        lifespan=lambda app: _lifespan(app, settings, metrics),
+        lifespan=lambda app: _lifespan(app, settings, metrics, clock or SystemClock()),
     )
     install_error_handlers(app)
     app.include_router(queues.router)
+    app.include_router(schedules.router)
     app.include_router(health.router)
     app.include_router(ws.router)
     app.include_router(dashboard.router)
@@ -53,11 +60,14 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
 
 
 @asynccontextmanager
-async def _lifespan(app: FastAPI, settings: Settings, metrics: Metrics) -> AsyncIterator[None]:
+async def _lifespan(
+    app: FastAPI, settings: Settings, metrics: Metrics, clock: Clock
+) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
-        state = await _build_state(stack, settings, metrics)
+        state = await _build_state(stack, settings, metrics, clock)
         app.state.services = state
         await state.queues.recover()
+        state.scheduler.ready.set()
         tune_garbage_collector()
         state.started = True
         log.info("queue-manager started", host=settings.host, port=settings.port)
@@ -74,7 +84,9 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
-async def _build_state(stack: AsyncExitStack, settings: Settings, metrics: Metrics) -> AppState:
+async def _build_state(
+    stack: AsyncExitStack, settings: Settings, metrics: Metrics, clock: Clock
+) -> AppState:
     settings = await start_broker(stack, settings)
     store = make_store(settings)
     await store.open()
@@ -96,9 +108,25 @@ async def _build_state(stack: AsyncExitStack, settings: Settings, metrics: Metri
     await launcher.start(service.on_outcome)
     stack.push_async_callback(launcher.close)
     stack.push_async_callback(service.shutdown)
+    schedules = schedule_parts(settings, service, metrics, clock)
+    await schedules.store.open()
+    stack.push_async_callback(schedules.store.close)
+    schedules.runs.listeners.append(plane.publisher.on_schedule)
+    background = TaskGroup("schedules")
+    background.spawn(schedules.scheduler.run(), "scheduler")
+    stack.push_async_callback(background.close)
     checks = HealthChecks(settings.health_timeout_seconds)
     checks.add("store", store.ping)
     checks.add("broker", plane.ping)
     checks.add("dispatcher", plane.dispatcher.check if plane.dispatcher else plane.ping)
     checks.add("jobs", launcher.ping)
-    return AppState(settings=settings, metrics=metrics, queues=service, health=checks, plane=plane)
+    checks.add("scheduler", schedules.scheduler.check)
+    return AppState(
+        settings=settings,
+        metrics=metrics,
+        queues=service,
+        health=checks,
+        plane=plane,
+        schedules=schedules.service,
+        scheduler=schedules.scheduler,
+    )

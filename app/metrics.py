@@ -57,6 +57,22 @@ class Metrics:
             registry=r,
         )
         self._control_plane(r)
+        self._schedules(r)
+
+    def _schedules(self, r: CollectorRegistry) -> None:
+        self.schedule_runs = Counter(
+            "schedule_runs_total",
+            "Slots of schedules by outcome (triggered, skipped, failed, missed)",
+            ["schedule", "outcome"],
+            registry=r,
+        )
+        self.schedule_lag = Histogram(
+            "schedule_lag_seconds",
+            "From a slot's time to the start of its queue",
+            ["schedule"],
+            registry=r,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 3600),
+        )
 
     def _gaps(self, r: CollectorRegistry) -> None:
         self.gaps_detected = Counter(

@@ -8,6 +8,8 @@ from app.config import Settings
 from app.control.plane import ControlPlane
 from app.health import HealthChecks
 from app.metrics import Metrics
+from app.schedules.scheduler import Scheduler
+from app.schedules.service import ScheduleService
 from app.services.queue_service import QueueService
 
 
@@ -18,4 +20,6 @@ class AppState:
     queues: QueueService
     health: HealthChecks
     plane: ControlPlane
+    schedules: ScheduleService
+    scheduler: Scheduler
     started: bool = False

@@ -8,8 +8,9 @@ from app.config import LauncherKind, Settings
 from app.launchers.base import JobLauncher
 from app.launchers.local import LocalLauncher
 from app.launchers.targets import load_registry
-from app.store.base import QueueStore
+from app.store.base import QueueStore, ScheduleStore
 from app.store.sqlite import SqliteQueueStore
+from app.store.sqlite_schedules import SqliteScheduleStore
 
 
 def make_store(settings: Settings) -> QueueStore:
@@ -20,6 +21,16 @@ def make_store(settings: Settings) -> QueueStore:
         store: QueueStore = ArangoQueueStore(settings)
         return store
     return SqliteQueueStore(settings.database_path)
+
+
+def make_schedule_store(settings: Settings) -> ScheduleStore:
+    """Schedules live beside the queues: the same ArangoDB, or the same SQLite file."""
+    if settings.arango_url:
+        from app.store.arango_schedules import ArangoScheduleStore
+
+        store: ScheduleStore = ArangoScheduleStore(settings)
+        return store
+    return SqliteScheduleStore(settings.database_path)
 
 
 def make_launcher(settings: Settings) -> JobLauncher:

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.control.hub import Hub
 from app.health import HealthChecks
 from app.metrics import Metrics
+from app.schedules.service import ScheduleService
 from app.services.queue_service import QueueService
 from app.state import AppState
 
@@ -37,6 +38,10 @@ async def _queues(connection: HTTPConnection) -> QueueService:
     return app_state(connection).queues
 
 
+async def _schedules(connection: HTTPConnection) -> ScheduleService:
+    return app_state(connection).schedules
+
+
 async def _metrics(connection: HTTPConnection) -> Metrics:
     return app_state(connection).metrics
 
@@ -55,3 +60,4 @@ Queues = Annotated[QueueService, Depends(_queues)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 Health = Annotated[HealthChecks, Depends(_health)]
 HubDep = Annotated[Hub, Depends(_hub)]
+Schedules = Annotated[ScheduleService, Depends(_schedules)]

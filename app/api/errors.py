@@ -46,9 +46,13 @@ ERROR_DOCS = {
 }
 
 
-def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers a route can give, for its OpenAPI `responses`."""
-    return {code: {"model": ErrorEnvelope, "description": ERROR_DOCS[code]} for code in codes}
+def documented(
+    *codes: int, texts: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The error answers a route can give, for its OpenAPI `responses`; `texts` says what
+    a code means on this route where the common words do not fit (a schedule's 404)."""
+    words = {**ERROR_DOCS, **(texts or {})}
+    return {code: {"model": ErrorEnvelope, "description": words[code]} for code in codes}
 
 
 def envelope(

@@ -1,6 +1,7 @@
 """The vocabulary the dashboard offers, served as the ES module /static/catalog.js.
 
-Exchanges, source types, statuses (and which are terminal), and per target its short name,
+Exchanges, source types, statuses (and which are terminal), a schedule's choices
+(concurrency, catch-up, relative time ranges), and per target its short name,
 its fields (from the request models) and the job types to suggest (from the catalog): the
 front end keeps no copy of its own, so a new target or field shows up without touching it.
 """
@@ -23,7 +24,9 @@ from app.models.catalog import (
     Target,
 )
 from app.models.requests import PipelineRequest
+from app.models.schedules import CatchUp, Concurrency
 from app.models.status import Status, is_terminal
+from app.schedules.ranges import RelativeRange
 
 SHORT_NAMES = {
     Target.LOADER_PRODUCER: "loader",
@@ -49,6 +52,11 @@ def vocabulary() -> dict[str, Any]:
         "loader_target": Target.LOADER_PRODUCER.value,
         "targets": {
             target.value: _target(target, model) for target, model in request_models().items()
+        },
+        "schedule": {
+            "concurrency": [policy.value for policy in Concurrency],
+            "catch_up": [mode.value for mode in CatchUp],
+            "relative_ranges": [name.value for name in RelativeRange],
         },
     }
 

@@ -1,6 +1,7 @@
 """queue-events: one `queue.<status>` event per status change, whatever caused it, plus a
 `queue.updated` event for progress without a status change (coalesced: at most one per
-store write). Consumers that want the lifecycle only filter on `queue.<status>`.
+store write), plus `schedule.triggered|skipped|failed` for each decided run of a schedule.
+Consumers that want the lifecycle only filter on `queue.<status>`.
 Also publishes the `stop` command for a queue's jobs on queue-control.
 
 Events have the shape of `QueueEvent` but are encoded around the queue's JSON document:
@@ -19,6 +20,7 @@ from app.control.outbox import Outbox
 from app.models.messages import StopCommand
 from app.models.queues import QueueState, queue_json
 from app.models.status import Status
+from app.schedules.events import ScheduleEvent, event_json
 from app.services.changes import QueueChange
 
 
@@ -32,6 +34,10 @@ class EventPublisher:
         """ChangeFeed listener: runs after the store write."""
         for event in events_of(change):
             self._outbox.put(self._events_topic, change.queue.id, event)
+
+    async def on_schedule(self, event: ScheduleEvent) -> None:
+        """Runs listener: a schedule's triggered, skipped or failed run (key: its id)."""
+        self._outbox.put(self._events_topic, event.schedule.id, event_json(event))
 
     async def on_stop(self, queue: QueueState) -> None:
         """QueueService stop listener: tell the queue's jobs to stop."""

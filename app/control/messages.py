@@ -34,6 +34,8 @@ def from_event(raw: bytes, max_bytes: int | None = None) -> HubMessage | None:
     if max_bytes is not None and len(raw) > max_bytes:
         return None
     event = _load(raw)
+    if event is not None and str(event.get("event", "")).startswith("schedule."):
+        return _schedule_event(raw, event)
     if event is None or not isinstance(event.get("queue_id"), str):
         return None
     queue_id, status = event["queue_id"], event.get("status")
@@ -41,6 +43,20 @@ def from_event(raw: bytes, max_bytes: int | None = None) -> HubMessage | None:
     key = f"queue:{queue_id}" if event.get("event") == "queue.updated" else None
     text = f"📡 Queue {queue_id} → {status} ({records or 0} records)"
     return HubMessage(queue_id, raw.decode(), text, key)
+
+
+def _schedule_event(raw: bytes, event: dict[str, Any]) -> HubMessage | None:
+    """`schedule.triggered|skipped|failed`: for clients that follow everything (a client
+    following chosen queues did not ask for them; the queue a run makes is new)."""
+    schedule_id = event.get("schedule_id")
+    if not isinstance(schedule_id, str):
+        return None
+    name, outcome = event.get("schedule"), event.get("outcome")
+    if event.get("queue_id"):
+        text = f"⏰ Schedule {name} → {outcome}: queue {event['queue_id']}"
+    else:
+        text = f"⏭ Schedule {name} → {outcome}: {event.get('reason')}"
+    return HubMessage(f"schedule:{schedule_id}", raw.decode(), text)
 
 
 def from_control(raw: bytes, max_bytes: int | None = None) -> tuple[HubMessage, str, int] | None:

@@ -168,6 +168,15 @@ class JobState(BaseModel):
     )
 
 
+class ScheduleRef(BaseModel):
+    """The schedule that made a queue, and for which slot."""
+
+    id: str
+    name: str
+    slot: datetime = Field(description="the cron time the queue belongs to (UTC)")
+    manual: bool = Field(default=False, description="run now, not a cron slot")
+
+
 class QueueState(BaseModel):
     """A queue as stored and served: seed 002's fields plus its jobs."""
 
@@ -191,6 +200,7 @@ class QueueState(BaseModel):
     updated_at: datetime = Field(default_factory=utcnow)
     stop_requested: bool = False
     command_id: str | None = None
+    schedule: ScheduleRef | None = Field(default=None, description="set when a schedule made it")
     revision: int = 0
     health: Health = Field(
         default_factory=Health,

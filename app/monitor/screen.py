@@ -46,6 +46,8 @@ def render(state: MonitorState, now: float, limit: int = 50, max_queues: int = 8
         parts.append(Text(f"… {len(queues) - max_queues} more queues (--queue-id to choose)"))
     if not queues:
         parts.append(Text(_nothing_yet(state), style="dim"))
+    for name, run in sorted(state.schedules.items()):
+        parts.append(Text(f"Schedule {name}: {run}", style="cyan"))
     parts.append(Text("Press Ctrl+C to stop", style="dim"))
     return Group(*parts)
 

@@ -90,6 +90,8 @@ class QueueView:
     created: float = 0.0
     known: bool = False
     """Its document was read: it has a name (an id from telemetry alone has none yet)."""
+    schedule: str | None = None
+    """The name of the schedule that made it."""
     jobs: dict[str, JobView] = field(default_factory=dict)
 
     @property
@@ -105,7 +107,8 @@ class QueueView:
         shown = ", ".join(tickers[:3]) + (f" +{len(tickers) - 3}" if len(tickers) > 3 else "")
         start, _, end = self.time_range.partition(":")
         period = start if start == end or not end else f"{start} → {end}"
-        return f"{shown} {period}".strip()
+        made_by = f" ⏰ {self.schedule}" if self.schedule else ""
+        return f"{shown} {period}{made_by}".strip()
 
     def job(self, name: str) -> JobView:
         return self.jobs.setdefault(name, JobView(name))
@@ -120,6 +123,8 @@ class QueueView:
         self.status = str(document.get("status") or self.status)
         self.health = document.get("health") if isinstance(document.get("health"), dict) else None
         self.created = epoch(document.get("created_at")) or self.created
+        schedule = document.get("schedule")
+        self.schedule = str(schedule.get("name")) if isinstance(schedule, dict) else None
         updated = epoch(document.get("updated_at")) or 0.0
         for job in document.get("jobs") or []:
             self._take_job(job, updated)
@@ -160,6 +165,8 @@ class MonitorState:
     note: str | None = None
     """A lesser problem (the queue list could not be read), shown under the link line."""
     samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
+    schedules: dict[str, str] = field(default_factory=dict)
+    """Each schedule's latest run in words, by name (when following every queue)."""
 
     def follows(self, queue_id: str) -> bool:
         return bool(queue_id) and (not self.queue_ids or queue_id in self.queue_ids)
@@ -173,6 +180,9 @@ class MonitorState:
         self.samples.append((now, self.messages))
         queue_id = str(message.get("queue_id") or "")
         event = str(message.get("event") or "")
+        if event.startswith("schedule.") and not self.queue_ids:
+            self._schedule_run(message)
+            return
         if not self.follows(queue_id):
             return
         if event == "job.telemetry":
@@ -182,6 +192,12 @@ class MonitorState:
             if isinstance(message.get("data"), dict) and message["data"]:
                 queue.take(message["data"])
             queue.status = str(message.get("status") or queue.status)
+
+    def _schedule_run(self, message: dict[str, Any]) -> None:
+        outcome, slot = message.get("outcome"), message.get("slot")
+        queue_id = message.get("queue_id")
+        detail = f"queue {queue_id}" if queue_id else message.get("reason")
+        self.schedules[str(message.get("schedule"))] = f"{outcome} for {slot}: {detail}"
 
     def take_document(self, document: dict[str, Any]) -> None:
         queue_id = str(document.get("id") or "")

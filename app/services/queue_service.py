@@ -77,14 +77,23 @@ class QueueService:
     async def start(self, create: QueueCreate, command_id: str | None = None) -> QueueState:
         """Record the queue, then launch its jobs. A repeated command_id returns the first."""
         queue_id = str(uuid.uuid5(COMMAND_NAMESPACE, command_id) if command_id else uuid.uuid4())
-        queue = new_queue(create, queue_id, command_id)
+        return await self.start_queue(create, new_queue(create, queue_id, command_id))
+
+    async def start_queue(self, create: QueueCreate, queue: QueueState) -> QueueState:
+        """Record a new queue built by the caller from `create` (its id derived from what
+        made it: a command, a schedule's slot), then launch its jobs; when that id is
+        taken, the stored queue is returned and nothing is launched twice."""
         self._refuse_unrunnable(create, queue)
         try:
             await self.store.create(queue)
         except AlreadyExists:
-            return await self.store.get(queue_id)
+            return await self.store.get(queue.id)
         await self.feed.publish(QueueChange(queue, None))
         return await self._launch(queue, queue.jobs)
+
+    def check_runnable(self, create: QueueCreate) -> None:
+        """InvalidInput (422) naming the field when a job of `create` cannot run here."""
+        self._refuse_unrunnable(create, new_queue(create, str(uuid.uuid4())))
 
     def _refuse_unrunnable(self, create: QueueCreate, queue: QueueState) -> None:
         """422 before anything is created when a job's target cannot run here: locally a

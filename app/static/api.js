@@ -52,4 +52,9 @@ export const api = {
     `/queues/${encodeURIComponent(id)}/logs?${new URLSearchParams({ job, tail, format: "text" })}`),
   start: (body) => call("POST", "/queues/start", body),
   stop: (id) => call("POST", `/queues/stop?${new URLSearchParams({ queue_id: id })}`),
+  schedules: () => call("GET", "/schedules"),
+  schedule: (id) => call("GET", `/schedules/${encodeURIComponent(id)}`),
+  createSchedule: (body) => call("POST", "/schedules", body),
+  changeSchedule: (id, body) => call("PATCH", `/schedules/${encodeURIComponent(id)}`, body),
+  runSchedule: (id) => call("POST", `/schedules/${encodeURIComponent(id)}/run`),
 };

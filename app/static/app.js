@@ -1,4 +1,5 @@
-// Entry point: routes (#/, #/start, #/queues/<id>), the live feed, the token form, the clock.
+// Entry point: routes (#/, #/start, #/queues/<id>, #/schedules, #/schedule), the live feed,
+// the token form, the clock.
 
 import { ApiError, AuthRequired, api, token } from "./api.js";
 import { CATALOG } from "./catalog.js";
@@ -7,6 +8,7 @@ import { $, h, show } from "./dom.js";
 import { StartForm } from "./form.js";
 import { QueueList } from "./list.js";
 import { LiveFeed } from "./live.js";
+import { ScheduleList } from "./schedules.js";
 import { QueueStore } from "./store.js";
 
 const LIST_LIMIT = 100;
@@ -14,6 +16,7 @@ const store = new QueueStore();
 const list = new QueueList($("#queues"), $("#list-count"), store);
 const detail = new QueueDetail(store, report);
 const form = new StartForm($("#start-form"), $("#start-summary"), () => {}, report);
+const schedules = new ScheduleList($("#schedules"), report);
 const feed = new LiveFeed({ onEvent: receive, onState: showLiveState, onReconnected: reload,
   serviceAnswers });
 let listLoaded = false;
@@ -73,13 +76,20 @@ async function route({ again = false } = {}) {
   const hash = location.hash || "#/";
   if (!hash.startsWith("#/")) return;
   const [, view, id] = hash.split("/");
-  const slot = view === "queues" ? $("#queue-error") : $("#list-error");
+  const slot = view === "queues" ? $("#queue-error")
+    : view === "schedules" ? $("#schedules-error") : $("#list-error");
   try {
     if (view === "queues" && id) {
       show($("#queue-view"));
       await detail.open(decodeURIComponent(id), { focus });
-    } else if (view === "start") {
+    } else if (view === "start" || view === "schedule") {
+      form.setScheduling(view === "schedule");
+      $("#start-title").textContent = view === "schedule" ? "Create a schedule" : "Start a queue";
       show($("#start-view"));
+    } else if (view === "schedules") {
+      show($("#schedules-view"));
+      await schedules.load();
+      if (focus) $("#schedules-title").focus();
     } else {
       show($("#list-view"));
       if (!listLoaded) await loadList();
@@ -105,7 +115,8 @@ function retryLater(slot) {
 }
 
 function receive(event) {
-  if (event.data && event.queue_id) apply(event.data);
+  if (String(event.event).startsWith("schedule.")) schedules.onEvent(event);
+  else if (event.data && event.queue_id) apply(event.data);
   else if (event.event === "job.telemetry") applyTelemetry(event);
   else if (event.event === "missed") refetch(event.queue_ids ?? []);
 }
@@ -152,6 +163,7 @@ async function reload() {
     try {
       if (listLoaded) await loadList();
       if (detail.id && !$("#queue-view").hidden) await detail.open(detail.id);
+      if (!$("#schedules-view").hidden) await schedules.load();
     } catch (error) {
       report(error, $("#list-error"));
     }

@@ -170,6 +170,9 @@ function facts(queue) {
     ["Source", `${queue.type} · ${queue.loader_type}`],
     ["Time range", timeRange(queue.time_range)],
     ["Pipeline", pipeline(queue.jobs)],
+    ["Schedule", queue.schedule ? h("a", { href: "#/schedules" }, queue.schedule.name,
+      queue.schedule.manual ? ` · run now at ${dateTime(queue.schedule.slot)}`
+        : ` · slot ${dateTime(queue.schedule.slot)}`) : "—"],
     ["Health", queue.health && queue.health.state !== "ok"
       ? h("span", {}, healthBadge(queue.health), " ", queue.health.reason ?? "") : "ok"],
     ["Records", count(queue.records_written)],

@@ -1,8 +1,11 @@
 // The start form: queue fields, pipeline request rows, and 422 problems shown at their fields.
+// In schedule mode (#/schedule) the same queue becomes a schedule's template: name, cron,
+// time zone, policies, and a time range that may be relative (yesterday, …).
 
 import { api } from "./api.js";
 import { $, h } from "./dom.js";
 import { CATALOG } from "./catalog.js";
+import { dateTime } from "./format.js";
 
 // Every field of every target, once: a request row shows those of its target.
 const FIELDS = new Map(Object.values(CATALOG.targets).flatMap((spec) =>
@@ -39,12 +42,27 @@ export class StartForm {
 
   build() {
     this.rows = h("div", { class: "request-rows" });
+    const relative = select("relative", CATALOG.schedule.relative_ranges, "the dates below");
+    this.relative = field("f-relative", "Relative to each run", relative,
+      "Resolved for each run's date in the schedule's time zone");
     const range = h("fieldset", { class: "range", id: "f-range", "aria-describedby": "f-range-error" },
       h("legend", {}, "Time range"),
+      this.relative,
       field("f-start", "From", h("input", { type: "date", name: "start", required: true })),
       field("f-end", "To", h("input", { type: "date", name: "end", required: true })),
       h("p", { class: "field-error", id: "f-range-error" }));
+    this.scheduleFields = h("fieldset", { id: "f-schedule" }, h("legend", {}, "Schedule"),
+      field("f-name", "Name", h("input", { name: "name", autocomplete: "off", maxlength: 64 }),
+        "Unique; it names the queues it starts"),
+      field("f-cron", "Cron", h("input", { name: "cron", autocomplete: "off", maxlength: 120 }),
+        "minute hour day month weekday (5 0 * * *), or seconds first (*/30 * * * * *)"),
+      field("f-timezone", "Time zone", h("input", { name: "timezone", autocomplete: "off",
+        value: "UTC" }), "IANA name, like Europe/Berlin"),
+      field("f-concurrency", "While a run is active", select("concurrency",
+        CATALOG.schedule.concurrency)),
+      field("f-catch_up", "Missed slots", select("catch_up", CATALOG.schedule.catch_up)));
     this.form.append(
+      this.scheduleFields,
       h("fieldset", {}, h("legend", {}, "Data"),
         field("f-exchange", "Exchange", select("exchange", CATALOG.exchanges)),
         field("f-symbol", "Symbol(s)", h("input", { name: "symbol", required: true,
@@ -57,12 +75,23 @@ export class StartForm {
         this.rows,
         h("p", { class: "field-error", id: "f-requests-error" }),
         h("button", { type: "button", onclick: () => this.addRow(true) }, "Add request")),
-      h("p", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Start queue")),
+      h("p", { class: "actions" }, h("button", { type: "submit", class: "primary", id: "f-submit" },
+        "Start queue")),
       h("p", { id: "start-result", role: "status" }));
+    this.form.querySelector("#f-catch_up").value = "last";
+    this.setScheduling(false);
     // The job types a row suggests depend on the exchange.
     this.form.querySelector("#f-exchange").addEventListener("change", () => {
       for (const row of this.rows.children) this.showTargetFields(row);
     });
+  }
+
+  // Start once, or create a schedule from the same fields.
+  setScheduling(on) {
+    this.scheduling = on;
+    this.scheduleFields.hidden = !on;
+    this.relative.hidden = !on;
+    this.form.querySelector("#f-submit").textContent = on ? "Create schedule" : "Start queue";
   }
 
   addRow(focus = false) {
@@ -119,6 +148,7 @@ export class StartForm {
     if (tickers.length > 1) body.symbols = tickers;
     if (value("type")) body.type = value("type");
     if (value("start") || value("end")) body.time_range = `${value("start")}:${value("end")}`;
+    if (this.scheduling && value("relative")) body.time_range = value("relative");
     const requests = [...this.rows.children].map(requestOf);
     if (requests.length) body.requests = requests;
     return body;
@@ -126,19 +156,33 @@ export class StartForm {
 
   async submit() {
     this.clearProblems();
-    $("#start-result").textContent = "Starting…";
+    $("#start-result").textContent = this.scheduling ? "Creating…" : "Starting…";
     try {
-      const { data, message } = await api.start(this.body());
-      $("#start-result").replaceChildren(`${message}: `,
-        h("a", { href: `#/queues/${encodeURIComponent(data.queue_id)}` }, `queue ${data.queue_id}`),
-        ` (${data.status}).`);
-      this.onStarted(data);
+      if (this.scheduling) await this.createSchedule();
+      else await this.startQueue();
     } catch (error) {
       $("#start-result").textContent = "";
       if (error.status === 422 && Array.isArray(error.data)) this.showProblems(error.data);
-      else this.onError(error, $("#start-result"),
-        { action: "Starting a queue", retry: () => this.submit() });
+      else this.onError(error, $("#start-result"), { action: this.scheduling
+        ? "Creating a schedule" : "Starting a queue", retry: () => this.submit() });
     }
+  }
+
+  async startQueue() {
+    const { data, message } = await api.start(this.body());
+    $("#start-result").replaceChildren(`${message}: `,
+      h("a", { href: `#/queues/${encodeURIComponent(data.queue_id)}` }, `queue ${data.queue_id}`),
+      ` (${data.status}).`);
+    this.onStarted(data);
+  }
+
+  async createSchedule() {
+    const value = (name) => this.form.querySelector(`#f-${name}`).value.trim();
+    const body = { name: value("name"), cron: value("cron"), timezone: value("timezone") || "UTC",
+      concurrency: value("concurrency"), catch_up: value("catch_up"), queue: this.body() };
+    const { data, message } = await api.createSchedule(body);
+    $("#start-result").replaceChildren(`${message}: `,
+      h("a", { href: "#/schedules" }, data.name), `, next run ${dateTime(data.next_run_at)}.`);
   }
 
   clearProblems() {
@@ -151,7 +195,8 @@ export class StartForm {
   showProblems(problems) {
     const items = problems.map((problem) => this.placeProblem(problem));
     this.summary.replaceChildren(
-      h("h3", {}, `The queue was not started: ${problems.length} problem${problems.length > 1 ? "s" : ""}`),
+      h("h3", {}, `${this.scheduling ? "The schedule was not created" : "The queue was not started"}: `
+        + `${problems.length} problem${problems.length > 1 ? "s" : ""}`),
       h("ul", {}, items));
     this.summary.hidden = false;
     this.summary.focus();
@@ -171,12 +216,19 @@ export class StartForm {
   }
 
   // A 422 `field` path -> the error slot next to it and the controls it concerns.
-  locate(path) {
+  locate(fullPath) {
     const byId = (id) => this.form.querySelector(`#${id}`);
+    const path = this.scheduling ? fullPath.replace(/^queue\./, "") : fullPath;
     if (path === "time_range") {
-      return { slot: byId("f-range-error"), controls: [byId("f-start"), byId("f-end")] };
+      const dates = [byId("f-start"), byId("f-end")];
+      return { slot: byId("f-range-error"),
+        controls: this.scheduling ? [byId("f-relative"), ...dates] : dates };
     }
     const top = { exchange: "f-exchange", symbol: "f-symbol", symbols: "f-symbol", type: "f-type" };
+    if (this.scheduling && path === fullPath) {
+      Object.assign(top, { name: "f-name", cron: "f-cron", timezone: "f-timezone",
+        concurrency: "f-concurrency", catch_up: "f-catch_up" });
+    }
     const name = path.split(/[.[]/)[0];
     if (top[name]) return { slot: byId(`${top[name]}-error`), controls: [byId(top[name])] };
     const match = path.match(/^requests\[(\d+)\](?:\.(\w+))?/);

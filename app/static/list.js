@@ -88,7 +88,10 @@ export class QueueList {
       h("td", { "data-label": label, class: NUMERIC.has(label) ? "num" : null }));
     const row = h("tr", { "data-queue-id": queue.id }, cells);
     row.link = h("a", { href: `#/queues/${encodeURIComponent(queue.id)}` });
-    row.cells[1].append(h("span", {}, row.link, " ", h("code", { class: "id" }, shortId(queue.id))));
+    row.cells[1].append(h("span", {}, row.link, " ", h("code", { class: "id" }, shortId(queue.id))),
+      queue.schedule ? h("span", { class: "schedule-tag", title: `made by schedule `
+        + `${queue.schedule.name} for ${dateTime(queue.schedule.slot)}` },
+      ` ⏰ ${queue.schedule.name}`) : "");
     this.rows.set(queue.id, row);
     this.fill(row, queue);
     return row;

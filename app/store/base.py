@@ -8,6 +8,7 @@ from typing import Protocol
 
 from app.models.queries import QueueFilter
 from app.models.queues import QueueState
+from app.models.schedules import ScheduleState
 from app.models.status import Status
 
 Mutation = Callable[[QueueState], bool]
@@ -66,3 +67,33 @@ class QueueStore(Protocol):
 
     async def ping(self) -> None:
         """Raises StoreUnavailable unless the store can be written now."""
+
+
+ScheduleChange = Callable[[ScheduleState], bool]
+"""Changes a schedule in place; returns False when there was nothing to change."""
+
+
+class ScheduleStore(Protocol):
+    """Where schedules live, beside the queues. `mutate` is a read-modify-write with a
+    revision check: when another writer (another replica's scheduler) changed the schedule
+    meanwhile, `change` runs again on the newer document, so a claim made there is seen."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create(self, schedule: ScheduleState) -> None:
+        """Insert; AlreadyExists when the id or the name is taken."""
+
+    async def get(self, schedule_id: str) -> ScheduleState:
+        """Raises ScheduleNotFound."""
+
+    async def all(self) -> list[ScheduleState]:
+        """Every schedule, by name."""
+
+    async def mutate(self, schedule_id: str, change: ScheduleChange) -> tuple[ScheduleState, bool]:
+        """Apply `change` atomically (revision +1 when it changed something); AlreadyExists
+        when it renames onto a name that is taken; ScheduleNotFound."""
+
+    async def delete(self, schedule_id: str) -> None:
+        """Raises ScheduleNotFound."""

@@ -41,6 +41,7 @@ RETURN LENGTH(FOR q IN queue_state
 """
 ACTIVE = "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN q"
 BY_STATUS = "FOR q IN queue_state COLLECT s = q.status WITH COUNT INTO n RETURN [s, n]"
+SCHEDULES = "FOR s IN schedules SORT s.name RETURN s"
 
 
 def _queues(collections: Collections) -> list[dict[str, Any]]:
@@ -83,6 +84,11 @@ def _by_status(collections: Collections, binds: Binds) -> list[Any]:
     return [[status, counts[status]] for status in sorted(counts)]
 
 
+def _schedules(collections: Collections, binds: Binds) -> list[Any]:
+    schedules = collections["schedules"].documents.values()
+    return sorted(schedules, key=lambda s: str(s.get("name")))
+
+
 def _normal(query: str) -> str:
     return " ".join(query.split())
 
@@ -92,6 +98,7 @@ QUERIES: dict[str, Callable[[Collections, Binds], list[Any]]] = {
     _normal(COUNT): _count,
     _normal(ACTIVE): _active,
     _normal(BY_STATUS): _by_status,
+    _normal(SCHEDULES): _schedules,
 }
 
 

@@ -420,8 +420,29 @@ def _insert_one(
     if old is not None and mode == "ignore":
         return _meta(old)
     base = {**old, **document} if old is not None and mode == "update" else document
+    clash = _unique_clash(collection, key, base)
+    if clash is not None:
+        return clash
     stored = _store(fake, collection, key, base)
     return _meta(stored) | ({"_oldRev": old["_rev"]} if old is not None else {})
+
+
+def _unique_clash(collection: Collection, key: str, body: Json) -> ArangoFailure | None:
+    """409 errorNum 1210 when another document holds the same values in a unique index."""
+    for index in collection.indexes:
+        if index.get("type") != "persistent" or not index.get("unique"):
+            continue
+        fields = index["fields"]
+        values = [body.get(name) for name in fields]
+        for other_key, other in collection.documents.items():
+            if other_key != key and [other.get(name) for name in fields] == values:
+                return ArangoFailure(
+                    409,
+                    1210,
+                    f"unique constraint violated - in index {index['name']} of type persistent "
+                    f"over '{', '.join(fields)}'; conflicting key: {other_key}",
+                )
+    return None
 
 
 def _store(fake: FakeArango, collection: Collection, key: str, body: Json) -> Json:
@@ -474,9 +495,30 @@ def replace(fake: FakeArango, request: Request, db: Database, name: str, key: st
     )
     if expected and expected != old["_rev"]:
         raise ArangoFailure(412, 1200, "conflict, _rev values do not match", **_meta(old))
+    clash = _unique_clash(collection, key, body)
+    if clash is not None:
+        raise clash
     stored = _store(fake, collection, key, body)
     answer = {} if request.flag("silent") else {**_meta(stored), "_oldRev": old["_rev"]}
     return Reply.json(201 if request.flag("waitForSync") else 202, answer)
+
+
+def remove(fake: FakeArango, request: Request, db: Database, name: str, key: str) -> Reply:
+    """DELETE a document: 404 errorNum 1202 when missing, 412 errorNum 1200 when If-Match
+    names another revision; the old document's meta (and `old` with returnOld)."""
+    collection = db.collection(name)
+    fake.require(request, db.name, "rw", name)
+    old = collection.documents.get(key)
+    if old is None:
+        raise ArangoFailure(404, 1202, "document not found")
+    expected = request.headers.get("if-match", "").strip('"')
+    if expected and not request.flag("ignoreRevs") and expected != old["_rev"]:
+        raise ArangoFailure(412, 1200, "conflict, _rev values do not match", **_meta(old))
+    del collection.documents[key]
+    answer = {} if request.flag("silent") else _meta(old)
+    if request.flag("returnOld") and not request.flag("silent"):
+        answer["old"] = old
+    return Reply.json(200 if request.flag("waitForSync") else 202, answer)
 
 
 def read_many(fake: FakeArango, request: Request, db: Database, name: str) -> Reply:
@@ -550,6 +592,7 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("PUT", f"_api/document/{SEGMENT}", read_many),
     ("GET", f"_api/document/{SEGMENT}/{SEGMENT}", read),
     ("PUT", f"_api/document/{SEGMENT}/{SEGMENT}", replace),
+    ("DELETE", f"_api/document/{SEGMENT}/{SEGMENT}", remove),
     ("POST", "_api/cursor", cursor),
     ("POST", f"_api/cursor/{SEGMENT}", next_batch),
     ("DELETE", f"_api/cursor/{SEGMENT}", drop_cursor),

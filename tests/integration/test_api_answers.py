@@ -101,6 +101,12 @@ DOCUMENTED = {
     ("get", "/health/startup"): {"401", "503"},
     ("get", "/health/ready"): {"401", "503"},
     ("get", "/metrics"): {"401"},
+    ("post", "/schedules"): {"400", "401", "409", "413", "415", "422", "503"},
+    ("get", "/schedules"): {"422", "503"},
+    ("get", "/schedules/{schedule_id}"): {"404", "422", "503"},
+    ("patch", "/schedules/{schedule_id}"): {"400", "401", "404", "409", "413", "415", "422", "503"},
+    ("delete", "/schedules/{schedule_id}"): {"401", "404", "422", "503"},
+    ("post", "/schedules/{schedule_id}/run"): {"401", "404", "409", "422", "503"},
 }
 
 

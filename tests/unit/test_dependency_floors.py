@@ -13,6 +13,7 @@ FLOORS = {
     "urllib3": Version("2.3"),  # HTTPResponse.shutdown() unblocks the Job watch (k8s_watch)
     "kubernetes": Version("30"),
     "python-arango": Version("8.1"),  # http_client= and overwrite_mode= (store adapters)
+    "cronsim": Version("2.8"),  # seconds as the first of six fields, explain() (schedules)
 }
 
 

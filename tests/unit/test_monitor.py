@@ -331,6 +331,35 @@ def test_why_the_service_cannot_be_reached(error: BaseException, said: str) -> N
     assert said in describe(error)
 
 
+def test_schedule_runs_and_the_queues_they_made_are_named() -> None:
+    state = MonitorState(started=NOW - 20)
+    made = {"id": "s1", "name": "nightly", "slot": "2026-03-01T00:05:00Z", "manual": False}
+    event = {"event": "queue.starting", "queue_id": "q1", "status": "starting"}
+    state.apply({**event, "data": document("q1", "starting", schedule=made)}, NOW)
+    triggered = {
+        "event": "schedule.triggered",
+        "schedule": "nightly",
+        "queue_id": "q1",
+        "outcome": "triggered",
+        "slot": "2026-03-01T00:05:00Z",
+    }
+    skipped = {
+        "event": "schedule.skipped",
+        "schedule": "hourly",
+        "queue_id": None,
+        "outcome": "skipped",
+        "slot": "2026-03-01T01:00:00Z",
+        "reason": "concurrency=forbid: the previous run's queue q0 is still loading",
+    }
+    state.apply(triggered, NOW)
+    state.apply(skipped, NOW)
+    text = plain(screen(state))
+    assert "BTCUSDT 2024-06-01 → 2024-06-30 ⏰ nightly · binance · starting" in text
+    assert "Schedule nightly: triggered for 2026-03-01T00:05:00Z: queue q1" in text
+    assert "Schedule hourly: skipped for 2026-03-01T01:00:00Z: concurrency=forbid" in text
+    assert set(state.queues) == {"q1"}, "a schedule event makes no queue of its own"
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [

@@ -1,0 +1,1 @@
+"""Schedules: recurring queues, exactly once per slot."""
