@@ -10,6 +10,7 @@ every enabled schedule's due slots (planning.py) and runs them oldest first.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 
 import structlog
@@ -26,6 +27,8 @@ SETTLE_AFTER = timedelta(seconds=10)
 """A claimed run not carried out for this long is finished by whichever scheduler sees it
 (its own process died mid-slot); its derived queue id keeps that to one queue."""
 RETRY_SECONDS = 2.0
+STUCK_SECONDS = 60.0
+"""A pass running longer than this (a hung store call) makes readiness fail."""
 
 
 class Scheduler:
@@ -44,13 +47,24 @@ class Scheduler:
         self.problem: str | None = None
         """Why the last pass failed, for readiness; None when it went through."""
         self.passes = 0
+        self._pass_started: float | None = None
 
     async def run(self) -> None:
-        """Pass, sleep until the next slot, forever (cancel to stop)."""
+        """Pass, sleep until the next slot, forever (cancel to stop). A pass that fails in
+        an unexpected way is logged with its traceback and shown in readiness; the loop
+        goes on (the next pass retries)."""
         await self.ready.wait()
         while True:
             self.wake.clear()
-            upcoming_slot = await self.run_once()
+            self._pass_started = time.monotonic()
+            try:
+                upcoming_slot = await self.run_once()
+            except Exception as error:
+                log.exception("scheduler pass crashed")
+                self.problem = f"a pass crashed: {type(error).__name__}: {error}"
+                upcoming_slot = self._retry_at()
+            finally:
+                self._pass_started = None
             await self._clock.sleep_until(upcoming_slot, self.wake)
 
     async def run_once(self) -> datetime | None:
@@ -76,6 +90,10 @@ class Scheduler:
             raise DependencyUnavailable("scheduler: waiting for the stores and recovery")
         if self.problem is not None:
             raise DependencyUnavailable(f"scheduler: {self.problem}")
+        started = self._pass_started
+        if started is not None and time.monotonic() - started > STUCK_SECONDS:
+            took = time.monotonic() - started
+            raise DependencyUnavailable(f"scheduler: a pass has been running for {took:.0f} s")
 
     async def _tend(self, schedule: ScheduleState) -> None:
         await self._finish_stranded(schedule)

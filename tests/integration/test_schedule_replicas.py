@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.arango_http import FakeArango
+from tests.fakes.arango_http import FakeArango, reply
 from tests.fixtures.app import scripted
 from tests.fixtures.arango import ARANGO_KINDS, arango_settings, fresh_database, server_url
 from tests.fixtures.clock import ManualClock
@@ -80,3 +80,28 @@ async def test_two_replicas_run_each_slot_once(
                 for qm in (first, second)
             )
             assert counted == STEPS, "each run announced by the one replica that claimed it"
+
+
+async def test_readiness_names_the_scheduler_while_its_passes_fail(
+    app_with: Any, fake_arango: FakeArango, tmp_path: Path
+) -> None:
+    """ArangoDB answers the schedules query with a proxy's 502: readiness says `scheduler`
+    and why; once the store answers again, the next pass clears it."""
+    clock = ManualClock(T0)
+    async with fresh_database(fake_arango.url, create=False) as database:
+        common: dict[str, Any] = {"arango_url": fake_arango.url, "arango_db": database}
+        async with app_with(targets=QUICK, clock=clock, **common) as qm:
+            await clock.settled()
+            failing = reply(502, "<html>Bad Gateway</html>")
+            fake_arango.fail("POST", r"_api/cursor$", failing, times=1000)
+            try:
+                clock.advance(30)
+                await clock.settled()
+                ready = await qm.client.get("/health/ready")
+            finally:
+                fake_arango.faults.clear()  # the fake is the session's
+            assert ready.status_code == 503
+            assert "could not list schedules" in ready.json()["data"]["scheduler"]
+            clock.advance(30)
+            await clock.settled()
+            assert (await qm.client.get("/health/ready")).json()["data"]["scheduler"] == "ok"
