@@ -49,7 +49,8 @@ class LocalLauncher:
         self._on_outcome = on_outcome
 
     async def close(self) -> None:
-        await self.stop("", list(self._running), grace_seconds=5.0)
+        """Stop whatever still runs (the service stopped its queues' jobs already)."""
+        await self.stop("", list(self._running), self._settings.job_stop_grace_seconds)
 
     async def launch(self, spec: JobSpec) -> str:
         running = self._running.get(spec.name)

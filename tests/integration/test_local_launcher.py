@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.config import Settings
+from app.launchers.base import JobSpec
 from app.launchers.job_environment import PROCESS_BASICS, job_environment
 from app.launchers.k8s_render import pod_env
-from app.launchers.targets import load_registry
+from app.launchers.local import LocalLauncher
+from app.launchers.targets import TargetSpec, default_registry, load_registry
+from app.models.catalog import Target
 from tests.fixtures.app import scripted
 from tests.fixtures.eventually import eventually
 from tests.fixtures.processes import pid_exists, wait_for_exit
@@ -159,3 +164,21 @@ async def test_a_default_pipeline_whose_target_has_no_command_is_refused(app_wit
         )
         assert "TARGETS_FILE" in problem["reason"]
         assert (await qm.client.get("/queues")).headers["X-Total-Count"] == "0"
+
+
+async def test_close_kills_a_job_deaf_to_sigterm_after_job_stop_grace_seconds(
+    tmp_path: Path,
+) -> None:
+    """At shutdown the launcher waits JOB_STOP_GRACE_SECONDS, not a fixed time, then kills."""
+    registry = {**default_registry(), "loader-producer": TargetSpec(**scripted("stubborn", "30"))}
+    settings = Settings(_env_file=None, data_dir=tmp_path / "var", job_stop_grace_seconds=0.5)
+    launcher = LocalLauncher(registry, tmp_path / "jobs", settings)
+    spec = JobSpec("q", "qm-stubborn", Target.LOADER_PRODUCER, "api_candles_1m")
+    pid = int(await launcher.launch(spec))
+    log = launcher.log_path("q", spec.name)
+    await eventually(lambda: log.exists() and IGNORING_SIGTERM in log.read_text())
+    started = time.monotonic()
+    await launcher.close()
+    elapsed = time.monotonic() - started
+    assert 0.5 <= elapsed < 3, elapsed
+    await wait_for_exit(pid, within=1)
