@@ -9,6 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
     TypeAdapter,
     field_validator,
@@ -36,6 +37,16 @@ MAX_REQUESTS = 20
 MAX_RANGE_DAYS = 3660
 Symbol = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=24)]
 TimeRange = Annotated[str, StringConstraints(max_length=21)]
+
+
+def fixed_width_utc(moment: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SS.ffffffZ` always: stores sort queues by this string, and the
+    default JSON form drops a zero fraction, which sorts a whole second after its own
+    later microseconds (`...05Z` > `...05.000001Z`)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+SortableTime = Annotated[datetime, PlainSerializer(fixed_width_utc, when_used="json")]
 
 
 def utcnow() -> datetime:
@@ -196,7 +207,7 @@ class QueueState(BaseModel):
     kafka_topic: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: SortableTime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     stop_requested: bool = False
     command_id: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -88,6 +89,18 @@ async def test_page_is_newest_first_filtered_and_counted(store: QueueStore) -> N
     assert (page.total, [q.id for q in page.items]) == (3, eth[1:3])
     everything = await store.page(QueueFilter(limit=100))
     assert [q.id for q in everything.items] == [q.id for q in reversed(queues)]
+
+
+async def test_page_order_holds_for_a_queue_created_on_a_whole_second(store: QueueStore) -> None:
+    """A timestamp with zero microseconds must not sort after later ones of its second."""
+    second = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    stamps = [second, second + timedelta(microseconds=1), second + timedelta(microseconds=500)]
+    queues = [make() for _ in stamps]
+    for queue, stamp in zip(queues, stamps, strict=True):
+        queue.created_at = stamp
+        await store.create(queue)
+    page = await store.page(QueueFilter(limit=10))
+    assert [q.id for q in page.items] == [q.id for q in reversed(queues)]
 
 
 async def test_symbol_filter_finds_multi_ticker_queues(store: QueueStore) -> None:
