@@ -99,7 +99,7 @@ async def backfill_rate(url: str, rows: int) -> float:
     return rows / elapsed
 
 
-def measure(rows: int = ROWS, rounds: int = 3) -> dict[str, float]:
+def measure(rows: int = ROWS, rounds: int = 5) -> dict[str, float]:
     """Medians over `rounds` of {backfill, raw} rows/s, the two taking turns against one
     fake server, so both see the same machine (its load moves by +-30 % on two shared
     cores)."""

@@ -30,7 +30,8 @@ from app.workers.moex.backoff import Backoff
 from app.workers.records import now_ms
 
 Row = Any
-Normalizer = Callable[[str, str, Row, int], Any]
+Normalizer = Callable[[str, str, list[Row], int], list[Any]]
+"""A page of rows -> their records (exchange, symbol, rows, received time)."""
 TRADES_LIMIT = 1000
 
 
@@ -65,9 +66,8 @@ class GapRecords:
         pages, normal = self._pages(gap)
         served = 0
         async for rows in pages:
-            now = now_ms()
             served += len(rows)
-            yield [normal(exchange, symbol, row, now) for row in rows]
+            yield normal(exchange, symbol, rows, now_ms())
         if gap["key"] != "open_time" and served < missing:
             raise Incomplete(f"Binance served {served} of the {missing} missing records")
 
@@ -78,10 +78,10 @@ class GapRecords:
         resumed = (gap["first"] + gap["backfilled"], gap["last"])
         if gap["key"] == "trade_id":
             trades = id_pages(self.client, f"{prefix}/historicalTrades", symbol, resumed, "id")
-            return trades, normalize.historical_trade
+            return trades, normalize.historical_trades
         if gap["key"] == "agg_id":
             aggregates = id_pages(self.client, f"{prefix}/aggTrades", symbol, resumed, "a")
-            return aggregates, normalize.agg_trade
+            return aggregates, _each(normalize.agg_trade)
         interval = gap["stream"].rsplit("_", 1)[1]
         span = (gap["first"], gap["last"])
         return kline_pages(self.client, self.market, symbol, interval, span), _candles(interval)
@@ -108,7 +108,7 @@ async def id_pages(
     try:
         while ahead is not None:
             rows = await ahead[0]
-            inside = [row for row in rows if row[id_field] <= last]
+            inside = rows if not rows or rows[-1][id_field] <= last else _upto(rows, id_field, last)
             full = len(rows) >= ahead[1]  # a short page: Binance has no more
             ahead = ask(inside[-1][id_field] + 1) if inside and full else None
             if inside:
@@ -118,8 +118,19 @@ async def id_pages(
             await cancel_and_wait(ahead[0])
 
 
-def _candles(interval: str) -> Normalizer:
-    def candle(exchange: str, symbol: str, row: Row, now: int) -> Any:
-        return normalize.candle_from_row(exchange, symbol, interval, row, now)
+def _upto(rows: list[Row], id_field: str, last: int) -> list[Row]:
+    return [row for row in rows if row[id_field] <= last]
 
-    return candle
+
+def _candles(interval: str) -> Normalizer:
+    def candles(exchange: str, symbol: str, rows: list[Row], now: int) -> list[Any]:
+        return [normalize.candle_from_row(exchange, symbol, interval, row, now) for row in rows]
+
+    return candles
+
+
+def _each(normal: Callable[[str, str, Row, int], Any]) -> Normalizer:
+    def page(exchange: str, symbol: str, rows: list[Row], now: int) -> list[Any]:
+        return [normal(exchange, symbol, row, now) for row in rows]
+
+    return page
