@@ -66,13 +66,15 @@ class ScheduleService:
 
     async def patch(self, schedule_id: str, patch: SchedulePatch) -> ScheduleView:
         changes, now = patch.changes(), self._clock.now()
+        moved = _RESTART_FIELDS & changes.keys()
 
         def change(schedule: ScheduleState) -> bool:
+            restart = any(getattr(schedule, name) != changes[name] for name in moved)
             for name, value in changes.items():
                 setattr(schedule, name, value)
             if "queue" in changes:
                 self._check_runnable(schedule)
-            if _RESTART_FIELDS & changes.keys():
+            if restart:
                 schedule.cursor = max(schedule.cursor, now)
             schedule.updated_at = now
             return True

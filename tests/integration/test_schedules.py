@@ -313,3 +313,26 @@ async def test_schedule_events_reach_websocket_clients(served_with: Any) -> None
             assert triggered["run"]["manual"] is True
             assert "forbid" in everything.events("schedule.skipped")[0]["reason"]
             assert not chosen.events("schedule.triggered"), "not asked for by a chosen-queue client"
+
+
+async def test_slots_of_a_disabled_period_are_not_caught_up(app_with: Any) -> None:
+    """Disabled for 100 s with catch_up=all: re-enabled, it counts slots from then on. A
+    patch that changes nothing of when it runs leaves its cursor alone."""
+    clock = ManualClock(T0)
+    async with app_with(targets=QUICK, clock=clock) as qm:
+        created = await create(qm, catch_up="all", concurrency="allow")
+        path = f"/schedules/{created['id']}"
+        await qm.client.patch(path, json={"enabled": False})
+        await clock.settled()
+        clock.advance(100)
+        await clock.settled()
+        await qm.client.patch(path, json={"enabled": True})
+        await clock.settled()
+        assert (await schedule_of(qm, created["id"]))["runs"] == []
+        clock.advance(10)
+        await clock.settled()
+        runs = (await schedule_of(qm, created["id"]))["runs"]
+        assert [r["slot"] for r in runs] == ["2026-03-28T23:01:50Z"]
+        clock.advance(5)
+        same = await qm.client.patch(path, json={"enabled": True, "timezone": "UTC"})
+        assert same.json()["data"]["cursor"] == "2026-03-28T23:01:50Z"
