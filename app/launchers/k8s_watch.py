@@ -1,7 +1,8 @@
 """Follow our Jobs: list, then watch from the list's resourceVersion; report how each ends.
 
-One owned task runs the loop: a 410 Gone relists at once, any other failure backs off
-(capped, jittered) and starts again from a fresh list, so nothing missed while away is lost.
+One supervised task (app/aio.Supervisor) runs the loop: a 410 Gone relists at once, any
+other failure is the supervisor's (logged, counted, restarted after a capped, jittered
+backoff) and the run starts again from a fresh list, so nothing missed while away is lost.
 The client is synchronous: the stream is read line by line in worker threads, and close()
 shuts the socket down so no thread stays blocked after the task is cancelled.
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import time
 from typing import Any
 
@@ -23,6 +23,7 @@ from kubernetes.watch.watch import iter_resp_lines
 from urllib3 import HTTPResponse
 from urllib3.exceptions import ReadTimeoutError
 
+from app.aio import Backoff, Supervisor
 from app.errors import LauncherUnavailable
 from app.launchers.base import JobOutcome, OutcomeHandler
 from app.launchers.k8s_api import KubeApi
@@ -38,65 +39,54 @@ MIN_STREAM_SECONDS = 1.0
 """An empty stream that ends sooner is a failure: back off instead of spinning."""
 
 
-class Backoff:
-    """Exponential delays with jitter, capped; reset after a successful list."""
-
-    def __init__(self, initial: float, cap: float) -> None:
-        self.initial = initial
-        self.cap = cap
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        self.failures += 1
-        ceiling = min(self.cap, self.initial * 2.0 ** (self.failures - 1))
-        jitter: float = random.uniform(0.5, 1.0)
-        return ceiling * jitter
-
-
 class JobWatcher:
-    """Owns the watch task; `synced` is set once the first list has been reconciled."""
+    """Runs the watch as the supervised task `k8s-job-watch`; `synced` is set once the
+    first list has been reconciled."""
+
+    TASK = "k8s-job-watch"
 
     def __init__(
         self,
         api: KubeApi,
         on_outcome: OutcomeHandler,
         *,
+        supervisor: Supervisor,
         backoff: Backoff,
         idle_timeout: float = 60.0,
     ) -> None:
         self._api, self._on_outcome, self._backoff = api, on_outcome, backoff
+        self._supervisor = supervisor
         self._idle_timeout = idle_timeout
         self._tracker = OutcomeTracker()
-        self._task: asyncio.Task[None] | None = None
         self._stream: HTTPResponse | None = None
+        self._started = False
         self.synced = asyncio.Event()
-        self.error_restarts = 0
+
+    @property
+    def error_restarts(self) -> int:
         """Restarts after a failure (not after 410 Gone): for metrics and tests."""
+        return self._supervisor.restarts(self.TASK)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._supervise(), name="k8s-job-watch")
+        if not self._started:
+            self._started = True
+            self._supervisor.spawn(self.TASK, self._watch_forever, backoff=self._backoff)
 
     async def close(self) -> None:
         """Cancel the task and unblock its reader thread; bounded by the socket shutdown."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
+        if self._started:
+            self._started = False
+            await self._supervisor.cancel(self.TASK)
         self._shutdown_stream()
-        await asyncio.wait({task})  # a cancellation of close() itself still propagates
 
-    async def _supervise(self) -> None:
+    async def _watch_forever(self) -> None:
+        """List and watch; a 410 Gone lists again at once, other failures raise (the
+        supervisor backs off and restarts)."""
         while True:
             try:
                 await self._list_and_watch()
             except ResourceVersionExpired:
                 log.info("k8s watch expired (410 Gone); listing again")
-            except Exception as error:
-                delay = self._backoff.next_delay()
-                self.error_restarts += 1
-                log.warning("k8s watch failed; retrying", error=str(error), delay=delay)
-                await asyncio.sleep(delay)
 
     async def _list_and_watch(self) -> None:
         version = await self._list()
@@ -107,7 +97,7 @@ class JobWatcher:
         listing = await self._api.list_jobs(MANAGED_SELECTOR)
         jobs = [job for job in listing.get("items") or [] if is_managed(job)]
         await self._report(self._tracker.relisted(jobs))
-        self._backoff.failures = 0
+        self._backoff.reset()
         self.synced.set()
         return str(listing.get("metadata", {}).get("resourceVersion") or "")
 

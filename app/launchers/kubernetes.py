@@ -11,6 +11,7 @@ import time
 
 from kubernetes import client
 
+from app.aio import Backoff, Supervisor
 from app.config import Settings
 from app.errors import AlreadyExists, JobNotFound, LauncherUnavailable, QueueManagerError
 from app.launchers.base import JobPhase, JobSpec, OutcomeHandler
@@ -18,7 +19,7 @@ from app.launchers.k8s_api import Json, KubeApi
 from app.launchers.k8s_client import api_client_from_environment
 from app.launchers.k8s_render import QUEUE_ID, label_value, queue_selector, render_job
 from app.launchers.k8s_status import name_of, phase_of, queue_of
-from app.launchers.k8s_watch import Backoff, JobWatcher
+from app.launchers.k8s_watch import JobWatcher
 from app.launchers.targets import TargetSpec, not_runnable_in_cluster
 
 STOP_POLL_SECONDS = 0.5
@@ -37,10 +38,13 @@ class KubernetesLauncher:
         registry: dict[str, TargetSpec],
         api_client: client.ApiClient,
         *,
+        supervisor: Supervisor | None = None,
         backoff: Backoff | None = None,
         watch_idle_timeout: float = 60.0,
     ) -> None:
         self._settings, self._registry = settings, registry
+        self._supervisor = supervisor or Supervisor()
+        """The service's supervisor runs the watch; a launcher on its own gets its own."""
         self._api = KubeApi(api_client, settings.k8s_namespace)
         self._api_client = api_client
         self._owned_client: client.ApiClient | None = None
@@ -50,10 +54,14 @@ class KubernetesLauncher:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, registry: dict[str, TargetSpec]
+        cls,
+        settings: Settings,
+        registry: dict[str, TargetSpec],
+        supervisor: Supervisor | None = None,
     ) -> KubernetesLauncher:
         """The launcher of a Deployment: its service account in-cluster, else a kubeconfig."""
-        launcher = cls(settings, registry, api_client_from_environment(settings.kubeconfig))
+        api_client = api_client_from_environment(settings.kubeconfig)
+        launcher = cls(settings, registry, api_client, supervisor=supervisor)
         launcher._owned_client = launcher._api_client  # made here, so closed here
         return launcher
 
@@ -61,7 +69,11 @@ class KubernetesLauncher:
         """Start the watch; it reports every Job that ends or vanishes to `on_outcome`."""
         if self.watcher is None:
             self.watcher = JobWatcher(
-                self._api, on_outcome, backoff=self._backoff, idle_timeout=self._idle_timeout
+                self._api,
+                on_outcome,
+                supervisor=self._supervisor,
+                backoff=self._backoff,
+                idle_timeout=self._idle_timeout,
             )
             self.watcher.start()
 

@@ -16,10 +16,10 @@ import time
 from rich.console import Console
 from rich.live import Live
 
+from app.aio import background, until_stopped
 from app.monitor.link import Link, MonitorOptions, api_url, describe, topic_url
 from app.monitor.screen import freshness_style, health_text, render, summary
 from app.monitor.state import JobView, MonitorState, QueueView
-from app.workers.moex.tasks import background, until_stopped
 
 __all__ = [
     "JobView",

@@ -19,10 +19,9 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from app.aio import Backoff, background
 from app.monitor.state import MonitorState, is_terminal
 from app.retries import describe_error
-from app.workers.moex.backoff import Backoff
-from app.workers.moex.tasks import background
 
 LIST_LIMIT = 100
 LINK_ERRORS = (OSError, TimeoutError, WebSocketException)

@@ -15,10 +15,10 @@ import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
+from app.aio import Backoff
 from app.errors import QueueManagerError
 from app.models.gaps import Gap
 from app.workers.gaps import GapBook
-from app.workers.moex.backoff import Backoff
 
 GapSource = Callable[[Gap], AsyncGenerator[list[Any], None]]
 """The records a gap misses, a page at a time, from after those already backfilled."""

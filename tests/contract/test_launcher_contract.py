@@ -17,10 +17,10 @@ from pathlib import Path
 import kmock
 import pytest
 
+from app.aio import Backoff
 from app.config import Settings
 from app.errors import JobNotFound, LaunchFailed
 from app.launchers.base import JobLauncher, JobOutcome, JobPhase, JobSpec
-from app.launchers.k8s_watch import Backoff
 from app.launchers.kubernetes import KubernetesLauncher
 from app.launchers.local import LocalLauncher
 from app.launchers.targets import TargetSpec, default_registry

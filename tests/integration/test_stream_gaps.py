@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import pytest
 
+from app.aio import cancel_and_wait
 from app.workers.base import JobContext
 from app.workers.binance import jobs
 from app.workers.binance.backfill import binance_backfiller
@@ -17,7 +18,6 @@ from app.workers.binance.batcher import Batcher
 from app.workers.binance.market import Market
 from app.workers.binance.rest_client import RestClient
 from app.workers.binance.settings import BinanceTuning
-from app.workers.binance.stopping import cancel_and_wait
 from app.workers.gaps import GapBook
 from tests.fakes.binance_events import LiveTape, trade
 from tests.fakes.binance_job import LocalJobContext, job_env

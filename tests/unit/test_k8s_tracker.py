@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.aio import Backoff
 from app.launchers.base import JobOutcome, JobPhase
 from app.launchers.k8s_tracker import OutcomeTracker
-from app.launchers.k8s_watch import Backoff
 
 
 def job(name: str, uid: str = "u1", *conditions: dict[str, str]) -> dict[str, Any]:

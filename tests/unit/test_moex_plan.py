@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.workers.moex.backoff import Backoff
+from app.aio import Backoff
 from app.workers.moex.errors import MoexJobInvalid
 from app.workers.moex.loader import LoaderOptions, plan
 from tests.fakes.moex_job import moex_env

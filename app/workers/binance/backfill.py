@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
+from app.aio import Backoff, cancel_and_wait
 from app.models.gaps import Gap
 from app.workers.backfill import Backfiller
 from app.workers.binance import normalize
@@ -23,10 +24,8 @@ from app.workers.binance.market import Market
 from app.workers.binance.rest_client import RestClient
 from app.workers.binance.rest_history import kline_pages
 from app.workers.binance.settings import BinanceTuning
-from app.workers.binance.stopping import cancel_and_wait
 from app.workers.gaps import GapBook
 from app.workers.health import GaveUp
-from app.workers.moex.backoff import Backoff
 from app.workers.records import now_ms
 
 Row = Any

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from app.aio import Backoff
 from app.retries import retrying
 from app.workers.base import JobContext
 from app.workers.binance.batcher import Batcher
@@ -21,7 +22,6 @@ from app.workers.binance.errors import BinanceError, StreamSilent
 from app.workers.binance.handover import Handover, StreamHandler
 from app.workers.binance.session import Route, Session, open_session
 from app.workers.binance.settings import BinanceTuning
-from app.workers.moex.backoff import Backoff
 
 OVERLAP_POLL_S = 0.02
 

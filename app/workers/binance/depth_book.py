@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.aio import cancel_and_wait
 from app.workers.base import JobContext
 from app.workers.binance.batcher import Batcher
 from app.workers.binance.errors import BinanceError
@@ -19,7 +20,6 @@ from app.workers.binance.market import Market
 from app.workers.binance.normalize import book_record
 from app.workers.binance.rest_client import RestClient
 from app.workers.binance.settings import BinanceTuning
-from app.workers.binance.stopping import cancel_and_wait
 from app.workers.health import GaveUp
 from app.workers.records import now_ms
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from app.aio import until_stopped
 from app.models.catalog import is_stream
 from app.workers.base import JobContext
 from app.workers.binance.market import market_of
 from app.workers.binance.rest_history import HistoryRun
 from app.workers.binance.settings import BinanceTuning
-from app.workers.binance.stopping import until_stopped
 
 
 async def run(ctx: JobContext, tuning: BinanceTuning | None = None) -> None:
@@ -21,4 +21,4 @@ async def run(ctx: JobContext, tuning: BinanceTuning | None = None) -> None:
         work = run_streams(ctx, market, tuning)
     else:
         work = HistoryRun(ctx, market, tuning).run(job_type)
-    await until_stopped(ctx.stop_requested, work)
+    await until_stopped(work, ctx.stop_requested)

@@ -15,11 +15,11 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from app.aio import cancel_and_wait
 from app.workers.binance.batcher import Batcher
 from app.workers.binance.errors import BinanceError, StreamProtocolError
 from app.workers.binance.handover import StreamHandler
 from app.workers.binance.settings import BinanceTuning
-from app.workers.binance.stopping import cancel_and_wait
 from app.workers.records import now_ms
 
 SHUTDOWN = "!serverShutdown"

@@ -11,10 +11,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 from websockets.typing import Subprotocol
 
+from app.aio import Backoff, background, stopped_within, unless_stopped, until_stopped
 from app.workers.health import Retries
 from app.workers.live_stats import LiveStats
 from app.workers.moex import stomp
-from app.workers.moex.backoff import Backoff
 from app.workers.moex.decode import Message, parse_message
 from app.workers.moex.errors import (
     MoexAccessDenied,
@@ -25,7 +25,6 @@ from app.workers.moex.errors import (
 )
 from app.workers.moex.stomp import Frame
 from app.workers.moex.subscriptions import Subscription
-from app.workers.moex.tasks import background, stopped_within, unless_stopped, until_stopped
 
 SUBPROTOCOLS = [Subprotocol("STOMP"), Subprotocol("v12.stomp")]
 Handler = Callable[[Subscription, Message], Awaitable[None]]

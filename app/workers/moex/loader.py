@@ -11,18 +11,17 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from app.aio import Backoff, stopped_within, until_stopped
 from app.workers.backfill import Backfiller
 from app.workers.base import JobContext, JobEnv
 from app.workers.gaps import GapBook
 from app.workers.health import GaveUp
 from app.workers.live_stats import LiveStats
-from app.workers.moex.backoff import Backoff
 from app.workers.moex.connection import ConnectionSettings, MoexConnection
 from app.workers.moex.decode import Message
 from app.workers.moex.errors import MoexError, MoexJobInvalid
 from app.workers.moex.iss import IssCandles, IssRejected, IssUnavailable
 from app.workers.moex.subscriptions import INTERVALS, Subscription, stream_for, subscription_for
-from app.workers.moex.tasks import stopped_within, until_stopped
 
 
 @dataclass(frozen=True)
