@@ -7,12 +7,15 @@ the service at that address. The jobs are not started from here but by the servi
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 
 from app.config import Settings, settings_or_exit
+from app.datadir_lock import DataDirInUse, DataDirLock
 from app.logging import configure_logging
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -36,9 +39,26 @@ def serve(
     from app.security import check_exposure
     from app.server import server_options
 
+    lock = _lock_data_dir_or_exit(settings.data_dir)
     check_exposure(settings)
     metrics = Metrics()
-    uvicorn.run(create_app(settings, metrics), **server_options(settings, metrics))
+    try:
+        uvicorn.run(create_app(settings, metrics), **server_options(settings, metrics))
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
+        raise SystemExit(130) from None
+    finally:
+        lock.release()
+
+
+def _lock_data_dir_or_exit(data_dir: Path) -> DataDirLock:
+    """One service per DATA_DIR: a second one exits 2 before it touches anything."""
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire()
+    except DataDirInUse as error:
+        print(f"queue-manager serve: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return lock
 
 
 @cli.command()
