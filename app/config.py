@@ -113,6 +113,7 @@ class Settings(StoreSettings, KafkaSettings, ExchangeSettings):
     log_level: LogLevel = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
     health_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
+    task_healthy_seconds: float = Field(default=5.0, ge=0, le=3600)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_header_bytes: int = Field(default=16_384, ge=4096, le=1_048_576)
     max_header_count: int = Field(default=100, ge=10, le=127)

@@ -11,24 +11,31 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
+from app.aio import Backoff, Supervisor
 from app.api import dashboard, health, queues, schedules, ws
 from app.api.errors import install_error_handlers
 from app.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from app.config import Settings
-from app.control.plane import ControlPlane, start_broker
+from app.control.plane import BROKER_CONNECT, CONNECT_BACKOFF, ControlPlane, start_broker
 from app.health import HealthChecks
+from app.launchers.base import JobLauncher
 from app.launchers.job_environment import service_values
 from app.metrics import Metrics
 from app.schedules.clock import Clock, SystemClock
-from app.schedules.parts import schedule_parts
+from app.schedules.parts import ScheduleParts, schedule_parts
 from app.services.changes import ChangeFeed
 from app.services.queue_service import QueueService
-from app.services.tasks import TaskGroup
 from app.state import AppState
+from app.store.base import QueueStore
 from app.wiring import make_launcher, make_store
 
 log = structlog.get_logger(__name__)
 GC_YOUNG_THRESHOLD = 10_000
+STORE_CONNECT = "store-connect"
+START_WAIT = 5.0
+"""How long start-up waits for the store and Kafka before it serves without them."""
+SETTLE_SECONDS = 2.0
+"""At shutdown, how long the jobs' final telemetry and the last events may take."""
 DESCRIPTION = """Control plane for market-data pipelines: start a queue (a pipeline run of
 loader, connector and ML jobs), follow it, stop it. Every answer is the envelope
 `{status, message, data}`, errors included."""
@@ -63,16 +70,21 @@ def create_app(
 async def _lifespan(
     app: FastAPI, settings: Settings, metrics: Metrics, clock: Clock
 ) -> AsyncIterator[None]:
+    """The store and Kafka are reached by supervised tasks that retry until they answer:
+    start-up waits for them a few seconds, then serves anyway, so a dependency that is down
+    makes the service unready (503, naming it), never a crash loop."""
     async with AsyncExitStack() as stack:
         state = await _build_state(stack, settings, metrics, clock)
         app.state.services = state
-        await state.queues.recover()
-        state.scheduler.ready.set()
+        missing = await state.supervisor.wait_done([STORE_CONNECT, BROKER_CONNECT], START_WAIT)
+        if missing:
+            log.warning("serving before every dependency answers", still_connecting=missing)
         tune_garbage_collector()
         state.started = True
         log.info("queue-manager started", host=settings.host, port=settings.port)
         yield
         log.info("queue-manager stopping")
+    log.info("queue-manager stopped")
 
 
 def tune_garbage_collector() -> None:
@@ -87,39 +99,38 @@ def tune_garbage_collector() -> None:
 async def _build_state(
     stack: AsyncExitStack, settings: Settings, metrics: Metrics, clock: Clock
 ) -> AppState:
-    settings = await start_broker(stack, settings)
+    settings = await start_broker(stack, settings)  # the embedded broker stops last
+    supervisor = Supervisor(
+        lambda task: metrics.task_restarts.labels(task).inc(),
+        healthy_after=settings.task_healthy_seconds,
+    )
     store = make_store(settings)
-    await store.open()
     stack.push_async_callback(store.close)
-    launcher = make_launcher(settings)
-    feed = ChangeFeed()
+    launcher = make_launcher(settings, supervisor)
     service = QueueService(
         store=store,
         launcher=launcher,
-        feed=feed,
+        feed=ChangeFeed(),
         metrics=metrics,
         job_env=service_values(settings),
         stop_grace_seconds=settings.job_stop_grace_seconds,
         stall_after_seconds=settings.stall_after,
     )
-    plane = ControlPlane(settings, metrics)
-    await plane.start(service)
-    stack.push_async_callback(plane.stop)
-    await launcher.start(service.on_outcome)
-    stack.push_async_callback(launcher.close)
-    stack.push_async_callback(service.shutdown)
+    plane = ControlPlane(settings, metrics, supervisor, service)
     schedules = schedule_parts(settings, service, metrics, clock)
-    await schedules.store.open()
     stack.push_async_callback(schedules.store.close)
     schedules.runs.listeners.append(plane.publisher.on_schedule)
-    background = TaskGroup("schedules")
-    background.spawn(schedules.scheduler.run(), "scheduler")
-    stack.push_async_callback(background.close)
-    checks = HealthChecks(settings.health_timeout_seconds)
-    checks.add("store", store.ping)
-    checks.add("broker", plane.ping)
-    checks.add("dispatcher", plane.dispatcher.check if plane.dispatcher else plane.ping)
-    checks.add("jobs", launcher.ping)
+    _shutdown_in_order(stack, supervisor, service, launcher, plane)
+    await launcher.start(service.on_outcome)
+    plane.start()
+    supervisor.spawn(
+        STORE_CONNECT,
+        lambda: _open_and_recover(store, schedules, service),
+        backoff=Backoff(*CONNECT_BACKOFF),
+        until_done=True,
+    )
+    supervisor.spawn("scheduler", schedules.scheduler.run)  # passes begin once recovered
+    checks = _checks(settings, store, plane, launcher, supervisor)
     checks.add("scheduler", schedules.scheduler.check)
     return AppState(
         settings=settings,
@@ -127,6 +138,55 @@ async def _build_state(
         queues=service,
         health=checks,
         plane=plane,
+        supervisor=supervisor,
         schedules=schedules.service,
         scheduler=schedules.scheduler,
     )
+
+
+def _shutdown_in_order(
+    stack: AsyncExitStack,
+    supervisor: Supervisor,
+    service: QueueService,
+    launcher: JobLauncher,
+    plane: ControlPlane,
+) -> None:
+    """Run in reverse of pushing: stop connecting; stop our jobs (grace, then kill) so their
+    queues end `stopped`; let the dispatcher apply their final telemetry and the outbox
+    send the events; stop every task; close the producer; then (pushed earlier) the store
+    and, last of all, the embedded broker."""
+    stack.push_async_callback(plane.close)
+    stack.push_async_callback(supervisor.close)
+    stack.push_async_callback(plane.settle, SETTLE_SECONDS)
+    stack.push_async_callback(launcher.close)
+    stack.push_async_callback(service.shutdown)
+    stack.push_async_callback(supervisor.cancel, STORE_CONNECT)
+    stack.push_async_callback(supervisor.cancel, BROKER_CONNECT)
+
+
+async def _open_and_recover(
+    store: QueueStore, schedules: ScheduleParts, service: QueueService
+) -> None:
+    """What start-up does with the stores, once they answer: schema, then recovery; then
+    the scheduler's passes may begin."""
+    await store.open()
+    await schedules.store.open()
+    await service.recover()
+    schedules.scheduler.ready.set()
+    log.info("stores open, recovery done")
+
+
+def _checks(
+    settings: Settings,
+    store: QueueStore,
+    plane: ControlPlane,
+    launcher: JobLauncher,
+    supervisor: Supervisor,
+) -> HealthChecks:
+    checks = HealthChecks(settings.health_timeout_seconds)
+    checks.add("store", store.ping)
+    checks.add("broker", plane.ping)
+    checks.add("dispatcher", plane.dispatcher.check)
+    checks.add("jobs", launcher.ping)
+    checks.add_source("task:", supervisor.statuses)
+    return checks

@@ -56,6 +56,12 @@ class Metrics:
             ["route"],
             registry=r,
         )
+        self.task_restarts = Counter(
+            "background_task_restarts_total",
+            "Restarts of a supervised background task after it failed",
+            ["task"],
+            registry=r,
+        )
         self._control_plane(r)
         self._schedules(r)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.aio import Supervisor
 from app.config import Settings
 from app.control.plane import ControlPlane
 from app.health import HealthChecks
@@ -20,6 +21,7 @@ class AppState:
     queues: QueueService
     health: HealthChecks
     plane: ControlPlane
+    supervisor: Supervisor
     schedules: ScheduleService
     scheduler: Scheduler
     started: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from app.aio import Supervisor
 from app.config import LauncherKind, Settings
 from app.launchers.base import JobLauncher
 from app.launchers.local import LocalLauncher
@@ -33,12 +34,13 @@ def make_schedule_store(settings: Settings) -> ScheduleStore:
     return SqliteScheduleStore(settings.database_path)
 
 
-def make_launcher(settings: Settings) -> JobLauncher:
+def make_launcher(settings: Settings, supervisor: Supervisor) -> JobLauncher:
+    """Kubernetes Jobs in a cluster (its watch runs under `supervisor`), else local jobs."""
     registry = load_registry(settings.targets_file)
     if _kubernetes_wanted(settings):
         from app.launchers.kubernetes import KubernetesLauncher
 
-        return KubernetesLauncher.from_settings(settings, registry)
+        return KubernetesLauncher.from_settings(settings, registry, supervisor)
     return LocalLauncher(registry, settings.jobs_dir, settings)
 
 

@@ -40,6 +40,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from websockets.asyncio.client import connect
 
+from app.aio import Supervisor
 from app.bus.embedded import EmbeddedBroker, free_port
 from app.bus.kafka import KafkaBus
 from app.config import Settings
@@ -142,7 +143,16 @@ async def dispatcher_rate(
 ) -> tuple[float, float]:
     """Messages/s from assignment until the last one is applied; and the applied fraction."""
     metrics = Metrics()
-    plane = ControlPlane(settings, metrics)
+    supervisor = Supervisor()
+    service = QueueService(
+        store=store,
+        launcher=LocalLauncher(default_registry(), root / "jobs", settings),
+        feed=ChangeFeed(),
+        metrics=metrics,
+        job_env={},
+        stop_grace_seconds=1,
+    )
+    plane = ControlPlane(settings, metrics, supervisor, service)
     grouped: list[AIOKafkaConsumer] = []
     make = plane.bus.consumer
 
@@ -153,16 +163,8 @@ async def dispatcher_rate(
         return consumer
 
     plane.bus.consumer = capture  # type: ignore[method-assign]
-    service = QueueService(
-        store=store,
-        launcher=LocalLauncher(default_registry(), root / "jobs", settings),
-        feed=ChangeFeed(),
-        metrics=metrics,
-        job_env={},
-        stop_grace_seconds=1,
-    )
     consumed = metrics.telemetry_consumed
-    await plane.start(service)
+    plane.start()
     tune_garbage_collector()  # as the service's lifespan does once started
     try:
         while not grouped:  # noqa: ASYNC110
@@ -180,7 +182,8 @@ async def dispatcher_rate(
         assert applied is not None, "no telemetry was applied"
         return count / (ended - started), applied / count
     finally:
-        await plane.stop()
+        await supervisor.close()
+        await plane.close()
 
 
 def _total(counter: Any) -> float:

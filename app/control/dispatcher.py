@@ -4,16 +4,22 @@ One consumer group shared by the replicas. Per poll: parse every record (bad one
 dead-letter topic and are skipped), run commands in order, apply each queue's telemetry in
 one store write (coalescing), and only then commit the offsets. While the store is down
 the partitions are paused and the batch is retried with capped backoff; nothing is lost.
+
+A message that cannot be handled for any other reason (any exception, not only ours) is
+dead-lettered as `unprocessable` with the error, counted and skipped: one poison message
+never stops the dispatcher, nor does it stop it again after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 import structlog
 from aiokafka import ConsumerRecord, TopicPartition
 
+from app.aio import Backoff, one_line
 from app.bus import Bus, Consumer, broker_errors
 from app.config import Settings
 from app.control.consuming import FETCH_MAX_WAIT_MS, consume_forever
@@ -25,11 +31,24 @@ from app.services.queue_service import QueueService
 
 log = structlog.get_logger(__name__)
 MAX_BACKOFF = 5.0
+LAG_EVERY_SECONDS = 1.0
+SETTLE_POLLS = 2
+"""Empty polls that must start after a shutdown's mark: the second one surely did."""
 MAX_POLL_RECORDS = 20_000
 """Under a backlog one poll takes this many: each queue's reports become one store write,
 so bigger polls mean fewer writes per message (about 20 ms of parsing on one core)."""
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 Command = StartCommand | StopCommand
+UNPROCESSABLE = "unprocessable"
+
+
+@dataclass
+class _Parsed:
+    """One poll, parsed once (a retry while the store is down does not parse again)."""
+
+    batch: Batch
+    commands: list[tuple[Command, ConsumerRecord]] = field(default_factory=list)
+    telemetry: dict[str, list[Telemetry]] = field(default_factory=lambda: defaultdict(list))
 
 
 class Dispatcher:
@@ -50,6 +69,9 @@ class Dispatcher:
         self.assigned = asyncio.Event()
         self.problem: str | None = None
         """Why the last batch could not be stored; None while all is well (readiness)."""
+        self._current: Consumer | None = None
+        self._positions: dict[TopicPartition, int] = {}
+        self._empty_poll = asyncio.Event()
 
     async def run(self) -> None:
         """Consume forever (cancel to stop), reconnecting after broker failures."""
@@ -71,31 +93,61 @@ class Dispatcher:
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
 
+    async def settle(self, timeout_seconds: float) -> bool:
+        """At shutdown, once the jobs have exited: wait (bounded) until polls come back
+        empty, so their final telemetry, on the broker before they exited, is applied."""
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                for _ in range(SETTLE_POLLS):
+                    self._empty_poll.clear()
+                    await self._empty_poll.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def record_lag_forever(self) -> None:
+        """The lag recorder (its own supervised task): consumer lag per partition every
+        second, from the offsets the dispatcher has committed. Synchronous reads of the
+        consumer only, so a rebalance cannot interleave with them."""
+        while True:
+            await asyncio.sleep(LAG_EVERY_SECONDS)
+            if self._current is not None:
+                self._record_lag(self._current)
+
     async def _loop(self, consumer: Consumer) -> None:
+        self._current = consumer
+        try:
+            await self._poll_forever(consumer)
+        finally:
+            self._current = None
+
+    async def _poll_forever(self, consumer: Consumer) -> None:
         while True:
             with broker_errors("read queue-control"):
                 batch = await consumer.getmany(timeout_ms=200, max_records=MAX_POLL_RECORDS)
             if consumer.assignment():
                 self.assigned.set()
-            if batch:
-                await self._store_until_done(consumer, batch)
-                with broker_errors("commit queue-control offsets"):
-                    await consumer.commit()
-                await self._record_lag(consumer)
+            if not batch:
+                self._empty_poll.set()
+                continue
+            await self._store_until_done(consumer, self._parse_batch(batch))
+            with broker_errors("commit queue-control offsets"):
+                await consumer.commit()
+            self._positions.update({tp: records[-1].offset + 1 for tp, records in batch.items()})
 
-    async def _store_until_done(self, consumer: Consumer, batch: Batch) -> None:
+    async def _store_until_done(self, consumer: Consumer, parsed: _Parsed) -> None:
         """Retry the batch while the store is down; partitions stay paused meanwhile."""
-        backoff = 0.1
+        backoff = Backoff(0.1, MAX_BACKOFF)
         while True:
             try:
-                await self._process(batch)
+                await self._process(parsed)
                 self.problem = None
                 return
             except StoreUnavailable as error:
                 self.problem = error.message
-                log.warning("store down: dispatcher paused", error=error.message, backoff=backoff)
-                await self._pause(consumer, backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                delay = backoff.next_delay()
+                log.warning("store down: dispatcher paused", error=error.message, backoff=delay)
+                await self._pause(consumer, delay)
 
     async def _pause(self, consumer: Consumer, seconds: float) -> None:
         partitions = consumer.assignment()
@@ -106,27 +158,39 @@ class Dispatcher:
         finally:
             consumer.resume(*partitions)
 
-    async def _process(self, batch: Batch) -> None:
-        commands: list[Command] = []
-        telemetry: dict[str, list[Telemetry]] = defaultdict(list)
+    def _parse_batch(self, batch: Batch) -> _Parsed:
+        parsed = _Parsed(batch)
         for records in batch.values():
             for record in records:
                 message = self._parse(record)
                 if isinstance(message, Telemetry):
-                    telemetry[message.queue_id].append(message)
+                    parsed.telemetry[message.queue_id].append(message)
                 elif message is not None:
-                    commands.append(message)
-        for command in commands:
-            await self._run_command(command)
-        if telemetry:
-            await self._apply(telemetry)
+                    parsed.commands.append((message, record))
+        return parsed
+
+    async def _process(self, parsed: _Parsed) -> None:
+        """Commands in order, then the telemetry; what is done is not done twice when the
+        store fails half way and the batch is retried."""
+        while parsed.commands:
+            await self._run_command(*parsed.commands[0])
+            parsed.commands.pop(0)
+        if parsed.telemetry:
+            await self._apply_or_set_aside(parsed)
+            parsed.telemetry.clear()
 
     def _parse(self, record: ConsumerRecord) -> Telemetry | Command | None:
         try:
             return decode_control(record.value or b"", self._max_bytes)
         except InvalidMessage as error:
             self._dead_letter(record, error.reason, error.message)
-            return None
+        except Exception as error:
+            self._unprocessable(record, error)
+        return None
+
+    def _unprocessable(self, record: ConsumerRecord, error: Exception) -> None:
+        log.error("queue-control message cannot be handled", offset=record.offset, exc_info=error)
+        self._dead_letter(record, UNPROCESSABLE, one_line(error))
 
     def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
         self._metrics.dead_lettered.labels(reason).inc()
@@ -152,7 +216,7 @@ class Dispatcher:
             value = value[: limit // 2]
         self._outbox.put(self._settings.queue_control_dlq_topic, key, value, headers)
 
-    async def _run_command(self, command: Command) -> None:
+    async def _run_command(self, command: Command, record: ConsumerRecord) -> None:
         try:
             if isinstance(command, StartCommand):
                 await self._service.start(command.payload, command.command_id)
@@ -169,7 +233,33 @@ class Dispatcher:
                 error=error.message,
                 command_id=command.command_id,
             )
+        except Exception as error:
+            result = "dead_lettered"
+            self._unprocessable(record, error)
         self._metrics.commands.labels(command.command, result).inc()
+
+    async def _apply_or_set_aside(self, parsed: _Parsed) -> None:
+        """Every queue's telemetry in one store call; when that fails for another reason
+        than the store being down, queue by queue, setting aside the reports of a queue
+        that cannot take them."""
+        try:
+            await self._apply(parsed.telemetry)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("telemetry batch failed; applying it queue by queue")
+            await self._apply_each(parsed)
+
+    async def _apply_each(self, parsed: _Parsed) -> None:
+        for queue_id in list(parsed.telemetry):
+            try:
+                await self._apply({queue_id: parsed.telemetry[queue_id]})
+            except StoreUnavailable:
+                raise
+            except Exception as error:
+                for record in _records_of_queue(parsed.batch, queue_id):
+                    self._unprocessable(record, error)
+            del parsed.telemetry[queue_id]
 
     async def _apply(self, telemetry: dict[str, list[Telemetry]]) -> None:
         """Every queue's telemetry of this poll in one store call."""
@@ -178,11 +268,25 @@ class Dispatcher:
             result = "unknown_queue" if queue_id in unknown else "applied"
             self._metrics.telemetry_consumed.labels(result).inc(len(reports))
 
-    async def _record_lag(self, consumer: Consumer) -> None:
+    def _record_lag(self, consumer: Consumer) -> None:
         for partition in consumer.assignment():
             highwater = consumer.highwater(partition)
-            if highwater is not None:
-                position = await consumer.position(partition)
+            position = self._positions.get(partition)
+            if highwater is not None and position is not None:
                 self._metrics.consumer_lag.labels(str(partition.partition)).set(
                     max(0, highwater - position)
                 )
+
+
+def _records_of_queue(batch: Batch, queue_id: str) -> list[ConsumerRecord]:
+    """The telemetry records of one queue in a poll (decoded again: the rare path)."""
+    found = []
+    for records in batch.values():
+        for record in records:
+            try:
+                message = decode_control(record.value or b"")
+            except Exception:
+                continue
+            if isinstance(message, Telemetry) and message.queue_id == queue_id:
+                found.append(record)
+    return found

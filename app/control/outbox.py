@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import structlog
 
+from app.aio import Backoff
 from app.bus import Bus, Headers, Record
 from app.errors import QueueManagerError
 
@@ -61,16 +62,16 @@ class Outbox:
 
     async def run(self) -> None:
         """Drain forever (cancel to stop); one batch at a time, in order."""
-        backoff = 0.05
+        backoff = Backoff(0.05, self._max_backoff)
         while True:
             await self._ready.wait()
             try:
                 await self._send_batch()
-                backoff = 0.05
+                backoff.reset()
             except QueueManagerError as error:
-                log.warning("outbox send failed, retrying", error=error.message, backoff=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
+                delay = backoff.next_delay()
+                log.warning("outbox send failed, retrying", error=error.message, backoff=delay)
+                await asyncio.sleep(delay)
 
     async def _send_batch(self) -> None:
         batch = list(itertools.islice(self._pending, BATCH))

@@ -1,5 +1,12 @@
 """Starts and stops the control plane in order: broker (embedded when none is configured),
-bus, topics, outbox, dispatcher, fan-out, heartbeats. Every task is supervised."""
+bus, topics, outbox, dispatcher, fan-out, lag recorder, heartbeats, topic checker.
+
+Kafka may be down when the service starts: connecting is the supervised task
+`broker-connect`, retried with capped backoff until the broker answers; the topics are
+then ensured and the Kafka tasks start. Until then readiness names the broker, events wait
+in the outbox, and everything else (REST, the store, jobs) works. Every long-lived task
+runs under the service's Supervisor.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from contextlib import AsyncExitStack
 
 import structlog
 
+from app.aio import Backoff, Supervisor
 from app.bus import make_bus
 from app.bus.embedded import EmbeddedBroker
 from app.config import Settings
@@ -20,15 +28,18 @@ from app.errors import QueueManagerError
 from app.metrics import Metrics
 from app.services.queue_service import QueueService
 from app.services.stalls import StallWatch
-from app.services.tasks import TaskGroup
 
 log = structlog.get_logger(__name__)
 EMBEDDED_SESSION_TIMEOUT_MS = 2000
 """The local broker joins a group in half the session timeout: keep start-up quick."""
+BROKER_CONNECT = "broker-connect"
+CONNECT_BACKOFF = (0.2, 5.0)
+"""Retrying a broker that is down at start-up: quick at first, then every few seconds."""
 
 
 async def start_broker(stack: AsyncExitStack, settings: Settings) -> Settings:
-    """The configured broker, or an embedded one; returns settings that point at it."""
+    """The configured broker, or an embedded one; returns settings that point at it.
+    The embedded broker is ours: when it cannot start, start-up fails."""
     if settings.kafka_bootstrap_servers:
         return settings
     broker = EmbeddedBroker.from_settings(settings)
@@ -46,9 +57,12 @@ async def start_broker(stack: AsyncExitStack, settings: Settings) -> Settings:
 
 
 class ControlPlane:
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, metrics: Metrics, supervisor: Supervisor, service: QueueService
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.supervisor = supervisor
         self.bus = make_bus(settings)
         self.outbox = Outbox(self.bus, on_dropped=metrics.outbox_dropped.inc)
         self.hub = Hub(
@@ -58,6 +72,8 @@ class ControlPlane:
         self.publisher = EventPublisher(
             self.outbox, settings.queue_events_topic, settings.queue_control_topic
         )
+        service.feed.subscribe(self.publisher.on_change)
+        service.stop_listeners.append(self.publisher.on_stop)
         self.fanout = Fanout(
             self.bus,
             self.hub,
@@ -66,30 +82,47 @@ class ControlPlane:
             settings.kafka_max_message_bytes,
             on_rejected=metrics.ws_dropped.labels("rejected").inc,
         )
-        self.dispatcher: Dispatcher | None = None
-        self._tasks = TaskGroup("control-plane")
+        self.dispatcher = Dispatcher(self.bus, service, self.outbox, settings, metrics)
+        self.stalls = StallWatch(service, metrics)
+        self.connected = asyncio.Event()
+        """Set once the bus is up and the topics exist (the Kafka tasks then run)."""
 
     @property
     def topics(self) -> list[str]:
         s = self.settings
         return [s.queue_control_topic, s.queue_events_topic, s.queue_control_dlq_topic]
 
-    async def start(self, service: QueueService) -> None:
+    def start(self) -> None:
+        """Heartbeats and the stall checker at once; the Kafka tasks once the broker
+        answers (in the background)."""
+        every = self.settings.ws_heartbeat_seconds
+        self.supervisor.spawn("heartbeat", lambda: heartbeats(self.hub, every))
+        self.supervisor.spawn("stall-checker", self.stalls.run)
+        self.supervisor.spawn(
+            BROKER_CONNECT, self._connect, backoff=Backoff(*CONNECT_BACKOFF), until_done=True
+        )
+
+    async def _connect(self) -> None:
         await self.bus.start()
         await self._ensure_topics()
-        service.feed.subscribe(self.publisher.on_change)
-        service.stop_listeners.append(self.publisher.on_stop)
-        self.dispatcher = Dispatcher(self.bus, service, self.outbox, self.settings, self.metrics)
-        self._tasks.spawn(self.outbox.run(), "outbox")
-        self._tasks.spawn(self.dispatcher.run(), "dispatcher")
-        self._tasks.spawn(self.fanout.run(), "fanout")
-        self._tasks.spawn(heartbeats(self.hub, self.settings.ws_heartbeat_seconds), "heartbeat")
-        self._tasks.spawn(self._keep_topics(), "topics")
-        self._tasks.spawn(StallWatch(service, self.metrics).run(), "stalls")
+        log.info("connected to Kafka", bootstrap=self.settings.kafka_bootstrap_servers)
+        self.supervisor.spawn("outbox", self.outbox.run)
+        self.supervisor.spawn("dispatcher", self.dispatcher.run)
+        self.supervisor.spawn("lag-recorder", self.dispatcher.record_lag_forever)
+        self.supervisor.spawn("fanout", self.fanout.run)
+        self.supervisor.spawn("topic-checker", self._keep_topics)
+        self.connected.set()
 
-    async def stop(self) -> None:
-        await self.outbox.drain(timeout_seconds=2.0)
-        await self._tasks.close()
+    async def settle(self, timeout_seconds: float) -> None:
+        """At shutdown, after the jobs ended: their final telemetry is applied and the
+        events are sent, each within the bound."""
+        if self.connected.is_set():
+            if not await self.dispatcher.settle(timeout_seconds):
+                log.warning("shutdown: queue-control not caught up", within=timeout_seconds)
+            await self.outbox.drain(timeout_seconds)
+
+    async def close(self) -> None:
+        """After the supervisor stopped the tasks: close the producer."""
         await self.bus.stop()
 
     async def ping(self) -> None:

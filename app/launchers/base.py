@@ -30,12 +30,14 @@ class JobPhase(StrEnum):
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """What the platform says happened to a job: how it ended, or that it is gone."""
+    """What the platform says happened to a job: how it ended, or that it is gone.
+    `log_tail` (the last lines of its output) is kept apart: only a failed job shows it."""
 
     queue_id: str
     name: str
     phase: JobPhase
     message: str | None = None
+    log_tail: str | None = None
 
 
 OutcomeHandler = Callable[[JobOutcome], Awaitable[None]]

@@ -134,9 +134,8 @@ class LocalLauncher:
     def _outcome_of(self, spec: JobSpec, code: int) -> JobOutcome:
         if code == 0:
             return JobOutcome(spec.queue_id, spec.name, JobPhase.SUCCEEDED)
-        tail = "\n".join(self._safe_tail(spec))
-        message = f"{describe_exit(code)}" + (f"; last output:\n{tail}" if tail else "")
-        return JobOutcome(spec.queue_id, spec.name, JobPhase.FAILED, message)
+        tail = "\n".join(self._safe_tail(spec)) or None
+        return JobOutcome(spec.queue_id, spec.name, JobPhase.FAILED, describe_exit(code), tail)
 
     def _safe_tail(self, spec: JobSpec) -> list[str]:
         try:

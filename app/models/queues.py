@@ -31,6 +31,7 @@ from app.models.health import Health
 from app.models.problems import FieldProblem
 from app.models.requests import ConnectorRequest, LoaderRequest, PipelineRequest
 from app.models.status import Status
+from app.naming import period_suffix
 
 MAX_SYMBOLS = 2000
 MAX_REQUESTS = 20
@@ -63,6 +64,8 @@ def parse_time_range(value: str) -> tuple[date, date]:
         raise ValueError(f"start {start} is after end {end}")
     if (end - start).days > MAX_RANGE_DAYS:
         raise ValueError(f"range longer than {MAX_RANGE_DAYS} days")
+    if end == date.max:
+        raise ValueError(f"end {end} is too late: load windows end on the day after it")
     return start, end
 
 
@@ -97,7 +100,12 @@ class QueueCreate(BaseModel):
     @field_validator("time_range")
     @classmethod
     def _real_dates(cls, value: str) -> str:
-        parse_time_range(value)
+        """Real dates, and dates the derived names (topics, collections) can be made of."""
+        start, end = parse_time_range(value)
+        try:
+            period_suffix(start, end)
+        except (ValueError, OverflowError) as error:
+            raise ValueError(f"no topic or collection name can be derived: {error}") from None
         return value
 
     @model_validator(mode="after")
@@ -210,6 +218,9 @@ class QueueState(BaseModel):
     created_at: SortableTime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     stop_requested: bool = False
+    stop_reason: str | None = Field(
+        default=None, description="Why the queue was stopped when not on request"
+    )
     command_id: str | None = None
     schedule: ScheduleRef | None = Field(default=None, description="set when a schedule made it")
     revision: int = 0

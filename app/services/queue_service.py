@@ -16,6 +16,7 @@ from operator import attrgetter
 import orjson
 import structlog
 
+from app.aio import OwnedTasks
 from app.errors import (
     AlreadyExists,
     DependencyUnavailable,
@@ -35,10 +36,10 @@ from app.models.status import Status, is_terminal, stop_is_legal
 from app.services import transitions
 from app.services.changes import ChangeFeed, QueueChange
 from app.services.pipeline import new_queue
-from app.services.tasks import TaskGroup
 from app.store.base import JsonPage, QueuePage, QueueStore
 
 log = structlog.get_logger(__name__)
+SHUTDOWN_REASON = "stopped: the service shut down"
 COMMAND_NAMESPACE = uuid.UUID("6f1c0a52-5b8e-4a47-9d1e-0c3f1f6b7e21")
 BY_SEQ = attrgetter("seq")
 BY_STATUS = attrgetter("status")
@@ -69,7 +70,7 @@ class QueueService:
         self._grace = stop_grace_seconds
         self.stall_after = stall_after_seconds
         """No telemetry for this long makes a running job stalled (None: never)."""
-        self._background = TaskGroup("queue-service")
+        self._background = OwnedTasks("queue-service")
         self.stop_listeners: list[StopListener] = []
         """Told of every stop before the jobs are signalled (the stop command publisher)."""
 
@@ -177,7 +178,8 @@ class QueueService:
         """The launcher saw a job end or vanish."""
         status, message = _status_of(outcome)
         queue, changed = await self._mutate(
-            outcome.queue_id, lambda q: transitions.mark_job(q, outcome.name, status, message)
+            outcome.queue_id,
+            lambda q: transitions.mark_job(q, outcome.name, status, message, outcome.log_tail),
         )
         job = queue.job(outcome.name)
         if changed and job is not None and job.status is Status.ERROR:
@@ -200,19 +202,38 @@ class QueueService:
 
     # --- lifecycle ------------------------------------------------------------------------
     async def recover(self) -> None:
-        """At start-up: launch jobs never launched, settle jobs whose process is gone."""
+        """At start-up: launch jobs never launched, settle jobs whose process is gone.
+        A dependency that is down (store, job platform) fails the whole recovery, to be
+        run again once it is back; any other problem skips that queue (logged)."""
         for queue in await self.store.active():
             try:
                 await self._recover_queue(queue)
+            except DependencyUnavailable:
+                raise
             except QueueManagerError as error:
-                log.warning("recovery failed", queue_id=queue.id, error=str(error))
+                log.warning("recovery failed", queue_id=queue.id, error=error.message)
 
     async def shutdown(self) -> None:
-        """Stop jobs that die with us (local launcher) so their queues end as stopped."""
-        if self.launcher.owns_jobs:
-            for queue in await self.store.active():
-                await self._mutate(queue.id, transitions.request_stop)
+        """Stop the jobs that die with us (local launcher), so that their queues end
+        `stopped` with the shutdown as the reason; wait for them (grace, then kill)."""
         await self._background.close()
+        if not self.launcher.owns_jobs:
+            return
+        try:
+            queues = await self.store.active()
+        except Exception:  # the launcher's close stops the jobs all the same
+            log.exception("shutdown: cannot read the active queues")
+            return
+        await asyncio.gather(*(self._stop_for_shutdown(queue) for queue in queues))
+
+    async def _stop_for_shutdown(self, queue: QueueState) -> None:
+        """Record the reason (when the store takes it), then stop the jobs regardless."""
+        try:
+            await self._mutate(queue.id, lambda q: transitions.request_stop(q, SHUTDOWN_REASON))
+        except Exception:
+            log.exception("shutdown: stop not recorded", queue_id=queue.id)
+        names = [job.name for job in queue.jobs if not is_terminal(job.status)]
+        await self.launcher.stop(queue.id, names, self._grace)
 
     # --- internals ------------------------------------------------------------------------
     async def _launch(self, queue: QueueState, jobs: Iterable[JobState]) -> QueueState:

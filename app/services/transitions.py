@@ -49,7 +49,9 @@ def apply_telemetry(queue: QueueState, report: Telemetry, stall_after: float | N
         return _late_final_counters(queue, job, report)
     job.seq = report.seq
     _copy_progress(job, report)
-    set_job_status(job, _as_stopped_if_stopping(job, report.status), report.error_message)
+    status = _as_stopped_if_stopping(job, report.status)
+    reason = queue.stop_reason if status is Status.STOPPED else None
+    set_job_status(job, status, reason or report.error_message)
     if report.finished_at and is_terminal(job.status):
         job.finished_at = report.finished_at
     _note_health(job, report, stall_after)
@@ -132,26 +134,39 @@ def _copy_gaps(job: JobState, report: Telemetry) -> None:
         job.gaps = list(report.gaps)
 
 
-def mark_job(queue: QueueState, name: str, status: Status, error: str | None = None) -> bool:
+def mark_job(
+    queue: QueueState,
+    name: str,
+    status: Status,
+    error: str | None = None,
+    log_tail: str | None = None,
+) -> bool:
     """A launcher's word on a job (launched, exited, vanished). A job we were stopping
-    counts as stopped however its process ended (the kill after the grace period too)."""
+    counts as stopped however its process ended (the kill after the grace period too);
+    its message is the stop's reason plus how it ended. Only a failed job gets the tail
+    of its log."""
     job = queue.job(name)
     if job is None:
         return False
     if job.status is Status.STOPPING and is_terminal(status):
         status = Status.STOPPED
+        error = "; ".join(part for part in (queue.stop_reason, error) if part) or None
+    elif status is Status.ERROR and log_tail:
+        error = f"{error}; last output:\n{log_tail}" if error else log_tail
     changed = set_job_status(job, status, error)
     return refresh(queue) or changed
 
 
-def request_stop(queue: QueueState) -> bool:
-    """Mark the queue as stopping: pending jobs stop at once, running ones are asked to."""
+def request_stop(queue: QueueState, reason: str | None = None) -> bool:
+    """Mark the queue as stopping: pending jobs stop at once, running ones are asked to.
+    `reason` (e.g. the service shutting down) becomes the stopped jobs' message."""
     if queue.stop_requested or is_terminal(queue.status):
         return False
     queue.stop_requested = True
+    queue.stop_reason = reason
     for job in queue.jobs:
         next_status = Status.STOPPED if job.status is Status.PENDING else Status.STOPPING
-        set_job_status(job, next_status)
+        set_job_status(job, next_status, reason if next_status is Status.STOPPED else None)
     refresh(queue)
     return True
 
@@ -164,7 +179,7 @@ def refresh(queue: QueueState) -> bool:
     queue.records_written = _records_of(queue.jobs)
     _total_gaps(queue)
     queue.last_loaded_timestamp = _latest(job.last_loaded_timestamp for job in queue.jobs)
-    queue.error_message = _first_error(queue.jobs)
+    queue.error_message = _first_error(queue.jobs) or _stop_reason(queue, status)
     queue.health = health.queue_health(queue)
     queue.started_at = queue.started_at or _earliest(job.started_at for job in queue.jobs)
     if is_terminal(status):
@@ -196,6 +211,10 @@ def _latest(values: Iterable[str | None]) -> str | None:
 def _earliest(values: Iterable[datetime | None]) -> datetime | None:
     present = [value for value in values if value is not None]
     return min(present) if present else None
+
+
+def _stop_reason(queue: QueueState, status: Status) -> str | None:
+    return queue.stop_reason if status in (Status.STOPPING, Status.STOPPED) else None
 
 
 def _first_error(jobs: list[JobState]) -> str | None:

@@ -65,9 +65,17 @@ class ArangoQueueStore:
         self._client = arango_client(settings.arango_url or "", timeout_seconds)
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="arango")
         self._db: StandardDatabase | None = None
+        self._open_error: str | None = None
 
     async def open(self) -> None:
-        self._db = await self._call("open the queue store", self._prepare)
+        """Database, collections, indexes; fails with StoreUnavailable (start-up retries)."""
+        if self._db is not None:
+            return
+        try:
+            self._db = await self._call("open the queue store", self._prepare)
+        except StoreUnavailable as error:
+            self._open_error = error.message
+            raise
 
     async def close(self) -> None:
         await asyncio.to_thread(self._pool.shutdown, True)
@@ -186,7 +194,8 @@ class ArangoQueueStore:
 
     def _database(self) -> StandardDatabase:
         if self._db is None:
-            raise StoreUnavailable("ArangoDB store used before open()")
+            why = f": {self._open_error}" if self._open_error else ""
+            raise StoreUnavailable(f"ArangoDB not connected yet{why}")
         return self._db
 
     def _collection(self) -> Any:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from app.errors import AlreadyExists, QueueNotFound, StoreUnavailable
 from app.models.queries import QueueFilter
@@ -53,10 +53,20 @@ class SqliteQueueStore:
         self._lock = threading.Lock()
         self._documents: dict[str, tuple[int, bytes]] = {}
         """(revision, JSON) by id; changed under `_lock`, read from the event loop."""
+        self._state: Literal["closed", "opening", "open"] = "closed"
+        self._open_error: str | None = None
 
     async def open(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        await self._write(lambda db: db.executescript(SCHEMA))
+        """Create the file and schema; fails with StoreUnavailable (retried by start-up)."""
+        if self._state == "open":
+            return
+        self._state = "opening"
+        try:
+            await self._write(_create_schema)
+        except StoreUnavailable as error:
+            self._state, self._open_error = "closed", error.message
+            raise
+        self._state = "open"
 
     async def close(self) -> None:
         for pool in (self._writer_pool, self._reader_pool):
@@ -119,15 +129,22 @@ class SqliteQueueStore:
             )
         )
 
+    def _check_open(self) -> None:
+        if self._state == "closed":
+            why = f": {self._open_error}" if self._open_error else ""
+            raise StoreUnavailable(f"SQLite store not open yet{why}")
+
     async def _write(
         self,
         work: Callable[[sqlite3.Connection], T],
         remember: Callable[[T], list[QueueState]] = lambda _: [],
     ) -> T:
+        self._check_open()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer_pool, self._transaction, work, remember)
 
     async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader_pool, self._guarded, work)
 
@@ -167,17 +184,26 @@ class SqliteQueueStore:
             return work(self._connection())
         except sqlite3.IntegrityError as error:
             raise AlreadyExists(f"queue already exists: {error}") from error
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"SQLite store {self._path}: {error}") from error
+        except (sqlite3.Error, OSError) as error:  # the path stays out: answers are public
+            raise StoreUnavailable(f"SQLite store: {_in_words(error)}") from error
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
             connection = connect(self._path, BUSY_TIMEOUT_MS)
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
         return connection
+
+
+def _in_words(error: Exception) -> str:
+    return (error.strerror or str(error)) if isinstance(error, OSError) else str(error)
+
+
+def _create_schema(db: sqlite3.Connection) -> None:
+    db.executescript(SCHEMA)
 
 
 def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:

@@ -62,3 +62,16 @@ async def test_a_locked_store_answers_503_and_recovers_when_released(app_with: A
         await qm.wait_for(after, lambda q: q["status"] == "finished")
         listed = await qm.client.get("/queues")
         assert listed.headers["x-total-count"] == "2", "the refused start recorded nothing"
+
+
+async def test_readiness_names_the_store_in_words_without_a_local_path(app_with: Any) -> None:
+    """/health/ready is open to anyone: it must not show where the database lives."""
+    async with app_with(targets=HARMLESS) as qm:
+        database = qm.state.settings.database_path
+        with write_locked(database):
+            ready = await qm.client.get("/health/ready")
+            refused = await qm.client.post("/queues/start", json=BASIC)
+        assert ready.status_code == 503 and "store" in ready.json()["message"], ready.text
+        assert "database is locked" in refused.json()["message"], refused.text
+        for answer in (ready, refused):
+            assert str(database.parent) not in answer.text, answer.text
