@@ -13,7 +13,6 @@ is writable again recovery settles the queues the shutdown left `loading`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import sqlite3
@@ -25,6 +24,7 @@ import pytest
 
 from app.bus.embedded import EmbeddedBroker, free_port
 from tests.faults.test_crash_safety import Deployment, deployment  # noqa: F401 (fixture)
+from tests.fixtures.eventually import eventually
 from tests.fixtures.service import service
 from tests.seed_examples import BASIC
 
@@ -37,9 +37,12 @@ TERMINAL = {"finished", "stopped", "error"}
 
 
 async def ready_answers(client: httpx.AsyncClient, status: int) -> dict[str, Any]:
-    async with asyncio.timeout(45):
-        while (response := await client.get("/health/ready")).status_code != status:
-            await asyncio.sleep(0.1)
+    response = await eventually(
+        lambda: client.get("/health/ready"),
+        lambda answer: answer.status_code == status,
+        within=45,
+        what=f"/health/ready {status}",
+    )
     return dict(response.json())
 
 
@@ -130,9 +133,7 @@ async def test_queues_left_loading_by_a_shutdown_that_could_not_write_are_settle
 
 
 async def settled_queue(client: httpx.AsyncClient, queue_id: str) -> dict[str, Any]:
-    async with asyncio.timeout(30):
-        while (queue := (await client.get(f"/queues/{queue_id}")).json()["data"])[
-            "status"
-        ] not in TERMINAL:
-            await asyncio.sleep(0.1)
-    return dict(queue)
+    async def queue() -> dict[str, Any]:
+        return dict((await client.get(f"/queues/{queue_id}")).json()["data"])
+
+    return await eventually(queue, lambda q: q["status"] in TERMINAL, within=30, what="settled")

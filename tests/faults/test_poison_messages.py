@@ -24,6 +24,7 @@ from app.bus.kafka import KafkaBus
 from app.config import Settings
 from app.models.queues import QueueState
 from tests.fixtures.app import Running, scripted
+from tests.fixtures.eventually import eventually
 from tests.fixtures.kafka_reader import Received, read_topic
 from tests.seed_examples import BASIC
 
@@ -66,10 +67,9 @@ async def ready_queue(qm: Running) -> QueueState:
 
 
 async def stored(qm: Running, queue_id: str, predicate: Callable[[QueueState], bool]) -> QueueState:
-    async with asyncio.timeout(30):
-        while not predicate(queue := await qm.state.queues.get(queue_id)):
-            await asyncio.sleep(0.05)
-    return queue
+    return await eventually(
+        lambda: qm.state.queues.get(queue_id), predicate, within=30, what="stored telemetry"
+    )
 
 
 async def dead_letters(settings: Settings, count: int) -> list[Received]:

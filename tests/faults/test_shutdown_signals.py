@@ -27,6 +27,7 @@ import orjson
 import pytest
 
 from app.bus.embedded import free_port
+from tests.fixtures.eventually import eventually_sync
 from tests.seed_examples import BASIC
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
@@ -68,14 +69,13 @@ class Serve:
             )
 
     def wait_ready(self, within: float = 60) -> None:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             assert self.process.poll() is None, self.log.read_text()[-3000:]
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise AssertionError(f"not ready: {self.log.read_text()[-3000:]}")
+                return httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200
+            return False
+
+        eventually_sync(ready, within=within, what="readiness")
 
     def broker_alive(self) -> bool:
         marker = f"tcp://127.0.0.1:{self.broker_port}".encode()
@@ -122,10 +122,11 @@ def stored_queues(data_dir: Path) -> list[dict[str, Any]]:
 def test_shutdown_stops_every_job_cleanly_and_the_broker_last(tmp_path: Path, how: str) -> None:
     with serving(tmp_path) as serve, httpx.Client(base_url=serve.url, timeout=30) as client:
         ids = [client.post("/queues/start", json=BASIC).json()["data"]["queue_id"] for _ in "ab"]
-        deadline = time.monotonic() + 60
-        while not all(loading_with_records(client, queue_id) for queue_id in ids):
-            assert time.monotonic() < deadline, "the jobs never reported records"
-            time.sleep(0.2)
+        eventually_sync(
+            lambda: all(loading_with_records(client, queue_id) for queue_id in ids),
+            within=60,
+            what="every job loading with records",
+        )
         started = time.monotonic()
         if how.startswith("SIGINT"):
             os.killpg(serve.process.pid, signal.SIGINT)

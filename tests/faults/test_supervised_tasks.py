@@ -20,6 +20,7 @@ import pytest
 from app.bus.kafka import KafkaBus
 from app.state import AppState
 from tests.fixtures.app import scripted
+from tests.fixtures.eventually import eventually
 from tests.seed_examples import BASIC
 
 pytestmark = pytest.mark.timeout(90)
@@ -29,9 +30,12 @@ TASKS = {"dispatcher", "fanout", "outbox", "lag-recorder", "topic-checker", "hea
 
 async def readiness(client: httpx.AsyncClient, status: int) -> dict[str, Any]:
     """Poll /health/ready until it answers `status` (bounded); its body."""
-    async with asyncio.timeout(20):
-        while (response := await client.get("/health/ready")).status_code != status:
-            await asyncio.sleep(0.05)
+    response = await eventually(
+        lambda: client.get("/health/ready"),
+        lambda answer: answer.status_code == status,
+        within=20,
+        what=f"/health/ready {status}",
+    )
     return dict(response.json())
 
 

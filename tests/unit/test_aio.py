@@ -18,6 +18,7 @@ from app.aio import (
     until_stopped,
 )
 from app.errors import BrokerUnavailable
+from tests.fixtures.eventually import eventually
 
 pytestmark = pytest.mark.timeout(5)
 
@@ -136,18 +137,14 @@ async def test_a_task_that_ran_long_enough_is_ok_again() -> None:
     work = Flaky(1)
     supervisor.spawn("fanout", work)
     await asyncio.wait_for(work.running.wait(), 5)
-    async with asyncio.timeout(5):
-        while supervisor.statuses()["fanout"] != "ok":
-            await asyncio.sleep(0.01)
+    await eventually(lambda: supervisor.statuses()["fanout"] == "ok", within=5)
     await supervisor.close()
 
 
 async def test_a_task_waiting_to_restart_is_down() -> None:
     supervisor = Supervisor(healthy_after=0, backoff=(30.0, 60.0))
     supervisor.spawn("dispatcher", Flaky(1, RuntimeError))
-    async with asyncio.timeout(5):
-        while supervisor.state("dispatcher") is not TaskState.RESTARTING:
-            await asyncio.sleep(0)
+    await eventually(lambda: supervisor.state("dispatcher"), TaskState.RESTARTING.__eq__)
     assert supervisor.problems() == {
         "dispatcher": "down, restarting after RuntimeError: run 1 failed (1 restarts)"
     }
@@ -166,9 +163,7 @@ async def test_a_long_lived_task_that_returns_is_restarted() -> None:
             await asyncio.Event().wait()
 
     supervisor.spawn("heartbeat", returns)
-    async with asyncio.timeout(5):
-        while ended < 2:
-            await asyncio.sleep(0)
+    await eventually(lambda: ended >= 2, within=5)
     assert counted == ["heartbeat"] and "returned" in supervisor.problems()["heartbeat"]
     await supervisor.close()
 
