@@ -665,11 +665,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(fake: FakeArango | None = None) -> Iterator[FakeArango]:
-    """Run `fake` (a new one by default) on 127.0.0.1:<free port> until the block ends."""
+def serve(fake: FakeArango | None = None, port: int = 0) -> Iterator[FakeArango]:
+    """Run `fake` (a new one by default) on 127.0.0.1:<port> (default: a free one) until
+    the block ends."""
     fake = fake or FakeArango()
     handler = type("Handler", (_Handler,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     thread = threading.Thread(
         target=server.serve_forever, args=(0.05,), name="fake-arango", daemon=True

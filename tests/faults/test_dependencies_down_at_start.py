@@ -5,7 +5,9 @@ port) the service starts, answers /health/live 200 and /health/ready 503 naming 
 broker, still records and launches a queue; once a broker listens on that port (an
 embedded Tansu started there), readiness turns 200 by itself and the queue's jobs report
 through Kafka to the end. With the store unreachable (an ArangoDB URL on a closed port)
-the service starts, readiness and what needs the store answer 503 naming it, in words.
+the service starts, readiness and what needs the store answer 503 naming it, in words;
+once ArangoDB answers there (the fake ArangoDB, driven by the real python-arango), the
+store is opened, readiness turns 200 and queues run.
 With the SQLite file locked at start-up and after a shutdown that could not write
 (a store gone read-only, as a filling disk does), the service starts, and once the file
 is writable again recovery settles the queues the shutdown left `loading`.
@@ -23,7 +25,9 @@ import httpx
 import pytest
 
 from app.bus.embedded import EmbeddedBroker, free_port
+from tests.fakes.arango_http import FakeArango, serve
 from tests.faults.test_crash_safety import Deployment, deployment  # noqa: F401 (fixture)
+from tests.fixtures.app import scripted
 from tests.fixtures.eventually import eventually
 from tests.fixtures.service import service
 from tests.seed_examples import BASIC
@@ -73,22 +77,28 @@ async def test_kafka_down_at_start_is_unready_then_connects_by_itself(
         await late.stop()
 
 
-async def test_arango_down_at_start_is_unready_and_answers_503_naming_it(
+async def test_arango_down_at_start_is_unready_then_connects_by_itself(
     app_with: Any, tmp_path: Path
 ) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    async with app_with(arango_url=url) as qm:
+    port = free_port()
+    harmless = {t: scripted("exit", "0") for t in ("loader-producer", "arango-connector")}
+    async with app_with(targets=harmless, arango_url=f"http://127.0.0.1:{port}") as qm:
         assert (await qm.client.get("/health/live")).status_code == 200
         assert (await qm.client.get("/health/startup")).status_code == 200
         down = await ready_answers(qm.client, 503)
         assert "store" in down["message"] and "ArangoDB" in down["data"]["store"], down
+        assert str(tmp_path) not in json.dumps(down)
         for answer in (
             await qm.client.get("/queues"),
             await qm.client.post("/queues/start", json=BASIC),
         ):
             assert answer.status_code == 503, answer.text
             assert "ArangoDB" in answer.json()["message"]
-        assert str(tmp_path) not in json.dumps(down)
+        with serve(FakeArango(), port=port):  # ArangoDB comes up where it was expected
+            up = await ready_answers(qm.client, 200)
+            assert up["data"]["task:store-connect"] == "ok", up
+            queue_id = await qm.start(BASIC)
+            await qm.wait_for(queue_id, lambda q: q["status"] == "finished", within=30)
 
 
 def lock_writes(database: Path) -> sqlite3.Connection:
