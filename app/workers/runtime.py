@@ -23,6 +23,7 @@ import structlog
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.aio import OwnedTasks, cancel_and_wait, unless_stopped
 from app.bus import Bus, make_bus
 from app.config import describe_errors
 from app.errors import BrokerUnavailable, InvalidInput, QueueManagerError
@@ -143,13 +144,7 @@ async def connect_unless_stopped(
     env: JobEnv, options: RuntimeOptions, stop: asyncio.Event
 ) -> Bus | None:
     """Connect, but give up at once (None) when a stop arrives while the broker is away."""
-    connecting = asyncio.create_task(connect(env, options), name="connect")
-    stopper = asyncio.create_task(stop.wait(), name="stop-wait")
-    try:
-        await asyncio.wait({connecting, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        await _cancel_all([stopper] if connecting.done() else [stopper, connecting])
-    return None if connecting.cancelled() else connecting.result()
+    return await unless_stopped(connect(env, options), stop)
 
 
 async def connect(env: JobEnv, options: RuntimeOptions) -> Bus:
@@ -234,22 +229,23 @@ class JobRun:
     async def run(self, since_ms: int) -> int:
         env = self.context.env
         watch = StopWatch(self.bus, env.queue_control_topic, env.queue_id, since_ms)
-        helpers = [asyncio.create_task(watch.run(self.stop), name="stop-watch")]
+        helpers = OwnedTasks("job")  # a helper's failure is logged, never the job's end
+        helpers.spawn(watch.run(self.stop), "stop-watch")
         try:
             outcome = await self._run_reported(helpers)
         finally:
-            await _cancel_all(helpers)
+            await helpers.close()
         await self._report_final(outcome)
         return outcome.exit_code
 
-    async def _run_reported(self, helpers: list[asyncio.Task[None]]) -> Outcome:
+    async def _run_reported(self, helpers: OwnedTasks) -> Outcome:
         try:
             await self._publish(Status.STARTING)
             await self._publish(Status.LOADING)
         except QueueManagerError as error:
             return _failed("telemetry could not be delivered", error)
         interval = self.context.env.telemetry_interval_seconds
-        helpers.append(asyncio.create_task(self.reporter.report_every(interval), name="telemetry"))
+        helpers.spawn(self.reporter.report_every(interval), "telemetry")
         outcome = await self._supervise()
         return await self._flushed(outcome)
 
@@ -262,7 +258,10 @@ class JobRun:
             if not body.done():
                 await self._wait_then_cancel(body)
         finally:
-            await _cancel_all([stopper, body])
+            await cancel_and_wait(stopper)
+            if not body.done():
+                with contextlib.suppress(Exception):  # its outcome is read below
+                    await cancel_and_wait(body)
         return self._outcome_of(body)
 
     async def _call_entrypoint(self) -> None:
@@ -324,10 +323,3 @@ def _failed(what: str, error: BaseException) -> Outcome:
     detail = error.message if isinstance(error, QueueManagerError) else type(error).__name__
     log.error(what, error=detail)
     return Outcome(Status.ERROR, f"{what}: {detail}")
-
-
-async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
-    """Cancel tasks we own and wait until each has really ended."""
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
