@@ -30,7 +30,7 @@ from app.store.arango_client import (
     ensure_indexes,
     prepare_database,
 )
-from app.store.base import JsonPage, Mutation, QueuePage
+from app.store.base import JsonPage, Mutation, QueuePage, readable_queues
 from app.store.keys import is_legal_key
 
 T = TypeVar("T")
@@ -115,7 +115,7 @@ class ArangoQueueStore:
     async def active(self) -> list[QueueState]:
         ended = {"ended": [status.value for status in TERMINAL]}
         rows = await self._call("list active queues", lambda: self._aql(ACTIVE_QUERY, ended))
-        return [_queue(row) for row in rows]
+        return readable_queues(((row["_key"], row) for row in rows), _queue)
 
     async def count_by_status(self) -> dict[Status, int]:
         rows = await self._call("count queues", lambda: self._aql(BY_STATUS_QUERY, {}))

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+import structlog
+from pydantic import ValidationError
 
 from app.models.queries import QueueFilter
 from app.models.queues import QueueState
 from app.models.schedules import ScheduleState
 from app.models.status import Status
 
+log = structlog.get_logger(__name__)
+Document = TypeVar("Document")
 Mutation = Callable[[QueueState], bool]
 """Changes a queue in place; returns False when there was nothing to change."""
+
+
+def readable_queues(
+    documents: Iterable[tuple[str, Document]], parse: Callable[[Document], QueueState]
+) -> list[QueueState]:
+    """The queues whose stored document still parses. One that does not (a damaged file, a
+    bad migration) is logged and left out, so it cannot hide every other active queue from
+    recovery and the stall checker; reading it by id still fails and says so."""
+    queues = []
+    for queue_id, document in documents:
+        try:
+            queues.append(parse(document))
+        except ValidationError as error:
+            log.error("stored queue cannot be read: left out", queue_id=queue_id, error=str(error))
+    return queues
 
 
 @dataclass(frozen=True)

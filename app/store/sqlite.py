@@ -26,7 +26,7 @@ from app.errors import AlreadyExists, QueueNotFound, StoreUnavailable
 from app.models.queries import QueueFilter
 from app.models.queues import QueueState, queue_from_json, queue_json, utcnow
 from app.models.status import TERMINAL, Status
-from app.store.base import JsonPage, Mutation, QueuePage
+from app.store.base import JsonPage, Mutation, QueuePage, readable_queues
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 2000
@@ -299,6 +299,7 @@ def _where(query: QueueFilter) -> tuple[str, list[str]]:
 def _active(db: sqlite3.Connection) -> list[QueueState]:
     placeholders = ",".join("?" for _ in TERMINAL)
     rows = db.execute(
-        f"SELECT doc FROM queues WHERE status NOT IN ({placeholders})", [s.value for s in TERMINAL]
+        f"SELECT id, doc FROM queues WHERE status NOT IN ({placeholders})",
+        [s.value for s in TERMINAL],
     ).fetchall()
-    return [queue_from_json(row[0]) for row in rows]
+    return readable_queues(rows, queue_from_json)

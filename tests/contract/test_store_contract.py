@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -101,6 +102,23 @@ async def test_page_order_holds_for_a_queue_created_on_a_whole_second(store: Que
         await store.create(queue)
     page = await store.page(QueueFilter(limit=10))
     assert [q.id for q in page.items] == [q.id for q in reversed(queues)]
+
+
+async def test_active_leaves_out_a_document_that_no_longer_reads(store: QueueStore) -> None:
+    """One damaged document (a bad migration, a hand edit) must not hide every other active
+    queue from recovery and the stall checker."""
+    broken, sound = make(), make()
+    for queue in (broken, sound):
+        await store.create(queue)
+
+    def damage(queue: QueueState) -> bool:
+        queue.records_written = "not a number"  # type: ignore[assignment]
+        return True
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydantic warns as it writes the bad value
+        await store.mutate(broken.id, damage)
+    assert [queue.id for queue in await store.active()] == [sound.id]
 
 
 async def test_symbol_filter_finds_multi_ticker_queues(store: QueueStore) -> None:
