@@ -12,11 +12,13 @@ from fastapi_offline import FastAPIOffline
 
 from app import __version__
 from app.aio import Backoff, Supervisor
+from app.api import coverage as coverage_api
 from app.api import dashboard, health, queues, schedules, ws
 from app.api.errors import install_error_handlers
 from app.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from app.config import Settings
 from app.control.plane import BROKER_CONNECT, CONNECT_BACKOFF, ControlPlane, start_broker
+from app.coverage.service import CoverageService
 from app.health import HealthChecks
 from app.launchers.base import JobLauncher
 from app.launchers.job_environment import service_values
@@ -26,8 +28,8 @@ from app.schedules.parts import ScheduleParts, schedule_parts
 from app.services.changes import ChangeFeed
 from app.services.queue_service import QueueService
 from app.state import AppState
-from app.store.base import QueueStore
-from app.wiring import make_launcher, make_store
+from app.store.base import CoverageStore, QueueStore, ScheduleStore
+from app.wiring import make_coverage_store, make_launcher, make_store
 
 log = structlog.get_logger(__name__)
 GC_YOUNG_THRESHOLD = 10_000
@@ -57,6 +59,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(queues.router)
     app.include_router(schedules.router)
+    app.include_router(coverage_api.router)
     app.include_router(health.router)
     app.include_router(ws.router)
     app.include_router(dashboard.router)
@@ -120,12 +123,16 @@ async def _build_state(
     schedules = schedule_parts(settings, service, metrics, clock)
     stack.push_async_callback(schedules.store.close)
     schedules.runs.listeners.append(plane.publisher.on_schedule)
+    coverage = CoverageService(make_coverage_store(settings), service, metrics)
+    stack.push_async_callback(coverage.store.close)
+    plane.dispatcher.coverage = coverage.apply
+    coverage.listeners.append(plane.publisher.on_coverage)
     _shutdown_in_order(stack, supervisor, service, launcher, plane)
     await launcher.start(service.on_outcome)
     plane.start()
     supervisor.spawn(
         STORE_CONNECT,
-        lambda: _open_and_recover(store, schedules, service),
+        lambda: _open_and_recover(store, (schedules.store, coverage.store), schedules, service),
         backoff=Backoff(*CONNECT_BACKOFF),
         until_done=True,
     )
@@ -141,6 +148,7 @@ async def _build_state(
         supervisor=supervisor,
         schedules=schedules.service,
         scheduler=schedules.scheduler,
+        coverage=coverage,
     )
 
 
@@ -165,12 +173,17 @@ def _shutdown_in_order(
 
 
 async def _open_and_recover(
-    store: QueueStore, schedules: ScheduleParts, service: QueueService
+    store: QueueStore,
+    others: tuple[ScheduleStore, CoverageStore],
+    schedules: ScheduleParts,
+    service: QueueService,
 ) -> None:
-    """What start-up does with the stores, once they answer: schema, then recovery; then
-    the scheduler's passes may begin."""
+    """What start-up does with the stores, once they answer: schema (the queue store's,
+    then those beside it: schedules, coverage), then recovery; then the scheduler's passes
+    may begin."""
     await store.open()
-    await schedules.store.open()
+    for beside in others:
+        await beside.open()
     await service.recover()
     schedules.scheduler.ready.set()
     log.info("stores open, recovery done")

@@ -64,6 +64,7 @@ class Metrics:
         )
         self._control_plane(r)
         self._schedules(r)
+        self._coverage(r)
 
     def _schedules(self, r: CollectorRegistry) -> None:
         self.schedule_runs = Counter(
@@ -130,5 +131,21 @@ class Metrics:
             "websocket_events_dropped_total",
             "Events not sent: conflated for a slow client, or rejected (invalid, too large)",
             ["reason"],
+            registry=r,
+        )
+
+    def _coverage(self, r: CollectorRegistry) -> None:
+        self.coverage_reports = Counter(
+            "coverage_reports_total", "Coverage reports of connectors merged", registry=r
+        )
+        self.coverage_days_merged = Counter(
+            "coverage_days_merged_total",
+            "Day updates merged into the coverage map (a failed load marks each of its days)",
+            registry=r,
+        )
+        self.coverage_fill_queues = Counter(
+            "coverage_fill_queues_total",
+            "Queues of POST /coverage/fill: started, would_start (dry run), running (already)",
+            ["status"],
             registry=r,
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from app.aio import Supervisor
 from app.config import Settings
 from app.control.plane import ControlPlane
+from app.coverage.service import CoverageService
 from app.health import HealthChecks
 from app.metrics import Metrics
 from app.schedules.scheduler import Scheduler
@@ -24,4 +25,5 @@ class AppState:
     supervisor: Supervisor
     schedules: ScheduleService
     scheduler: Scheduler
+    coverage: CoverageService
     started: bool = False

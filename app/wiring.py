@@ -9,8 +9,9 @@ from app.config import LauncherKind, Settings
 from app.launchers.base import JobLauncher
 from app.launchers.local import LocalLauncher
 from app.launchers.targets import load_registry
-from app.store.base import QueueStore, ScheduleStore
+from app.store.base import CoverageStore, QueueStore, ScheduleStore
 from app.store.sqlite import SqliteQueueStore
+from app.store.sqlite_coverage import SqliteCoverageStore
 from app.store.sqlite_schedules import SqliteScheduleStore
 
 
@@ -32,6 +33,16 @@ def make_schedule_store(settings: Settings) -> ScheduleStore:
         store: ScheduleStore = ArangoScheduleStore(settings)
         return store
     return SqliteScheduleStore(settings.database_path)
+
+
+def make_coverage_store(settings: Settings) -> CoverageStore:
+    """The coverage map lives beside the queues: the same ArangoDB, or the same SQLite file."""
+    if settings.arango_url:
+        from app.store.arango_coverage import ArangoCoverageStore
+
+        store: CoverageStore = ArangoCoverageStore(settings)
+        return store
+    return SqliteCoverageStore(settings.database_path)
 
 
 def make_launcher(settings: Settings, supervisor: Supervisor) -> JobLauncher:

@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 
 from app.config import Settings
 from app.control.hub import Hub
+from app.coverage.service import CoverageService
 from app.health import HealthChecks
 from app.metrics import Metrics
 from app.schedules.service import ScheduleService
@@ -42,6 +43,10 @@ async def _schedules(connection: HTTPConnection) -> ScheduleService:
     return app_state(connection).schedules
 
 
+async def _coverage(connection: HTTPConnection) -> CoverageService:
+    return app_state(connection).coverage
+
+
 async def _metrics(connection: HTTPConnection) -> Metrics:
     return app_state(connection).metrics
 
@@ -61,3 +66,4 @@ MetricsDep = Annotated[Metrics, Depends(_metrics)]
 Health = Annotated[HealthChecks, Depends(_health)]
 HubDep = Annotated[Hub, Depends(_hub)]
 Schedules = Annotated[ScheduleService, Depends(_schedules)]
+CoverageDep = Annotated[CoverageService, Depends(_coverage)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -26,7 +27,13 @@ from app.control.consuming import FETCH_MAX_WAIT_MS, consume_forever
 from app.control.outbox import Outbox
 from app.errors import InvalidMessage, QueueManagerError, StoreUnavailable
 from app.metrics import Metrics
-from app.models.messages import StartCommand, StopCommand, Telemetry, decode_control
+from app.models.messages import (
+    CoverageReport,
+    StartCommand,
+    StopCommand,
+    Telemetry,
+    decode_control,
+)
 from app.services.queue_service import QueueService
 
 log = structlog.get_logger(__name__)
@@ -40,6 +47,7 @@ so bigger polls mean fewer writes per message (about 20 ms of parsing on one cor
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 Command = StartCommand | StopCommand
 UNPROCESSABLE = "unprocessable"
+CoverageHandler = Callable[[list[CoverageReport]], Awaitable[None]]
 
 
 @dataclass
@@ -49,6 +57,7 @@ class _Parsed:
     batch: Batch
     commands: list[tuple[Command, ConsumerRecord]] = field(default_factory=list)
     telemetry: dict[str, list[Telemetry]] = field(default_factory=lambda: defaultdict(list))
+    coverage: list[tuple[CoverageReport, ConsumerRecord]] = field(default_factory=list)
 
 
 class Dispatcher:
@@ -59,8 +68,12 @@ class Dispatcher:
         outbox: Outbox,
         settings: Settings,
         metrics: Metrics,
+        coverage: CoverageHandler | None = None,
     ) -> None:
         self._bus = bus
+        self.coverage = coverage
+        """Merges connectors' coverage reports (the coverage map); a report that comes
+        while none is set is dead-lettered as `unhandled`, never dropped unseen."""
         self._service = service
         self._outbox = outbox
         self._settings = settings
@@ -165,28 +178,39 @@ class Dispatcher:
                 message = self._parse(record)
                 if isinstance(message, Telemetry):
                     parsed.telemetry[message.queue_id].append(message)
+                elif isinstance(message, CoverageReport):
+                    parsed.coverage.append((message, record))
                 elif message is not None:
                     parsed.commands.append((message, record))
         return parsed
 
     async def _process(self, parsed: _Parsed) -> None:
-        """Commands in order, then the telemetry; what is done is not done twice when the
-        store fails half way and the batch is retried."""
+        """Commands in order, then coverage reports (so a connector seen finished already
+        has its last report in the map), then the telemetry; what is done is not done
+        twice when the store fails half way and the batch is retried."""
         while parsed.commands:
             await self._run_command(*parsed.commands[0])
             parsed.commands.pop(0)
+        if parsed.coverage:
+            await self._merge_coverage(parsed.coverage)
+            parsed.coverage.clear()
         if parsed.telemetry:
             await self._apply_or_set_aside(parsed)
             parsed.telemetry.clear()
 
-    def _parse(self, record: ConsumerRecord) -> Telemetry | Command | None:
+    def _parse(self, record: ConsumerRecord) -> Telemetry | CoverageReport | Command | None:
         try:
-            return decode_control(record.value or b"", self._max_bytes)
+            message = decode_control(record.value or b"", self._max_bytes)
         except InvalidMessage as error:
             self._dead_letter(record, error.reason, error.message)
+            return None
         except Exception as error:
             self._unprocessable(record, error)
-        return None
+            return None
+        if isinstance(message, CoverageReport) and self.coverage is None:
+            self._dead_letter(record, "unhandled", "no coverage map in this service")
+            return None
+        return message
 
     def _unprocessable(self, record: ConsumerRecord, error: Exception) -> None:
         log.error("queue-control message cannot be handled", offset=record.offset, exc_info=error)
@@ -237,6 +261,24 @@ class Dispatcher:
             result = "dead_lettered"
             self._unprocessable(record, error)
         self._metrics.commands.labels(command.command, result).inc()
+
+    async def _merge_coverage(self, reports: list[tuple[CoverageReport, ConsumerRecord]]) -> None:
+        """The poll's reports in one merge; when that fails for another reason than the
+        store being down, one by one, setting aside a report that cannot be merged."""
+        assert self.coverage is not None  # _parse sets reports aside without it
+        try:
+            await self.coverage([report for report, _ in reports])
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("coverage merge failed; merging report by report")
+            for report, record in reports:
+                try:
+                    await self.coverage([report])
+                except StoreUnavailable:
+                    raise
+                except Exception as error:
+                    self._unprocessable(record, error)
 
     async def _apply_or_set_aside(self, parsed: _Parsed) -> None:
         """Every queue's telemetry in one store call; when that fails for another reason

@@ -1,7 +1,9 @@
 """queue-events: one `queue.<status>` event per status change, whatever caused it, plus a
 `queue.updated` event for progress without a status change (coalesced: at most one per
-store write), plus `schedule.triggered|skipped|failed` for each decided run of a schedule.
-Consumers that want the lifecycle only filter on `queue.<status>`.
+store write), plus `schedule.triggered|skipped|failed` for each decided run of a schedule,
+plus `coverage.updated` after each merge of a connector's coverage report (which series and
+days changed: readers fetch GET /coverage). Consumers that want the lifecycle only filter
+on `queue.<status>`.
 Also publishes the `stop` command for a queue's jobs on queue-control.
 
 Events have the shape of `QueueEvent` but are encoded around the queue's JSON document:
@@ -17,8 +19,9 @@ import orjson
 
 from app.bus import encode_json
 from app.control.outbox import Outbox
+from app.coverage.service import CoverageChange
 from app.models.messages import StopCommand
-from app.models.queues import QueueState, queue_json
+from app.models.queues import QueueState, queue_json, utcnow
 from app.models.status import Status
 from app.schedules.events import ScheduleEvent, event_json
 from app.services.changes import QueueChange
@@ -38,6 +41,10 @@ class EventPublisher:
     async def on_schedule(self, event: ScheduleEvent) -> None:
         """Runs listener: a schedule's triggered, skipped or failed run (key: its id)."""
         self._outbox.put(self._events_topic, event.schedule.id, event_json(event))
+
+    async def on_coverage(self, change: CoverageChange) -> None:
+        """Coverage listener: after a report is merged (key: the reporting queue)."""
+        self._outbox.put(self._events_topic, change.queue_id, coverage_event(change))
 
     async def on_stop(self, queue: QueueState) -> None:
         """QueueService stop listener: tell the queue's jobs to stop."""
@@ -65,3 +72,20 @@ def _encoded(name: str, queue: QueueState, status: Status, document: orjson.Frag
         },
         option=orjson.OPT_UTC_Z,
     )
+
+
+def coverage_event(change: CoverageChange) -> bytes:
+    """`coverage.updated`: per series, the first and last day that changed."""
+    series = [
+        {
+            "exchange": exchange,
+            "symbol": symbol,
+            "type": data_type,
+            "first_day": min(days),
+            "last_day": max(days),
+        }
+        for (exchange, symbol, data_type), days in sorted(change.days.items())
+        if days
+    ]
+    event = {"event": "coverage.updated", "queue_id": change.queue_id, "series": series}
+    return orjson.dumps({**event, "ts": utcnow()}, option=orjson.OPT_UTC_Z)

@@ -36,6 +36,8 @@ def from_event(raw: bytes, max_bytes: int | None = None) -> HubMessage | None:
     event = _load(raw)
     if event is not None and str(event.get("event", "")).startswith("schedule."):
         return _schedule_event(raw, event)
+    if event is not None and event.get("event") == "coverage.updated":
+        return _coverage_event(raw, event)
     if event is None or not isinstance(event.get("queue_id"), str):
         return None
     queue_id, status = event["queue_id"], event.get("status")
@@ -57,6 +59,19 @@ def _schedule_event(raw: bytes, event: dict[str, Any]) -> HubMessage | None:
     else:
         text = f"⏭ Schedule {name} → {outcome}: {event.get('reason')}"
     return HubMessage(f"schedule:{schedule_id}", raw.decode(), text)
+
+
+def _coverage_event(raw: bytes, event: dict[str, Any]) -> HubMessage | None:
+    """`coverage.updated`: for clients that follow everything or the reporting queue."""
+    queue_id, series = event.get("queue_id"), event.get("series")
+    if not isinstance(queue_id, str) or not isinstance(series, list):
+        return None
+    named = ", ".join(
+        f"{s.get('symbol')} {s.get('type')} {s.get('first_day')}..{s.get('last_day')}"
+        for s in series[:5]
+        if isinstance(s, dict)
+    )
+    return HubMessage(queue_id, raw.decode(), f"🗺 Coverage updated by queue {queue_id}: {named}")
 
 
 def from_control(raw: bytes, max_bytes: int | None = None) -> tuple[HubMessage, str, int] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from pydantic import ValidationError as PydanticValidationError
 
 from app.errors import InvalidMessage
+from app.models.coverage import SERIES_KINDS
 from app.models.gaps import INT64_MAX, MAX_GAPS_REPORTED, Gap
 from app.models.queues import QueueCreate, utcnow
 from app.models.status import Status
@@ -72,6 +73,65 @@ class Telemetry(Struct, tag_field="type", tag="telemetry", kw_only=True, gc=Fals
     ] = None
 
 
+MAX_COVERAGE_DAYS = 500
+MAX_RUNS_PER_DAY = 10_000
+Int = Annotated[int, Meta(ge=-INT64_MAX, le=INT64_MAX)]
+CoveredSymbol = Annotated[str, Meta(pattern=r"^[A-Z0-9_]{2,24}$")]
+CoveredExchange = Literal["binance", "binance-futures"]
+"""COVERED_EXCHANGES (app/models/coverage.py)."""
+
+
+class CoverageDay(Struct, kw_only=True, gc=False):
+    """What one connector wrote of one series in one UTC day (docs/architecture.md,
+    "Coverage"): its runs `[first, last, from_ms, to_ms]` so far and its records' times."""
+
+    exchange: CoveredExchange
+    symbol: CoveredSymbol
+    data_type: Annotated[str, Meta(max_length=32)]
+    day: date
+    runs: Annotated[list[tuple[Int, Int, Int, Int]], Meta(max_length=MAX_RUNS_PER_DAY)]
+    first_ms: Int | None = None
+    last_ms: Int | None = None
+
+    def __post_init__(self) -> None:
+        _check_data_type(self.data_type)
+        if any(first > last for first, last, _, _ in self.runs):
+            raise ValueError("a run's first key is after its last")
+
+
+class CoverageFailure(Struct, kw_only=True, gc=False):
+    """The load ended failed: every day of first_day..last_day of these series had its chance."""
+
+    exchange: CoveredExchange
+    symbols: Annotated[list[CoveredSymbol], Meta(min_length=1, max_length=2000)]
+    data_type: Annotated[str, Meta(max_length=32)]
+    first_day: date
+    last_day: date
+    reason: Annotated[str, Meta(max_length=1000)]
+
+    def __post_init__(self) -> None:
+        _check_data_type(self.data_type)
+        if not 0 <= (self.last_day - self.first_day).days <= 3660:
+            raise ValueError("first_day..last_day must be in order and at most 3660 days")
+
+
+class CoverageReport(Struct, tag_field="type", tag="coverage", kw_only=True, gc=False):
+    """An arango-connector's report of what it wrote, per series and day, and whether its
+    load failed. Merged as a union: redelivered or out-of-order reports change nothing."""
+
+    queue_id: MsgspecId
+    job: MsgspecId
+    collection: Annotated[str, Meta(pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")]
+    days: Annotated[list[CoverageDay], Meta(max_length=MAX_COVERAGE_DAYS)]
+    failed: CoverageFailure | None = None
+    ts: datetime | None = None
+
+
+def _check_data_type(data_type: str) -> None:
+    if data_type not in SERIES_KINDS:
+        raise ValueError(f"unknown data_type {data_type!r}")
+
+
 class CommandHeader(Struct, tag_field="type", tag="command"):
     """Only routes a command to its pydantic model below: commands are rare and carry a
     QueueCreate, so they keep the REST API's validation and error messages."""
@@ -96,8 +156,8 @@ class StopCommand(BaseModel):
 
 
 Command = Annotated[StartCommand | StopCommand, Field(discriminator="command")]
-ControlMessage = Telemetry | StartCommand | StopCommand
-_ROUTER = msgspec.json.Decoder(Telemetry | CommandHeader, strict=False)
+ControlMessage = Telemetry | CoverageReport | StartCommand | StopCommand
+_ROUTER = msgspec.json.Decoder(Telemetry | CoverageReport | CommandHeader, strict=False)
 _TELEMETRY = msgspec.json.Decoder(Telemetry, strict=False)
 _COMMAND: TypeAdapter[StartCommand | StopCommand] = TypeAdapter(Command)
 
@@ -112,7 +172,7 @@ def decode_control(raw: bytes, max_bytes: int | None = None) -> ControlMessage:
         routed = _ROUTER.decode(raw)
     except msgspec.DecodeError as error:
         raise _invalid(error) from error
-    if isinstance(routed, Telemetry):
+    if isinstance(routed, Telemetry | CoverageReport):
         return routed
     try:
         return _COMMAND.validate_json(raw)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol, TypeVar
 
 import structlog
 from pydantic import ValidationError
 
+from app.coverage.days import DayRecord, Series, SeriesFilter
 from app.models.queries import QueueFilter
 from app.models.queues import QueueState
 from app.models.schedules import ScheduleState
@@ -117,3 +119,23 @@ class ScheduleStore(Protocol):
 
     async def delete(self, schedule_id: str) -> None:
         """Raises ScheduleNotFound."""
+
+
+class CoverageStore(Protocol):
+    """The coverage map's days (app/coverage/days.py), beside the queues. `merge` is a
+    union per day (atomic per day document), so a report merged twice, or two reports of
+    one day merged together by two replicas, lose nothing and count nothing twice."""
+
+    async def open(self) -> None:
+        """Create the table or collection and its index when missing."""
+
+    async def close(self) -> None: ...
+
+    async def merge(self, updates: Sequence[DayRecord]) -> None:
+        """Merge every update into its day (several updates of one day included)."""
+
+    async def series(self, which: SeriesFilter, limit: int) -> list[Series]:
+        """The stored series that match, by exchange, symbol and data type; at most `limit`."""
+
+    async def days(self, series: Series, first: date, last: date) -> list[DayRecord]:
+        """The stored days of one series from `first` to `last` (inclusive), by day."""

@@ -13,6 +13,7 @@ from app.bus import make_bus
 from app.config import StoreSettings
 from app.workers.base import JobContext
 from app.workers.connector.copier import Copier
+from app.workers.connector.coverage import CoverageReporter
 from app.workers.connector.documents import DocumentStore
 from app.workers.connector.loader_watch import LoaderWatch
 from app.workers.connector.plan import ConnectorPlan, ConnectorSettings, plan_of
@@ -58,7 +59,7 @@ async def _copier(
         watch = LoaderWatch(bus, ctx.env.queue_control_topic, ctx.env.queue_id, plan.loader_job)
         stack.push_async_callback(watch.stop)
         await watch.start()
-    return Copier(ctx, plan, store, reader, watch)
+    return Copier(ctx, plan, store, reader, watch, CoverageReporter(bus, ctx.env, plan.collection))
 
 
 async def main(ctx: JobContext) -> None:

@@ -9,7 +9,7 @@ Times are epoch milliseconds (`event_time` from the exchange, `received_time` lo
 from __future__ import annotations
 
 import time
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 Kind = Literal["candle", "trade", "ticker", "book_snapshot", "book_update"]
 Level = tuple[str, str]
@@ -44,6 +44,11 @@ class Trade(_Base):
     price: str
     quantity: str
     buyer_is_maker: bool | None
+    bound_from_ms: NotRequired[int]
+    """History loads mark their first trade: it is the first at or after this time (the
+    range's start), as the exchange answered; the coverage map takes it as proof."""
+    bound_to_ms: NotRequired[int]
+    """...and their last: it is the last at or before this time (the range's end)."""
 
 
 class Ticker(_Base):

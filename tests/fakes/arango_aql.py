@@ -42,6 +42,24 @@ RETURN LENGTH(FOR q IN queue_state
 ACTIVE = "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN q"
 BY_STATUS = "FOR q IN queue_state COLLECT s = q.status WITH COUNT INTO n RETURN [s, n]"
 SCHEDULES = "FOR s IN schedules SORT s.name RETURN s"
+COVERAGE_SERIES = """
+FOR d IN coverage_days
+  FILTER @exchange == null OR d.exchange == @exchange
+  FILTER @symbol == null OR d.symbol == @symbol
+  FILTER @data_type == null OR d.data_type == @data_type
+  COLLECT exchange = d.exchange, symbol = d.symbol, data_type = d.data_type
+    AGGREGATE first = MIN(d.day), last = MAX(d.day)
+  SORT exchange, symbol, data_type
+  LIMIT @limit
+  RETURN [exchange, symbol, data_type, first, last]
+"""
+COVERAGE_DAYS = """
+FOR d IN coverage_days
+  FILTER d.exchange == @exchange AND d.symbol == @symbol AND d.data_type == @data_type
+  FILTER d.day >= @first AND d.day <= @last
+  SORT d.day
+  RETURN d
+"""
 
 
 def _queues(collections: Collections) -> list[dict[str, Any]]:
@@ -89,6 +107,28 @@ def _schedules(collections: Collections, binds: Binds) -> list[Any]:
     return sorted(schedules, key=lambda s: str(s.get("name")))
 
 
+def _coverage_series(collections: Collections, binds: Binds) -> list[Any]:
+    spans: dict[tuple[str, str, str], list[str]] = {}
+    for day in collections["coverage_days"].documents.values():
+        if all(
+            binds[f] is None or day.get(f) == binds[f] for f in ("exchange", "symbol", "data_type")
+        ):
+            series = (day["exchange"], day["symbol"], day["data_type"])
+            spans.setdefault(series, []).append(day["day"])
+    rows = [[*series, min(days), max(days)] for series, days in sorted(spans.items())]
+    return rows[: int(binds["limit"])]
+
+
+def _coverage_days(collections: Collections, binds: Binds) -> list[Any]:
+    rows = [
+        day
+        for day in collections["coverage_days"].documents.values()
+        if all(day.get(f) == binds[f] for f in ("exchange", "symbol", "data_type"))
+        and binds["first"] <= day["day"] <= binds["last"]
+    ]
+    return sorted(rows, key=lambda day: day["day"])
+
+
 def _normal(query: str) -> str:
     return " ".join(query.split())
 
@@ -99,6 +139,8 @@ QUERIES: dict[str, Callable[[Collections, Binds], list[Any]]] = {
     _normal(ACTIVE): _active,
     _normal(BY_STATUS): _by_status,
     _normal(SCHEDULES): _schedules,
+    _normal(COVERAGE_SERIES): _coverage_series,
+    _normal(COVERAGE_DAYS): _coverage_days,
 }
 
 

@@ -94,6 +94,11 @@ class FakeBinanceRest:
     faults: list[tuple[int, float | None]] = field(default_factory=list)
     used_weights: list[int] = field(default_factory=list)
     requested: asyncio.Event = field(default_factory=asyncio.Event)
+    hold_after: int | None = None
+    """Once this many requests were answered, the next ones wait for `release`: a loader
+    can be caught between two pages (and killed there)."""
+    holding: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
     _used: int = 0
     _window: int = -1
     url: str = ""
@@ -131,6 +136,9 @@ class FakeBinanceRest:
         return self._used
 
     async def _handle(self, request: web.Request) -> web.Response:
+        if self.hold_after is not None and len(self.log) >= self.hold_after:
+            self.holding.set()
+            await self.release.wait()
         params = dict(request.query)
         futures = request.path.startswith("/fapi")
         name = request.path.rsplit("/", 1)[1]

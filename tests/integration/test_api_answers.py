@@ -107,6 +107,8 @@ DOCUMENTED = {
     ("patch", "/schedules/{schedule_id}"): {"400", "401", "404", "409", "413", "415", "422", "503"},
     ("delete", "/schedules/{schedule_id}"): {"401", "404", "422", "503"},
     ("post", "/schedules/{schedule_id}/run"): {"401", "404", "409", "422", "503"},
+    ("get", "/coverage"): {"422", "503"},
+    ("post", "/coverage/fill"): {"401", "422", "503"},
 }
 
 

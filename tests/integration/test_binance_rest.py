@@ -63,6 +63,9 @@ async def test_agg_trades_match_the_tape_exactly(fake: FakeBinanceRest, futures:
     assert ctx.progress_calls[-1][0] == len(ctx.sink.records) == 19 * 60 * 3
     windows = [e for e in fake.requests_to("/aggTrades") if "startTime" in e.params]
     assert len(windows) == 6  # five empty hours before the first trade
+    bounds = [(r.get("bound_from_ms"), r.get("bound_to_ms")) for r in ctx.sink.records]
+    assert bounds[0] == (DAY0, None) and bounds[-1] == (None, day_end - 1)
+    assert set(bounds[1:-1]) == {(None, None)}, "only the range's first and last are bounds"
 
 
 async def test_restart_resumes_without_duplicates(

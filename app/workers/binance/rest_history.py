@@ -8,7 +8,7 @@ prices, quantities and sides (one aggregate per taker order and price).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.models.catalog import interval_of
 from app.workers.base import JobContext
@@ -44,9 +44,15 @@ async def kline_pages(
         cursor = int(rows[-1][0]) + 1
 
 
+class AggPage(NamedTuple):
+    rows: list[Row]
+    past_end: bool
+    """A trade after the span's end was seen: the page's last row is the span's last trade."""
+
+
 async def agg_trade_pages(
     client: RestClient, market: Market, symbol: str, span: tuple[int, int]
-) -> AsyncIterator[list[Row]]:
+) -> AsyncIterator[AggPage]:
     """Pages of aggTrades: find the first trade by hour windows, then follow ids.
 
     A short id-page means we reached the newest trade; a short window page does not.
@@ -56,7 +62,7 @@ async def agg_trade_pages(
     by_id = False
     while rows:
         inside = [row for row in rows if row["T"] <= end]
-        yield inside
+        yield AggPage(inside, len(inside) < len(rows))
         if len(inside) < len(rows) or (by_id and len(rows) < market.agg_trades_limit):
             return
         params = {"symbol": symbol, "fromId": rows[-1]["a"] + 1, "limit": market.agg_trades_limit}
@@ -125,19 +131,36 @@ class HistoryRun:
             await self.emit(records, int(rows[-1][0]))
 
     async def agg_trades(self, symbol: str) -> None:
+        """The span's trades. The first is marked as the first at or after the span's start
+        and, once a later trade proved it, the last as the last at or before its end: the
+        coverage map's bounds (app/workers/records.py)."""
+        start, end = self.span()
         pending: list[Row] = []
-        async for page in agg_trade_pages(self.client, self.market, symbol, self.span()):
-            if not page:
+        past_end = False
+        first_from: int | None = start
+        async for page in agg_trade_pages(self.client, self.market, symbol, (start, end)):
+            past_end = page.past_end
+            if not page.rows:
                 break
-            ready, pending = split_complete(pending + page)
-            await self._emit_trades(symbol, ready)
-        await self._emit_trades(symbol, pending)
+            ready, pending = split_complete(pending + page.rows)
+            await self._emit_trades(symbol, ready, bound_from=first_from)
+            first_from = first_from if not ready else None
+        await self._emit_trades(
+            symbol, pending, bound_from=first_from, bound_to=end if past_end else None
+        )
 
-    async def _emit_trades(self, symbol: str, rows: list[Row]) -> None:
-        if rows:
-            now = now_ms()
-            ex = self.market.exchange
-            await self.emit([normalize.agg_trade(ex, symbol, r, now) for r in rows], rows[-1]["T"])
+    async def _emit_trades(
+        self, symbol: str, rows: list[Row], bound_from: int | None, bound_to: int | None = None
+    ) -> None:
+        if not rows:
+            return
+        now, ex = now_ms(), self.market.exchange
+        records = [normalize.agg_trade(ex, symbol, row, now) for row in rows]
+        if bound_from is not None:
+            records[0]["bound_from_ms"] = bound_from
+        if bound_to is not None:
+            records[-1]["bound_to_ms"] = bound_to
+        await self.emit(records, rows[-1]["T"])
 
     async def run(self, job_type: str) -> None:
         """Load every symbol of the job in turn, then flush the sink."""

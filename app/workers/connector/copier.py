@@ -6,8 +6,11 @@ between the two re-delivers the batch, and the upsert by `_key` makes that harml
 
 from __future__ import annotations
 
+import structlog
+
 from app.errors import QueueManagerError, StoreUnavailable
 from app.workers.base import JobContext
+from app.workers.connector.coverage import CoverageReporter
 from app.workers.connector.decoding import decode, iso_ms
 from app.workers.connector.documents import DocumentStore
 from app.workers.connector.end_offsets import Offsets
@@ -15,6 +18,8 @@ from app.workers.connector.loader_watch import LoaderEnd, LoaderWatch
 from app.workers.connector.plan import ConnectorPlan
 from app.workers.connector.topic_reader import TopicReader
 from app.workers.health import patiently
+
+log = structlog.get_logger("app.workers.connector")
 
 
 class SourceLoaderFailed(QueueManagerError):
@@ -30,14 +35,28 @@ class Copier:
         store: DocumentStore,
         reader: TopicReader,
         watch: LoaderWatch | None,
+        coverage: CoverageReporter,
     ) -> None:
         self.ctx, self.plan, self.store, self.reader, self.watch = ctx, plan, store, reader, watch
+        self.coverage = coverage
         self.written = 0
         self.newest_ms: int | None = None
         self.skipped = 0
 
     async def run(self) -> None:
-        """Copy until stopped or, for a bounded load, until the loader's data is all in."""
+        """Copy until stopped or, for a bounded load, until the loader's data is all in;
+        then report the coverage (a failure for the load's whole range when it failed)."""
+        try:
+            await self._copy()
+        except QueueManagerError as error:
+            try:
+                await self.coverage.finish(failure=error.message)
+            except QueueManagerError as unsent:
+                log.error("the failed load's coverage was not reported", error=unsent.message)
+            raise
+        await self.coverage.finish()
+
+    async def _copy(self) -> None:
         targets: Offsets | None = None
         while not self.ctx.stop_requested.is_set():
             if targets is None:
@@ -65,6 +84,7 @@ class Copier:
     async def copy_batch(self) -> None:
         records = await self.reader.next_batch(self.plan.poll_ms)
         if not records:
+            await self.coverage.wrote(())  # what the last batches left unreported
             return
         decoded = decode(record.value for record in records)
         if decoded.documents:
@@ -75,6 +95,7 @@ class Copier:
                 on=StoreUnavailable,
                 give_up_seconds=self.plan.give_up_seconds,
             )
+            await self.coverage.wrote(decoded.documents)
         await self.reader.commit(records)
         self._report(decoded.newest_ms, decoded.skipped)
 
