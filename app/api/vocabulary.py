@@ -1,6 +1,7 @@
 """The vocabulary the dashboard offers, served as the ES module /static/catalog.js.
 
-Exchanges, source types, statuses (and which are terminal), a schedule's choices
+Exchanges, source types, statuses (and which are terminal), the coverage map's exchanges,
+data types and day states, a schedule's choices
 (concurrency, catch-up, relative time ranges), and per target its short name,
 its fields (from the request models) and the job types to suggest (from the catalog): the
 front end keeps no copy of its own, so a new target or field shows up without touching it.
@@ -23,6 +24,7 @@ from app.models.catalog import (
     SourceType,
     Target,
 )
+from app.models.coverage import COVERED_EXCHANGES, DATA_TYPES, DayState
 from app.models.requests import PipelineRequest
 from app.models.schedules import CatchUp, Concurrency
 from app.models.status import Status, is_terminal
@@ -52,6 +54,11 @@ def vocabulary() -> dict[str, Any]:
         "loader_target": Target.LOADER_PRODUCER.value,
         "targets": {
             target.value: _target(target, model) for target, model in request_models().items()
+        },
+        "coverage": {
+            "exchanges": [exchange.value for exchange in COVERED_EXCHANGES],
+            "data_types": list(DATA_TYPES),
+            "states": [state.value for state in DayState],
         },
         "schedule": {
             "concurrency": [policy.value for policy in Concurrency],

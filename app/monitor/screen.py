@@ -1,7 +1,7 @@
 """The monitor's screen (rich): a line about the link to the service, then each queue by
 name with one row per job (records, rate, health, last update), and for a stream loader
 the seed's per-ticker table (OHLCV or book, updates, last update coloured by freshness)
-and its connections online."""
+and its connections online; at the foot, the gaps not backfilled yet."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def render(state: MonitorState, now: float, limit: int = 50, max_queues: int = 8
         parts.append(Text(_nothing_yet(state), style="dim"))
     for name, run in sorted(state.schedules.items()):
         parts.append(Text(f"Schedule {name}: {run}", style="cyan"))
+    parts.append(open_gaps_footer(state))
     parts.append(Text("Press Ctrl+C to stop", style="dim"))
     return Group(*parts)
 
@@ -112,6 +113,42 @@ def gaps_line(counts: dict[str, int]) -> str:
         f"{counts['gaps_detected']:,} found, {counts['gaps_open']:,} open, "
         f"{counts['records_backfilled']:,} records backfilled"
     )
+
+
+SHOWN_GAPS = 3
+
+
+def open_gaps_footer(state: MonitorState) -> Text:
+    """`Open gaps: 2 · BTCUSDT btcusdt@trade trade_id 100..199 (…) · …`: every gap of the
+    queues followed that is not backfilled yet, the oldest found first."""
+    found = state.open_gaps()
+    if not found:
+        return Text("\nOpen gaps: none", style="dim")
+    line = Text(f"\nOpen gaps: {len(found)}", style="bold yellow")
+    for _, _, gap in found[:SHOWN_GAPS]:
+        line.append(f" · {_gap_text(gap)}", style="yellow")
+    if len(found) > SHOWN_GAPS:
+        line.append(f" · … {len(found) - SHOWN_GAPS} more", style="yellow")
+    return line
+
+
+def _gap_text(gap: dict[str, Any]) -> str:
+    """`BTCUSDT btcusdt@trade trade_id 100..199 (06-01 12:00:01..06-01 12:00:03 UTC, filling)`."""
+    first, last = gap.get("first"), gap.get("last")
+    if gap.get("key") == "open_time":
+        bounds = f"candles opened {_utc(first)}..{_utc(last)} UTC"
+    else:
+        times = f"{_utc(gap.get('from_ms'))}..{_utc(gap.get('to_ms'))} UTC"
+        bounds = f"{gap.get('key')} {first}..{last} ({times})"
+    state = f", {gap.get('state')}" if gap.get("state") != "open" else ""
+    reason = f": {str(gap['reason'])[:80]}" if gap.get("reason") else ""
+    return f"{gap.get('symbol')} {gap.get('stream')} {bounds}{state}{reason}"
+
+
+def _utc(epoch_ms: Any) -> str:
+    if not isinstance(epoch_ms, int):
+        return "?"
+    return time.strftime("%m-%d %H:%M:%S", time.gmtime(epoch_ms / 1000))
 
 
 def _status_style(status: str) -> str:

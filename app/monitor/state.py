@@ -45,6 +45,15 @@ def gap_counts(item: dict[str, Any]) -> dict[str, int] | None:
     return {name: int(item.get(name) or 0) for name in names}
 
 
+def open_gaps(item: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The gaps a job's telemetry or document lists as not filled, or None when it lists
+    none (a report without `gaps` says nothing new)."""
+    gaps = item.get("gaps")
+    if not isinstance(gaps, list):
+        return None
+    return [g for g in gaps if isinstance(g, dict) and g.get("state") != "filled"]
+
+
 @dataclass
 class JobView:
     name: str
@@ -59,6 +68,8 @@ class JobView:
     """When the job was last heard of (its telemetry, or a change of its queue)."""
     gaps: dict[str, int] | None = None
     """A stream job's `gaps_detected`, `gaps_open`, `records_backfilled` (None: not told)."""
+    open_gaps: list[dict[str, Any]] = field(default_factory=list)
+    """Its gaps not filled yet, with their bounds, as it last listed them."""
     samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
 
     def observe(self, records: int, at: float, *, heard: bool = True) -> None:
@@ -134,6 +145,8 @@ class QueueView:
         view.target, view.type = str(job.get("target", "")), str(job.get("type", ""))
         view.health = job.get("health") if isinstance(job.get("health"), dict) else view.health
         view.gaps = gap_counts(job) or view.gaps
+        listed = open_gaps(job)
+        view.open_gaps = listed if listed is not None else view.open_gaps
         seq = int(job.get("seq", -1))
         if seq < view.seq:
             return  # the WebSocket's telemetry was ahead of this document
@@ -217,10 +230,22 @@ class MonitorState:
         retry = message.get("retry")
         job.health = {"state": "retrying", **retry} if isinstance(retry, dict) else {"state": "ok"}
         job.gaps = gap_counts(message) or job.gaps
+        listed = open_gaps(message)
+        job.open_gaps = listed if listed is not None else job.open_gaps
 
     def unnamed(self) -> list[str]:
         """Queues known only from telemetry: their documents are to be read."""
         return [queue_id for queue_id, queue in self.queues.items() if not queue.known]
+
+    def open_gaps(self) -> list[tuple[QueueView, JobView, dict[str, Any]]]:
+        """Every gap not filled yet, of every queue shown, oldest found first."""
+        found = [
+            (queue, job, gap)
+            for queue in self.queues.values()
+            for job in queue.jobs.values()
+            for gap in job.open_gaps
+        ]
+        return sorted(found, key=lambda item: int(item[2].get("detected_ms") or 0))
 
     @property
     def message_rate(self) -> float:

@@ -57,4 +57,7 @@ export const api = {
   createSchedule: (body) => call("POST", "/schedules", body),
   changeSchedule: (id, body) => call("PATCH", `/schedules/${encodeURIComponent(id)}`, body),
   runSchedule: (id) => call("POST", `/schedules/${encodeURIComponent(id)}/run`),
+  coverage: (filter) => call("GET", `/coverage?${new URLSearchParams(filter)}`),
+  fill: (filter, dryRun) => call("POST",
+    `/coverage/fill?${new URLSearchParams({ ...filter, dry_run: String(dryRun) })}`),
 };

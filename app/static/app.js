@@ -1,8 +1,9 @@
-// Entry point: routes (#/, #/start, #/queues/<id>, #/schedules, #/schedule), the live feed,
-// the token form, the clock.
+// Entry point: routes (#/, #/start, #/queues/<id>, #/schedules, #/schedule, #/coverage), the
+// live feed, the token form, the clock.
 
 import { ApiError, AuthRequired, api, token } from "./api.js";
 import { CATALOG } from "./catalog.js";
+import { CoverageView } from "./coverage.js";
 import { QueueDetail } from "./detail.js";
 import { $, h, show } from "./dom.js";
 import { StartForm } from "./form.js";
@@ -17,6 +18,7 @@ const list = new QueueList($("#queues"), $("#list-count"), store);
 const detail = new QueueDetail(store, report);
 const form = new StartForm($("#start-form"), $("#start-summary"), () => {}, report);
 const schedules = new ScheduleList($("#schedules"), report);
+const coverage = new CoverageView(report);
 const feed = new LiveFeed({ onEvent: receive, onState: showLiveState, onReconnected: reload,
   serviceAnswers });
 let listLoaded = false;
@@ -77,7 +79,8 @@ async function route({ again = false } = {}) {
   if (!hash.startsWith("#/")) return;
   const [, view, id] = hash.split("/");
   const slot = view === "queues" ? $("#queue-error")
-    : view === "schedules" ? $("#schedules-error") : $("#list-error");
+    : view === "schedules" ? $("#schedules-error")
+      : view === "coverage" ? $("#coverage-error") : $("#list-error");
   try {
     if (view === "queues" && id) {
       show($("#queue-view"));
@@ -90,6 +93,10 @@ async function route({ again = false } = {}) {
       show($("#schedules-view"));
       await schedules.load();
       if (focus) $("#schedules-title").focus();
+    } else if (view === "coverage") {
+      show($("#coverage-view"));
+      await coverage.load();
+      if (focus) $("#coverage-title").focus();
     } else {
       show($("#list-view"));
       if (!listLoaded) await loadList();
@@ -116,6 +123,7 @@ function retryLater(slot) {
 
 function receive(event) {
   if (String(event.event).startsWith("schedule.")) schedules.onEvent(event);
+  else if (event.event === "coverage.updated") coverage.onEvent(event);
   else if (event.data && event.queue_id) apply(event.data);
   else if (event.event === "job.telemetry") applyTelemetry(event);
   else if (event.event === "missed") refetch(event.queue_ids ?? []);
@@ -164,6 +172,7 @@ async function reload() {
       if (listLoaded) await loadList();
       if (detail.id && !$("#queue-view").hidden) await detail.open(detail.id);
       if (!$("#schedules-view").hidden) await schedules.load();
+      if (!$("#coverage-view").hidden) await coverage.load();
     } catch (error) {
       report(error, $("#list-error"));
     }
@@ -228,6 +237,7 @@ $("#token-button").addEventListener("click", () =>
   askForToken({ reason: "Live updates need an API token." }));
 
 $("#filter-status").append(...CATALOG.statuses.map((status) => h("option", {}, status)));
+coverage.setup();
 setInterval(() => {
   list.tickAll();
   detail.tick();

@@ -390,3 +390,39 @@ def test_a_job_with_gaps_shows_them_yellow_while_some_are_open() -> None:
     assert "\x1b[1;33mgaps of loader-producer" in text
     state.apply(telemetry(HISTORY_ID, "s-loader", 3, 600, None, **{**counts, "gaps_open": 0}), NOW)
     assert "\x1b[1;33mgaps of" not in screen(state), "all backfilled: no longer yellow"
+
+
+def gap(first: int, state: str = "open", **more: Any) -> dict[str, Any]:
+    return {
+        "symbol": "BTCUSDT",
+        "stream": "btcusdt@trade",
+        "key": "trade_id",
+        "first": first,
+        "last": first + 99,
+        "from_ms": 1_717_243_201_000,
+        "to_ms": 1_717_243_203_000,
+        "state": state,
+        "backfilled": 0,
+        "detected_ms": first,
+        "reason": None,
+        **more,
+    }
+
+
+def test_the_footer_lists_the_gaps_not_backfilled_yet() -> None:
+    state = MonitorState(started=NOW, connected=True)
+    loader = job("s-loader", "loader-producer", "ws_trades", seq=1)
+    state.take_document(document(HISTORY_ID, jobs=[loader]))
+    assert "Open gaps: none" in plain(screen(state))
+    gaps = [gap(100, "filling"), gap(500, "filled"), gap(900, reason="HTTP 451")]
+    state.apply(telemetry(HISTORY_ID, "s-loader", 2, 500, None, gaps=gaps), NOW)
+    text = plain(screen(state))
+    footer = text[text.index("Open gaps:") :].splitlines()[0]
+    assert footer == (
+        "Open gaps: 2 · BTCUSDT btcusdt@trade trade_id 100..199 "
+        "(06-01 12:00:01..06-01 12:00:03 UTC), filling · BTCUSDT btcusdt@trade trade_id "
+        "900..999 (06-01 12:00:01..06-01 12:00:03 UTC): HTTP 451"
+    ), "the filled one is left out"
+    assert "\x1b[1;33mOpen gaps: 2" in screen(state)
+    state.apply(telemetry(HISTORY_ID, "s-loader", 3, 600, None, gaps=[gap(100, "filled")]), NOW)
+    assert "Open gaps: none" in plain(screen(state)), "all backfilled"
