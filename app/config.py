@@ -93,6 +93,16 @@ class ExchangeSettings(BaseSettings):
     binance_futures_rest_url: str = "https://fapi.binance.com"
     binance_ws_url: str = "wss://stream.binance.com:9443"
     binance_futures_ws_url: str = "wss://fstream.binance.com"
+    binance_rest_weight_per_minute: int = Field(
+        default=4800,
+        ge=1,
+        description="REST weight a minute shared by the running spot loaders (80 % of 6,000)",
+    )
+    binance_futures_rest_weight_per_minute: int = Field(
+        default=1920,
+        ge=1,
+        description="the same for USD-M futures, which Binance counts apart (80 % of 2,400)",
+    )
     moex_ws_url: str = "wss://iss.moex.com/infocx/v3/websocket"
     moex_iss_url: str = "https://iss.moex.com/iss"
     moex_domain: str = "DEMO"

@@ -32,6 +32,7 @@ from app.models.messages import (
     StartCommand,
     StopCommand,
     Telemetry,
+    WeightShareCommand,
     decode_control,
 )
 from app.services.queue_service import QueueService
@@ -180,8 +181,9 @@ class Dispatcher:
                     parsed.telemetry[message.queue_id].append(message)
                 elif isinstance(message, CoverageReport):
                     parsed.coverage.append((message, record))
-                elif message is not None:
+                elif isinstance(message, StartCommand | StopCommand):
                     parsed.commands.append((message, record))
+                # a WeightShareCommand is the service's word to a job: nothing to do here
         return parsed
 
     async def _process(self, parsed: _Parsed) -> None:
@@ -198,7 +200,9 @@ class Dispatcher:
             await self._apply_or_set_aside(parsed)
             parsed.telemetry.clear()
 
-    def _parse(self, record: ConsumerRecord) -> Telemetry | CoverageReport | Command | None:
+    def _parse(
+        self, record: ConsumerRecord
+    ) -> Telemetry | CoverageReport | Command | WeightShareCommand | None:
         try:
             message = decode_control(record.value or b"", self._max_bytes)
         except InvalidMessage as error:

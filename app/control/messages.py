@@ -26,6 +26,7 @@ TELEMETRY_FIELDS = (
     "gaps_open",
     "records_backfilled",
     "gaps",
+    "rest_weight",
 )
 
 

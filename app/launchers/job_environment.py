@@ -87,6 +87,10 @@ def service_values(settings: Settings) -> dict[str, str]:
         "BINANCE_FUTURES_REST_URL": settings.binance_futures_rest_url,
         "BINANCE_WS_URL": settings.binance_ws_url,
         "BINANCE_FUTURES_WS_URL": settings.binance_futures_ws_url,
+        "BINANCE_REST_WEIGHT_PER_MINUTE": str(settings.binance_rest_weight_per_minute),
+        "BINANCE_FUTURES_REST_WEIGHT_PER_MINUTE": str(
+            settings.binance_futures_rest_weight_per_minute
+        ),
         "MOEX_WS_URL": settings.moex_ws_url,
         "MOEX_ISS_URL": settings.moex_iss_url,
         "MOEX_DOMAIN": settings.moex_domain,

@@ -15,6 +15,7 @@ from app.models.coverage import SERIES_KINDS
 from app.models.gaps import INT64_MAX, MAX_GAPS_REPORTED, Gap
 from app.models.queues import QueueCreate, utcnow
 from app.models.status import Status
+from app.models.weight import RestWeightReport
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 MsgspecId = Annotated[str, Meta(min_length=1, max_length=128)]
@@ -70,6 +71,9 @@ class Telemetry(Struct, tag_field="type", tag="telemetry", kw_only=True, gc=Fals
         Meta(
             description="Live figures of stream jobs (connections, per-ticker prices) for monitors",
         ),
+    ] = None
+    rest_weight: Annotated[
+        RestWeightReport | None, Meta(description="A Binance loader's REST weight share and use")
     ] = None
 
 
@@ -155,11 +159,29 @@ class StopCommand(BaseModel):
     queue_id: Id
 
 
-Command = Annotated[StartCommand | StopCommand, Field(discriminator="command")]
-ControlMessage = Telemetry | CoverageReport | StartCommand | StopCommand
+class WeightShareCommand(BaseModel):
+    """The service to one loader: pace your REST requests to `share` weight per minute.
+    The highest `version` wins (a late copy of an older share changes nothing)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["command"] = "command"
+    command: Literal["weight_share"] = "weight_share"
+    command_id: Id
+    queue_id: Id
+    job: Id
+    market: Id
+    share: int = Field(ge=1, description="weight per minute this job may send")
+    budget: int = Field(ge=1, description="the market's whole budget")
+    loaders: int = Field(ge=1, description="how many loaders share it")
+    version: int = Field(ge=1, le=INT64_MAX)
+
+
+Command = Annotated[StartCommand | StopCommand | WeightShareCommand, Field(discriminator="command")]
+ControlMessage = Telemetry | CoverageReport | StartCommand | StopCommand | WeightShareCommand
 _ROUTER = msgspec.json.Decoder(Telemetry | CoverageReport | CommandHeader, strict=False)
 _TELEMETRY = msgspec.json.Decoder(Telemetry, strict=False)
-_COMMAND: TypeAdapter[StartCommand | StopCommand] = TypeAdapter(Command)
+_COMMAND: TypeAdapter[StartCommand | StopCommand | WeightShareCommand] = TypeAdapter(Command)
 
 
 def decode_control(raw: bytes, max_bytes: int | None = None) -> ControlMessage:

@@ -31,6 +31,7 @@ from app.models.health import Health
 from app.models.problems import FieldProblem
 from app.models.requests import ConnectorRequest, LoaderRequest, PipelineRequest
 from app.models.status import Status
+from app.models.weight import RestWeight
 from app.naming import period_suffix
 
 MAX_SYMBOLS = 2000
@@ -184,6 +185,9 @@ class JobState(BaseModel):
     gaps: list[Gap] = Field(
         default_factory=list,
         description="The job's open gaps, then the latest filled ones, as it last reported",
+    )
+    rest_weight: RestWeight | None = Field(
+        default=None, description="A Binance loader's share of the REST weight budget, its use"
     )
 
 

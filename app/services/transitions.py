@@ -16,6 +16,7 @@ from app.models.health import OK
 from app.models.messages import Telemetry
 from app.models.queues import JobState, QueueState, utcnow
 from app.models.status import Status, can_transition, derive_queue_status, is_terminal
+from app.models.weight import RestWeight
 from app.services import health
 
 MAX_ERROR_CHARS = 4000
@@ -119,6 +120,8 @@ def _copy_progress(job: JobState, report: Telemetry) -> None:
         job.last_loaded_timestamp = report.last_loaded_timestamp
     if report.error_message and report.status is Status.ERROR:
         job.error_message = report.error_message[-MAX_ERROR_CHARS:]
+    if report.rest_weight is not None:
+        job.rest_weight = RestWeight.of(report.rest_weight)
     _copy_gaps(job, report)
 
 

@@ -16,6 +16,7 @@ from pydantic_settings import SettingsConfigDict
 
 from app.config import ExchangeSettings, KafkaSettings, LogLevel, StoreSettings
 from app.workers.gaps import GapSummary
+from app.workers.weight_budget import WeightBudget
 
 
 class JobEnv(KafkaSettings, StoreSettings, ExchangeSettings):
@@ -40,11 +41,26 @@ class JobEnv(KafkaSettings, StoreSettings, ExchangeSettings):
     request_json: str = Field(default="{}", description="the pipeline request (JSON)")
     log_level: LogLevel = "INFO"
     telemetry_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    binance_rest_weight_share: int | None = Field(
+        default=None, ge=1, description="REST weight a minute this loader may send (its share)"
+    )
+    binance_rest_weight_share_version: int = Field(default=0, ge=0, le=2**63 - 1)
+    binance_rest_loaders: int = Field(default=1, ge=1, description="loaders sharing the budget")
+    binance_rest_weight_window_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="the budget's window: Binance counts a minute"
+    )
 
     @property
     def symbol_list(self) -> list[str]:
         listed = [s for s in self.symbols.split(",") if s]
         return listed or ([self.symbol] if self.symbol else [])
+
+    @property
+    def binance_rest_budget(self) -> int:
+        """The whole REST weight budget of this job's market (spot and futures apart)."""
+        if self.exchange == "binance-futures":
+            return self.binance_futures_rest_weight_per_minute
+        return self.binance_rest_weight_per_minute
 
     @property
     def request(self) -> dict[str, Any]:
@@ -67,6 +83,11 @@ class JobContext(Protocol):
     env: JobEnv
     stop_requested: asyncio.Event
     sink: RecordSink
+
+    @property
+    def weight_budget(self) -> WeightBudget:
+        """This job's share of its exchange's REST weight budget: every REST request
+        spends its weight here first (app/workers/weight_budget.py)."""
 
     def progress(self, records_written: int, last_loaded_timestamp: str | None = None) -> None:
         """Record progress; the runtime sends it as telemetry every interval and at the end."""

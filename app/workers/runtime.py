@@ -36,6 +36,7 @@ from app.workers.gaps import GapSummary
 from app.workers.kafka_sink import KafkaRecordSink
 from app.workers.stop_watch import StopWatch
 from app.workers.telemetry import TELEMETRY, TelemetryReporter
+from app.workers.weight_budget import WeightBudget
 
 Entrypoint = Callable[[JobContext], Awaitable[None]]
 log = structlog.get_logger("app.workers.runtime")
@@ -62,6 +63,10 @@ class RuntimeContext:
     stop_requested: asyncio.Event
     sink: RecordSink
     reporter: TelemetryReporter
+
+    @property
+    def weight_budget(self) -> WeightBudget:
+        return self.reporter.weight_budget
 
     def progress(self, records_written: int, last_loaded_timestamp: str | None = None) -> None:
         self.reporter.progress(records_written, last_loaded_timestamp)
@@ -228,7 +233,14 @@ class JobRun:
 
     async def run(self, since_ms: int) -> int:
         env = self.context.env
-        watch = StopWatch(self.bus, env.queue_control_topic, env.queue_id, since_ms)
+        watch = StopWatch(
+            self.bus,
+            env.queue_control_topic,
+            env.queue_id,
+            since_ms,
+            job=env.job_name,
+            budget=self.reporter.weight_budget,
+        )
         helpers = OwnedTasks("job")  # a helper's failure is logged, never the job's end
         helpers.spawn(watch.run(self.stop), "stop-watch")
         try:

@@ -18,6 +18,7 @@ from app.models.status import Status, is_terminal
 from app.workers.base import JobEnv
 from app.workers.gaps import GapSummary
 from app.workers.health import RetryBoard
+from app.workers.weight_budget import budget_for
 
 log = structlog.get_logger("app.workers.telemetry")
 MAX_WARNINGS = 10
@@ -37,6 +38,7 @@ class TelemetryReporter:
         self.retries = RetryBoard()
         self.gaps: GapSummary | None = None
         """Stream jobs only: their gaps as last reported by their GapBook."""
+        self.weight_budget = budget_for(env)
         self.wake = asyncio.Event()
         self._seq = itertools.count()
 
@@ -99,6 +101,7 @@ class TelemetryReporter:
             gaps_open=gaps.open if gaps else None,
             records_backfilled=gaps.backfilled if gaps else None,
             gaps=gaps.gaps if gaps else None,
+            rest_weight=self.weight_budget.report(),
         )
 
     def _stats_with_warnings(self) -> dict[str, Any] | None:

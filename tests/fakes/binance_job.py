@@ -11,6 +11,7 @@ from typing import Any
 
 from app.workers.base import JobEnv
 from app.workers.gaps import GapSummary
+from app.workers.weight_budget import budget_for
 
 
 class CollectingSink:
@@ -56,6 +57,7 @@ class LocalJobContext:
         self.gaps_changed = asyncio.Event()
         self.stats: list[dict[str, Any]] = []
         """Every live-stats snapshot the job set, in order."""
+        self.weight_budget = budget_for(env)
 
     def set_stats(self, stats: dict[str, Any]) -> None:
         self.stats.append(stats)

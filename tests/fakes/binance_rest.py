@@ -1,8 +1,14 @@
 """A local Binance REST server (aiohttp) with deterministic market data.
 
 Spot (/api/v3) and USD-M futures (/fapi/v1): klines, aggTrades, depth, with the documented
-limits, `X-MBX-USED-WEIGHT-1M` on every answer, and switchable 429/418 (Retry-After) and 5xx.
-Every request is logged with its monotonic time so tests can check waits.
+limits and request weights (spot: klines 2, aggTrades 4, depth 5-250 by limit; futures:
+klines 1-10 by limit, aggTrades 20, depth 2-20 by limit), each market counted apart per
+calendar window, `X-MBX-USED-WEIGHT-1M` on every answer, and switchable 429/418
+(Retry-After) and 5xx. With `enforce_limit`, a request over `weight_limit` in its window is
+answered 429 with Retry-After (the rest of the window), and one sent before that wait is
+over is banned: 418 with Retry-After `ban_s` (a refused request costs no weight here).
+Every request is logged with its weight, status and times so tests can check waits and
+the weight per window.
 """
 
 from __future__ import annotations
@@ -28,6 +34,22 @@ __all__ = ["FakeBinanceRest", "LiveTape", "TradeTape", "kline_row"]
 
 HOUR_MS = 3_600_000
 WEIGHTS = {"klines": 2, "aggTrades": 4, "historicalTrades": 25, "depth": 250}
+"""Spot weights (depth: at its largest limit); `weight_of` has the whole documented table."""
+FUTURES_WEIGHTS = {"aggTrades": 20, "historicalTrades": 20}
+
+
+def weight_of(name: str, params: dict[str, str], futures: bool) -> int:
+    """The request weight Binance documents for this call."""
+    limit = int(params.get("limit", 500 if futures or name == "klines" else 100))
+    if name == "depth":
+        table = ((50, 2), (100, 5), (500, 10), (1000, 20)) if futures else SPOT_DEPTH
+        return next((w for bound, w in table if limit <= bound), table[-1][1])
+    if name == "klines" and futures:
+        return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
+    return (FUTURES_WEIGHTS if futures else WEIGHTS).get(name, 1)
+
+
+SPOT_DEPTH = ((100, 5), (500, 25), (1000, 50), (5000, 250))
 
 
 @dataclass
@@ -36,6 +58,14 @@ class Logged:
     path: str
     params: dict[str, str]
     status: int
+    weight: int = 0
+    """The weight charged (0 for a refused request)."""
+    wall: float = 0.0
+    """time.time() when it arrived (Binance's windows are calendar minutes)."""
+
+    @property
+    def futures(self) -> bool:
+        return self.path.startswith("/fapi")
 
 
 @dataclass
@@ -99,8 +129,14 @@ class FakeBinanceRest:
     can be caught between two pages (and killed there)."""
     holding: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
-    _used: int = 0
-    _window: int = -1
+    enforce_limit: bool = False
+    ban_after: int = 3
+    ban_s: float = 120.0
+    violations: int = 0
+    _used: dict[bool, tuple[int, int]] = field(default_factory=dict)
+    """Per market (futures?): (window number, weight used in it)."""
+    _limited_until: float = 0.0
+    _banned_until: float = 0.0
     url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -110,6 +146,15 @@ class FakeBinanceRest:
 
     def requests_to(self, suffix: str) -> list[Logged]:
         return [entry for entry in self.log if entry.path.endswith(suffix)]
+
+    def weight_by_window(self, futures: bool = False) -> dict[int, int]:
+        """Weight served per calendar window (window number -> weight), as Binance counts."""
+        totals: dict[int, int] = {}
+        for entry in self.log:
+            if entry.futures == futures and entry.weight:
+                window = int(entry.wall // self.weight_window_s)
+                totals[window] = totals.get(window, 0) + entry.weight
+        return totals
 
     async def start(self) -> str:
         app = web.Application()
@@ -128,12 +173,15 @@ class FakeBinanceRest:
         if self._runner:
             await self._runner.cleanup()
 
-    def _charge(self, weight: int) -> int:
-        window = int(time.time() // self.weight_window_s)
-        if window != self._window:
-            self._window, self._used = window, 0
-        self._used += weight
-        return self._used
+    def _used_now(self, futures: bool, wall: float) -> int:
+        window = int(wall // self.weight_window_s)
+        current, used = self._used.get(futures, (window, 0))
+        return used if current == window else 0
+
+    def _charge(self, futures: bool, weight: int, wall: float) -> int:
+        used = self._used_now(futures, wall) + weight
+        self._used[futures] = (int(wall // self.weight_window_s), used)
+        return used
 
     async def _handle(self, request: web.Request) -> web.Response:
         if self.hold_after is not None and len(self.log) >= self.hold_after:
@@ -142,13 +190,40 @@ class FakeBinanceRest:
         params = dict(request.query)
         futures = request.path.startswith("/fapi")
         name = request.path.rsplit("/", 1)[1]
-        used = self._charge(WEIGHTS[name])
-        response = self._fault() or self._answer(name, params, futures)
+        wall, weight = time.time(), weight_of(name, params, futures)
+        response = self._fault() or self._refusal(futures, weight, wall)
+        if response is None:
+            used = self._charge(futures, weight, wall)
+            response = self._answer(name, params, futures)
+        else:
+            used, weight = self._used_now(futures, wall), 0
         response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
-        self.log.append(Logged(time.monotonic(), request.path, params, response.status))
+        self.log.append(
+            Logged(time.monotonic(), request.path, params, response.status, weight, wall)
+        )
         self.used_weights.append(used)
         self.requested.set()
         return response
+
+    def _refusal(self, futures: bool, weight: int, wall: float) -> web.Response | None:
+        """With `enforce_limit`: 429 for a request over the limit of its window or sent
+        before a 429's wait is over; the `ban_after`-th such request in a row is banned
+        (418, `ban_s`); 418 while the ban lasts."""
+        if not self.enforce_limit:
+            return None
+        if wall < self._banned_until:
+            return _limit_answer(418, self._banned_until - wall)
+        ignored = wall < self._limited_until
+        if not ignored and self._used_now(futures, wall) + weight <= self.weight_limit:
+            self.violations = 0
+            return None
+        self.violations += 1
+        if self.violations >= self.ban_after:
+            self._banned_until = wall + self.ban_s
+            return _limit_answer(418, self.ban_s)
+        if not ignored:
+            self._limited_until = (wall // self.weight_window_s + 1) * self.weight_window_s
+        return _limit_answer(429, self._limited_until - wall)
 
     def _fault(self) -> web.Response | None:
         if not self.faults:
@@ -223,6 +298,12 @@ def _limit(params: dict[str, str], default: int, maximum: int) -> int:
     if not 1 <= limit <= maximum:
         raise BadRequest(-1130, f"Illegal characters found in parameter 'limit'; max {maximum}.")
     return limit
+
+
+def _limit_answer(status: int, retry_after: float) -> web.Response:
+    message = "IP banned" if status == 418 else "Too much request weight used"
+    headers = {"Retry-After": f"{retry_after:.3f}"}
+    return _json({"code": -1003, "msg": message}, status, headers)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

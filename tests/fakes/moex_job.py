@@ -8,6 +8,7 @@ from typing import Any
 
 from app.workers.base import JobEnv, RecordSink
 from app.workers.gaps import GapSummary
+from app.workers.weight_budget import budget_for
 
 
 class Changes:
@@ -67,6 +68,7 @@ class JobContextForTests:
         self.gaps = GapSummary()
         """The job's gaps as its telemetry would carry them."""
         self.changes = Changes()
+        self.weight_budget = budget_for(env)
 
     def progress(self, records_written: int, last_loaded_timestamp: str | None = None) -> None:
         self.progress_calls.append((records_written, last_loaded_timestamp))

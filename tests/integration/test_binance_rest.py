@@ -12,6 +12,7 @@ from app.workers.binance import jobs
 from app.workers.binance.errors import RequestRejected
 from app.workers.binance.settings import BinanceTuning
 from app.workers.binance.timerange import parse_time_range
+from app.workers.weight_budget import budget_for
 from tests.fakes.binance_job import LocalJobContext, job_env
 from tests.fakes.binance_rest import FakeBinanceRest, TradeTape, kline_row
 
@@ -28,10 +29,26 @@ async def fake() -> AsyncIterator[FakeBinanceRest]:
     await server.stop()
 
 
-def context(fake: FakeBinanceRest, job_type: str, days: str, futures: bool = False) -> Any:
+def context(
+    fake: FakeBinanceRest,
+    job_type: str,
+    days: str,
+    futures: bool = False,
+    share: int | None = None,
+    window: float = 60.0,
+) -> Any:
     exchange = "binance-futures" if futures else "binance"
     url = {"binance_futures_rest_url" if futures else "binance_rest_url": fake.url}
-    return LocalJobContext(job_env(job_type, "BTCUSDT", exchange=exchange, time_range=days, **url))
+    env = job_env(
+        job_type,
+        "BTCUSDT",
+        exchange=exchange,
+        time_range=days,
+        binance_rest_weight_share=share,
+        binance_rest_weight_window_seconds=window,
+        **url,
+    )
+    return LocalJobContext(env)
 
 
 def open_times(ctx: LocalJobContext) -> list[int]:
@@ -119,14 +136,46 @@ async def test_bad_request_is_not_retried(fake: FakeBinanceRest) -> None:
     assert len(fake.log) == 1
 
 
-async def test_slows_down_near_the_weight_limit(fake: FakeBinanceRest) -> None:
+async def test_waits_for_the_next_window_when_the_ip_is_at_the_budget(
+    fake: FakeBinanceRest,
+) -> None:
+    """Another user of our IP took the whole budget (X-MBX-USED-WEIGHT-1M says so): the
+    loader sends nothing more in that window."""
     fake.weight_window_s = 0.5
-    tuning = FAST.model_copy(update={"weight_limit_1m": 10, "weight_window_s": 0.5})
     ctx = context(fake, "api_candles_1m", "2024-06-01:2024-06-07")
-    await jobs.run(ctx, tuning)
+    ctx.env.binance_rest_weight_window_seconds = 0.5
+    ctx.weight_budget = budget_for(ctx.env)  # a share far above the IP budget below
+    ctx.weight_budget.budget = 10
+    await jobs.run(ctx, FAST)
     assert len(fake.log) == 11
     assert all(e.status == 200 for e in fake.log)
     assert max(fake.used_weights) <= 10
+
+
+async def test_paces_to_its_share(fake: FakeBinanceRest) -> None:
+    fake.weight_window_s = 0.5
+    ctx = context(fake, "api_candles_1m", "2024-06-01:2024-06-14", share=20, window=0.5)
+    await jobs.run(ctx, FAST)
+    assert len(fake.log) == 21  # 20,160 candles in pages of 1,000
+    per_window = fake.weight_by_window()
+    assert max(per_window.values()) <= 20, per_window
+    assert fake.log[-1].at - fake.log[0].at >= 0.5 * (42 / 20 - 1)  # any pace under 20
+    report = ctx.weight_budget.report()
+    assert report is not None and report.share == 20 and report.used > 0
+
+
+async def test_a_429_pauses_every_request_for_its_retry_after(fake: FakeBinanceRest) -> None:
+    """The IP's limit is below the loader's share: Binance answers 429 with Retry-After;
+    the loader waits it out and is never banned (418)."""
+    fake.weight_window_s, fake.weight_limit, fake.enforce_limit = 0.5, 10, True
+    ctx = context(fake, "api_candles_1m", "2024-06-01:2024-06-07", share=1000, window=0.5)
+    await jobs.run(ctx, FAST)
+    statuses = [e.status for e in fake.log]
+    assert 429 in statuses and 418 not in statuses
+    for refused, after in zip(fake.log, fake.log[1:], strict=False):
+        if refused.status == 429:
+            assert after.wall >= (refused.wall // 0.5 + 1) * 0.5 - 0.01
+    assert len(ctx.sink.records) == 7 * 1440
 
 
 async def test_stop_interrupts_a_ban_wait(fake: FakeBinanceRest) -> None:

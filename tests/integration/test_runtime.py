@@ -12,7 +12,7 @@ from app.bus.kafka import KafkaBus
 from app.workers.base import JobContext
 from app.workers.demo import main as demo_main
 from app.workers.runtime import RuntimeOptions, run_job_async
-from tests.fixtures.jobs import JobTopics, read_telemetry, stop_command
+from tests.fixtures.jobs import JobTopics, read_telemetry, share_command, stop_command
 from tests.fixtures.kafka_reader import read_topic
 
 FAST = RuntimeOptions(stop_timeout=0.5, broker_connect_timeout=3, telemetry_retry_seconds=3)
@@ -93,6 +93,35 @@ async def test_a_stop_for_another_queue_is_ignored(topics: JobTopics, control: K
         await asyncio.wait_for(stopped.wait(), 0.7)
     await control.send_json(topics.control, topics.queue_id, stop_command(topics.queue_id))
     assert await asyncio.wait_for(job, 5) == 0
+
+
+async def test_weight_shares_reach_the_job_newest_version_first(
+    topics: JobTopics, control: KafkaBus
+) -> None:
+    """A share in the environment at start, then newer ones over queue-control; a late copy
+    of an older share changes nothing; telemetry reports the share the job paces to."""
+    shares: list[int] = []
+
+    async def watch_share(ctx: JobContext) -> None:
+        shares.append(ctx.weight_budget.share)
+        while ctx.weight_budget.version < 7:
+            await asyncio.sleep(0.02)
+        shares.append(ctx.weight_budget.share)
+        await ctx.stop_requested.wait()
+
+    env = topics.env(BINANCE_REST_WEIGHT_SHARE="4800", BINANCE_REST_WEIGHT_SHARE_VERSION="3")
+    job = asyncio.create_task(run_job_async(watch_share, env, FAST))
+    await read_telemetry(topics, until_status={"loading"})
+    for share, version in ((2400, 2), (1200, 7), (4800, 5)):  # 2 and 5 come too late
+        command = share_command(topics.queue_id, env.job_name, share, version)
+        await control.send_json(topics.control, topics.queue_id, command)
+    other = share_command(topics.queue_id, "another-job", 100, 99)
+    await control.send_json(topics.control, topics.queue_id, other)
+    await control.send_json(topics.control, topics.queue_id, stop_command(topics.queue_id))
+    assert await asyncio.wait_for(job, 5) == 0
+    assert shares == [4800, 1200]
+    final = (await read_telemetry(topics))[-1]
+    assert final["rest_weight"]["share"] == 1200 and final["rest_weight"]["version"] == 7
 
 
 async def test_an_entrypoint_deaf_to_stop_is_cancelled_after_stop_timeout(

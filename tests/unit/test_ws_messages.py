@@ -38,6 +38,7 @@ def test_telemetry_becomes_job_telemetry_with_its_job_and_seq() -> None:
         "gaps_open": None,
         "records_backfilled": None,
         "gaps": None,
+        "rest_weight": None,
         "health": "ok",
     }
     assert message.text == "📊 Queue q1 · loader-q1 → loading (5 records)"

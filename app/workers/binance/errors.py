@@ -13,7 +13,11 @@ class RateLimited(BinanceError):
     """429 (back off) or 418 (IP banned): wait `retry_after` seconds before asking again."""
 
     def __init__(self, status: int, retry_after: float) -> None:
-        super().__init__(f"Binance answered {status}; retry after {retry_after:g} s")
+        what = "IP banned" if status == 418 else "too many requests"
+        super().__init__(
+            f"Binance answered {status} ({what}); every request waits {retry_after:g} s "
+            "as Retry-After asks"
+        )
         self.status = status
         self.retry_after = retry_after
 

@@ -14,9 +14,6 @@ class BinanceTuning(BaseSettings):
 
     # REST
     request_timeout_s: float = Field(default=10.0, gt=0)
-    weight_limit_1m: int = Field(default=6000, ge=1)
-    weight_slowdown_ratio: float = Field(default=0.8, gt=0, le=1)
-    weight_window_s: float = Field(default=60.0, gt=0)
     retry_initial_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
     retry_jitter_s: float = Field(default=1.0, ge=0)
