@@ -148,6 +148,12 @@ class Settings(StoreSettings, KafkaSettings, ExchangeSettings):
     )
     history_give_up_seconds: float = Field(default=120.0, gt=0, le=86_400)
     schedule_grace_seconds: float = Field(default=60.0, ge=1, le=86_400)
+    binance_rest_share_refresh_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="how often every running Binance loader is sent its share again",
+    )
     kubeconfig: Path | None = None
     k8s_namespace: str = "streamforge"
     k8s_job_image: str = "registry.example.com/streamforge/queue-manager:latest"

@@ -27,6 +27,7 @@ from app.schedules.clock import Clock, SystemClock
 from app.schedules.parts import ScheduleParts, schedule_parts
 from app.services.changes import ChangeFeed
 from app.services.queue_service import QueueService
+from app.services.weight_shares import WeightShares
 from app.state import AppState
 from app.store.base import CoverageStore, QueueStore, ScheduleStore
 from app.wiring import make_coverage_store, make_launcher, make_store
@@ -119,7 +120,10 @@ async def _build_state(
         stop_grace_seconds=settings.job_stop_grace_seconds,
         stall_after_seconds=settings.stall_after,
     )
+    shares = WeightShares.for_service(settings, store, metrics)
+    shares.attach(service)
     plane = ControlPlane(settings, metrics, supervisor, service)
+    shares.send = plane.publisher.on_share
     schedules = schedule_parts(settings, service, metrics, clock)
     stack.push_async_callback(schedules.store.close)
     schedules.runs.listeners.append(plane.publisher.on_schedule)
@@ -137,6 +141,7 @@ async def _build_state(
         until_done=True,
     )
     supervisor.spawn("scheduler", schedules.scheduler.run)  # passes begin once recovered
+    supervisor.spawn("weight-shares", shares.run)
     checks = _checks(settings, store, plane, launcher, supervisor)
     checks.add("scheduler", schedules.scheduler.check)
     return AppState(

@@ -65,6 +65,7 @@ class Metrics:
         self._control_plane(r)
         self._schedules(r)
         self._coverage(r)
+        self._weight_budget(r)
 
     def _schedules(self, r: CollectorRegistry) -> None:
         self.schedule_runs = Counter(
@@ -79,6 +80,40 @@ class Metrics:
             ["schedule"],
             registry=r,
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 3600),
+        )
+
+    def _weight_budget(self, r: CollectorRegistry) -> None:
+        """The Binance REST weight budget (app/services/weight_shares.py), per market, from
+        the store's view: every replica reports the whole service."""
+        self.weight_budget = Gauge(
+            "binance_rest_weight_budget",
+            "REST weight a minute shared by the running Binance loaders of the market",
+            ["market"],
+            registry=r,
+        )
+        self.weight_loaders = Gauge(
+            "binance_rest_loaders",
+            "Running Binance loaders sharing the budget",
+            ["market"],
+            registry=r,
+        )
+        self.weight_share = Gauge(
+            "binance_rest_weight_share",
+            "Each running loader's share of the budget (weight a minute)",
+            ["market"],
+            registry=r,
+        )
+        self.weight_used = Gauge(
+            "binance_rest_weight_used",
+            "Weight the running loaders sent in their last minute, as they report it",
+            ["market"],
+            registry=r,
+        )
+        self.weight_share_messages = Counter(
+            "binance_rest_share_messages_total",
+            "weight_share commands sent to loaders over queue-control",
+            ["market"],
+            registry=r,
         )
 
     def _gaps(self, r: CollectorRegistry) -> None:

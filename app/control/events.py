@@ -4,7 +4,8 @@ store write), plus `schedule.triggered|skipped|failed` for each decided run of a
 plus `coverage.updated` after each merge of a connector's coverage report (which series and
 days changed: readers fetch GET /coverage). Consumers that want the lifecycle only filter
 on `queue.<status>`.
-Also publishes the `stop` command for a queue's jobs on queue-control.
+Also publishes the `stop` command for a queue's jobs and `weight_share` commands for
+Binance loaders on queue-control.
 
 Events have the shape of `QueueEvent` but are encoded around the queue's JSON document:
 a generic dump of the `data` dict cost three times as much, and under load there is an
@@ -20,7 +21,7 @@ import orjson
 from app.bus import encode_json
 from app.control.outbox import Outbox
 from app.coverage.service import CoverageChange
-from app.models.messages import StopCommand
+from app.models.messages import StopCommand, WeightShareCommand
 from app.models.queues import QueueState, queue_json, utcnow
 from app.models.status import Status
 from app.schedules.events import ScheduleEvent, event_json
@@ -50,6 +51,10 @@ class EventPublisher:
         """QueueService stop listener: tell the queue's jobs to stop."""
         command = StopCommand(command_id=str(uuid.uuid4()), queue_id=queue.id)
         self._outbox.put(self._control_topic, queue.id, encode_json(command))
+
+    def on_share(self, command: WeightShareCommand) -> None:
+        """Tell one loader its weight share (app/services/weight_shares.py)."""
+        self._outbox.put(self._control_topic, command.queue_id, encode_json(command))
 
 
 def events_of(change: QueueChange) -> list[bytes]:

@@ -171,6 +171,8 @@ def health_text(health: dict[str, Any] | None) -> Text:
 
 
 def _jobs(queue: QueueView, now: float) -> Table:
+    """One row per job; a `REST weight` column when a Binance loader reports its share."""
+    weighted = any(job.rest_weight for job in queue.jobs.values())
     table = Table(expand=False, box=None, padding=(0, 1), header_style="bold dim")
     table.add_column("Job")
     table.add_column("Status")
@@ -178,16 +180,36 @@ def _jobs(queue: QueueView, now: float) -> Table:
     table.add_column("Rate/s", justify="right")
     table.add_column("Health")
     table.add_column("Last update", justify="right")
+    if weighted:
+        table.add_column("REST weight")
     for job in queue.jobs.values():
-        table.add_row(
+        cells: list[RenderableType] = [
             f"{job.target} · {job.type}" if job.target else job.name,
             Text(job.status, _status_style(job.status)),
             f"{job.records:,}",
             MISSING if job.rate is None else f"{job.rate:,.1f}",
             _health_cell(job.health),
             _seen_cell(job, now),
-        )
+        ]
+        table.add_row(*cells, *([weight_text(job.rest_weight)] if weighted else []))
     return table
+
+
+def weight_text(weight: dict[str, Any] | None) -> Text:
+    """`812/2,400 a min · 2 loaders`: weight sent in the last window of the loader's share;
+    yellow `waiting` while it waits out a 429/418 or a full budget."""
+    if not weight:
+        return Text(MISSING, style="dim")
+    seconds = float(weight.get("window_seconds") or 60)
+    per = "a min" if seconds == 60 else f"per {seconds:g} s"
+    loaders = int(weight.get("loaders") or 1)
+    text = Text(
+        f"{int(weight.get('used') or 0):,}/{int(weight.get('share') or 0):,} {per}"
+        f" · {loaders} loader{'' if loaders == 1 else 's'}"
+    )
+    if weight.get("waiting_until"):
+        text.append(" · waiting", style="bold yellow")
+    return text
 
 
 def _health_cell(health: dict[str, Any] | None) -> Text:

@@ -64,6 +64,8 @@ class JobView:
     seq: int = -1
     health: dict[str, Any] | None = None
     stats: dict[str, Any] | None = None
+    rest_weight: dict[str, Any] | None = None
+    """A Binance loader's share of the REST weight budget and its use."""
     seen: float = 0.0
     """When the job was last heard of (its telemetry, or a change of its queue)."""
     gaps: dict[str, int] | None = None
@@ -148,6 +150,8 @@ class QueueView:
         listed = open_gaps(job)
         view.open_gaps = listed if listed is not None else view.open_gaps
         seq = int(job.get("seq", -1))
+        if isinstance(job.get("rest_weight"), dict) and seq >= view.seq:
+            view.rest_weight = job["rest_weight"]
         if seq < view.seq:
             return  # the WebSocket's telemetry was ahead of this document
         view.status = str(job.get("status", view.status))  # also outcomes without telemetry
@@ -227,6 +231,8 @@ class MonitorState:
         job.observe(int(message.get("records_written") or 0), now)
         if isinstance(message.get("stats"), dict):
             job.stats = message["stats"]
+        if isinstance(message.get("rest_weight"), dict):
+            job.rest_weight = message["rest_weight"]
         retry = message.get("retry")
         job.health = {"state": "retrying", **retry} if isinstance(retry, dict) else {"state": "ok"}
         job.gaps = gap_counts(message) or job.gaps

@@ -44,6 +44,8 @@ COMMAND_NAMESPACE = uuid.UUID("6f1c0a52-5b8e-4a47-9d1e-0c3f1f6b7e21")
 BY_SEQ = attrgetter("seq")
 BY_STATUS = attrgetter("status")
 StopListener = Callable[[QueueState], Awaitable[None]]
+LaunchEnv = Callable[[QueueState, list[JobState]], Awaitable[dict[str, dict[str, str]]]]
+"""Extra environment of jobs about to launch, by job name (their Binance weight share)."""
 Launched = tuple[str, str | QueueManagerError]
 """A job's name and the launcher's reference for it, or why it could not be launched."""
 RECORD_RETRY_FIRST_SECONDS = 0.5
@@ -73,6 +75,8 @@ class QueueService:
         self._background = OwnedTasks("queue-service")
         self.stop_listeners: list[StopListener] = []
         """Told of every stop before the jobs are signalled (the stop command publisher)."""
+        self.launch_env: list[LaunchEnv] = []
+        """Asked before jobs launch (app/services/weight_shares.py)."""
 
     # --- commands -------------------------------------------------------------------------
     async def start(self, create: QueueCreate, command_id: str | None = None) -> QueueState:
@@ -238,7 +242,10 @@ class QueueService:
     # --- internals ------------------------------------------------------------------------
     async def _launch(self, queue: QueueState, jobs: Iterable[JobState]) -> QueueState:
         pending = [job for job in jobs if job.status is Status.PENDING]
-        results = await asyncio.gather(*(self._launch_one(queue, job) for job in pending))
+        extra = await self._launch_env(queue, pending)
+        results = await asyncio.gather(
+            *(self._launch_one(queue, job, extra.get(job.name, {})) for job in pending)
+        )
         queue = await self._record(queue, results)
         unavailable = [r for _, r in results if isinstance(r, DependencyUnavailable)]
         if unavailable and len(unavailable) == len(results):
@@ -271,20 +278,35 @@ class QueueService:
                 log.warning("launches still not recorded", queue_id=queue_id, error=error.message)
                 delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
 
-    async def _launch_one(self, queue: QueueState, job: JobState) -> Launched:
+    async def _launch_env(
+        self, queue: QueueState, jobs: list[JobState]
+    ) -> dict[str, dict[str, str]]:
+        extra: dict[str, dict[str, str]] = {}
+        for provider in self.launch_env if jobs else []:
+            for name, values in (await provider(queue, jobs)).items():
+                extra.setdefault(name, {}).update(values)
+        return extra
+
+    async def _launch_one(
+        self, queue: QueueState, job: JobState, extra: dict[str, str]
+    ) -> Launched:
         try:
-            reference = await self.launcher.launch(self.job_spec(queue, job))
+            reference = await self.launcher.launch(self.job_spec(queue, job, extra))
         except QueueManagerError as error:
             self.metrics.jobs_failed.labels(job.target).inc()
             return job.name, error
         self.metrics.jobs_launched.labels(job.target).inc()
         return job.name, reference
 
-    def job_spec(self, queue: QueueState, job: JobState) -> JobSpec:
+    def job_spec(
+        self, queue: QueueState, job: JobState, extra: dict[str, str] | None = None
+    ) -> JobSpec:
         """What the launcher gets for `job`: its identity and request, with the service's
-        values of the job environment contract (launchers/job_environment.py)."""
+        values of the job environment contract (launchers/job_environment.py), and `extra`
+        (its weight share)."""
         env = {
             **self._job_env,
+            **(extra or {}),
             "QUEUE_ID": queue.id,
             "TARGET": job.target,
             "JOB_TYPE": job.type,

@@ -140,7 +140,8 @@ function applyTelemetry(event) {
   if (!job || event.seq <= job.seq) return;
   Object.assign(job, { status: event.status, records_written: event.records_written,
     last_loaded_timestamp: event.last_loaded_timestamp, error_message: event.error_message,
-    seq: event.seq, health: healthOf(event), ...gapsOf(event) });
+    seq: event.seq, health: healthOf(event), ...gapsOf(event),
+    rest_weight: event.rest_weight ?? job.rest_weight });
   detail.update(store.get(event.queue_id));
 }
 

@@ -5,8 +5,8 @@ import { api } from "./api.js";
 import { drawChart } from "./chart.js";
 import { $, h } from "./dom.js";
 import {
-  ageSeconds, ageText, count, dateTime, freshnessOf, gapsText, isTerminal, pipeline, symbols,
-  timeRange,
+  ageSeconds, ageText, count, dateTime, freshnessOf, gapsText, isTerminal, pipeline, restWeight,
+  symbols, timeRange,
 } from "./format.js";
 import { badge, healthBadge, healthNote } from "./list.js";
 
@@ -97,7 +97,9 @@ export class QueueDetail {
 
   fillJob(row, job) {
     const [name, status, records, loaded, error] = row.cells;
-    name.textContent = `${job.target} · ${job.type}`;
+    const weight = restWeight(job.rest_weight);
+    name.replaceChildren(`${job.target} · ${job.type}`,
+      ...(weight ? [h("br"), h("small", { class: "muted rest-weight" }, weight)] : []));
     status.replaceChildren(badge(job.status), " ", healthBadge(job.health) ?? "",
       healthNote(job.health) ?? "");
     records.replaceChildren(count(job.records_written), gapsNote(job));

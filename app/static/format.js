@@ -83,3 +83,15 @@ export function pipeline(jobs = []) {
     : types.join(", ");
   return steps.length ? `${shown}: ${steps.join(" → ")}` : MISSING;
 }
+
+// `REST weight 812/2,400 a min · 2 loaders`: a Binance loader's weight sent in the last
+// window against its share of the budget; `· waiting until …` while it waits out a 429/418
+// (or the whole budget used by the IP).
+export function restWeight(weight) {
+  if (!weight) return "";
+  const seconds = weight.window_seconds ?? 60;
+  const per = seconds === 60 ? "a min" : `per ${seconds} s`;
+  const loaders = `${weight.loaders} loader${weight.loaders === 1 ? "" : "s"}`;
+  const text = `REST weight ${count(weight.used)}/${count(weight.share)} ${per} · ${loaders}`;
+  return weight.waiting_until ? `${text} · waiting until ${dateTime(weight.waiting_until)}` : text;
+}

@@ -5,6 +5,7 @@ import { test } from "node:test";
 
 import {
   ageText, count, dateTime, freshness, freshnessOf, gapsText, isTerminal, pipeline, rate,
+  restWeight,
   shortId, symbols, timeRange,
 } from "../static/format.js";
 
@@ -77,4 +78,14 @@ test("gaps read as found, open and backfilled; nothing when none was found", () 
     "3 gaps, 1 open, 1,234 backfilled");
   assert.equal(gapsText({ gaps_detected: 0, gaps_open: 0 }), null);
   assert.equal(gapsText({}), null);
+});
+
+test("a Binance loader's REST weight: used of its share, loaders sharing, a wait", () => {
+  const weight = { share: 2400, used: 812, loaders: 2, window_seconds: 60 };
+  assert.equal(restWeight(weight), "REST weight 812/2,400 a min · 2 loaders");
+  assert.equal(restWeight({ ...weight, loaders: 1, window_seconds: 2 }),
+    "REST weight 812/2,400 per 2 s · 1 loader");
+  assert.equal(restWeight({ ...weight, waiting_until: "2026-12-02T07:12:00Z" }),
+    "REST weight 812/2,400 a min · 2 loaders · waiting until 2026-12-02 07:12:00 UTC");
+  assert.equal(restWeight(null), "");
 });

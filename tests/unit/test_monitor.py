@@ -224,6 +224,34 @@ def test_other_jobs_get_one_row_with_records_rate_health_and_last_update() -> No
     assert re.search(r"\x1b\[31m *" + clock(NOW - 40), connector), "silent for 40 s: red"
 
 
+def test_a_binance_loader_shows_its_rest_weight_share_and_a_wait() -> None:
+    weight = {"share": 2400, "budget": 4800, "loaders": 2, "version": 9, "used": 812}
+    state = MonitorState(started=NOW, connected=True)
+    state.take_document(
+        document(
+            HISTORY_ID,
+            jobs=[
+                job("h-loader", "loader-producer", "api_trades", seq=1, rest_weight=weight),
+                job("h-connector", "arango-connector", "api_trades"),
+            ],
+        )
+    )
+    text = screen(state)
+    assert plain(row(text, "loader-producer")).rstrip().endswith("812/2,400 a min · 2 loaders")
+    assert plain(row(text, "arango-connector")).rstrip().endswith("—")
+    waiting = {**weight, "used": 900, "waiting_until": iso(NOW + 30)}
+    state.apply(telemetry(HISTORY_ID, "h-loader", 2, 10, rest_weight=waiting), NOW)
+    loader = row(screen(state), "loader-producer")
+    assert plain(loader).rstrip().endswith("900/2,400 a min · 2 loaders · waiting")
+    assert "\x1b[1;33m" in loader.split("loaders")[1], "waiting: yellow"
+
+
+def test_other_queues_have_no_rest_weight_column() -> None:
+    state = MonitorState(started=NOW, connected=True)
+    state.take_document(document(HISTORY_ID, jobs=[job("c", "arango-connector", "api_trades")]))
+    assert "REST weight" not in plain(screen(state))
+
+
 def test_an_ended_queue_is_neither_rated_nor_coloured_stale() -> None:
     state = MonitorState(started=NOW)
     ended = job("h-loader", "loader-producer", "api_candles_1m", status="finished", seq=9)
