@@ -44,6 +44,12 @@ RUNNING = frozenset({Status.STARTING, Status.LOADING, Status.STOPPING})
 Loader = tuple[str, str]
 """(queue id, job name)"""
 Send = Callable[[WeightShareCommand], None]
+SHARE_ENV = (
+    "BINANCE_REST_WEIGHT_SHARE",
+    "BINANCE_REST_WEIGHT_SHARE_VERSION",
+    "BINANCE_REST_LOADERS",
+)
+"""What a launching loader's environment gets (app/workers/base.JobEnv reads it)."""
 
 
 def is_binance_loader(queue: QueueState, job: JobState) -> bool:
@@ -87,12 +93,9 @@ class Shares:
         )
 
     def env(self) -> dict[str, str]:
-        """A launching loader's environment (app/workers/base.JobEnv reads it)."""
-        return {
-            "BINANCE_REST_WEIGHT_SHARE": str(self.share),
-            "BINANCE_REST_WEIGHT_SHARE_VERSION": str(self.version),
-            "BINANCE_REST_LOADERS": str(max(1, len(self.loaders))),
-        }
+        """A launching loader's environment (SHARE_ENV)."""
+        values = (self.share, self.version, max(1, len(self.loaders)))
+        return {name: str(value) for name, value in zip(SHARE_ENV, values, strict=True)}
 
 
 class WeightShares:

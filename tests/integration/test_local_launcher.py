@@ -17,6 +17,7 @@ from app.launchers.k8s_render import pod_env
 from app.launchers.local import LocalLauncher
 from app.launchers.targets import TargetSpec, default_registry, load_registry
 from app.models.catalog import Target
+from app.services.weight_shares import SHARE_ENV
 from tests.fixtures.app import scripted
 from tests.fixtures.eventually import eventually
 from tests.fixtures.processes import pid_exists, wait_for_exit
@@ -69,7 +70,8 @@ async def test_a_local_job_gets_what_a_pod_would_and_no_service_secret(
         local = json.loads(lines[-1])
         settings = qm.state.settings
         queue = await qm.state.queues.get(queue_id)
-        spec = qm.state.queues.job_spec(queue, queue.jobs[0])
+        shares = {name: local[name] for name in SHARE_ENV}  # its weight share, at launch
+        spec = qm.state.queues.job_spec(queue, queue.jobs[0], shares)
         target = load_registry(settings.targets_file)["loader-producer"]
         pod = pod_env(job_environment(spec, target, settings), settings)
     assert "service-token" not in json.dumps(local) and "do-not-pass" not in json.dumps(local)

@@ -43,11 +43,11 @@ class Exchange:
         self.ws = FakeBinanceWs(futures=futures, message_limit=10)
         self.rest = FakeBinanceRest(live=self.ws.tape)
 
-    def context(self, job_type: str, symbols: str) -> LocalJobContext:
+    def context(self, job_type: str, symbols: str, **settings: Any) -> LocalJobContext:
         prefix = "binance_futures" if self.ws.futures else "binance"
         urls = {f"{prefix}_ws_url": self.ws.url, f"{prefix}_rest_url": self.rest.url}
         exchange = "binance-futures" if self.ws.futures else "binance"
-        return LocalJobContext(job_env(job_type, symbols, exchange=exchange, **urls))
+        return LocalJobContext(job_env(job_type, symbols, exchange=exchange, **urls, **settings))
 
 
 @pytest.fixture

@@ -89,7 +89,8 @@ async def test_kline_streams_rotate_without_a_gap(spot: Exchange) -> None:
 
 async def test_order_books_rotate_without_a_new_snapshot(spot: Exchange) -> None:
     spot.rest.depth_source = spot.ws.depth.snapshot
-    ctx = spot.context("ws_depth", SYMBOLS)
+    # not about pacing: three snapshots (weight 750) at once, more than a tenth of 4,800
+    ctx = spot.context("ws_depth", SYMBOLS, binance_rest_weight_per_minute=60_000)
     rotating = FAST.model_copy(update={"connection_lifetime_s": 0.3})
     await run_until(ctx, rotating, spot, connections=4)
     assert len(spot.rest.requests_to("/api/v3/depth")) == 3, "one snapshot per symbol"
