@@ -10,8 +10,8 @@ computed from a newer view wins and a late copy of an older one changes nothing.
 - At launch: the launching loaders get their share in their environment, and the loaders
   already running get their smaller share over queue-control first (shrink before grow:
   they hear of it while the new jobs start).
-- When loaders start or end (the change feed) and every BINANCE_REST_SHARE_REFRESH_SECONDS
-  (lost messages, other replicas' launches), every running loader is sent its share.
+- When a loader ends (the change feed) and every BINANCE_REST_SHARE_REFRESH_SECONDS (lost
+  messages, other replicas), every running loader is sent its share.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ class WeightShares:
 
     @property
     def stale(self) -> bool:
-        """Loaders came or went since the shares were last sent."""
+        """A loader ended since the shares were last sent."""
         return self._dirty.is_set()
 
     # --- hooks of the queue service -------------------------------------------------------
@@ -154,7 +154,8 @@ class WeightShares:
         return {job: shares.env() for _, job in launching}
 
     async def on_change(self, change: QueueChange) -> None:
-        """ChangeFeed listener: a loader started or ended, so the shares change."""
+        """ChangeFeed listener: when a loader ends, the others' shares grow. (A loader that
+        starts was given its share at launch, and the others theirs before it.)"""
         queue = change.queue
         if queue.exchange not in MARKETS:
             return
@@ -166,16 +167,17 @@ class WeightShares:
         known = self._known.get(queue.id, (queue.exchange, frozenset()))[1]
         if known != names:
             self._remember(queue, names)
-            self._dirty.set()
+            if known - names:
+                self._dirty.set()
 
     # --- the long-lived task --------------------------------------------------------------
     async def run(self) -> None:
-        """Send every running loader its share when loaders come or go, and every refresh
-        period anyway (forever; cancel to stop)."""
+        """Send every running loader its share at start (loaders that ran before a
+        restart), when a loader ends, and every refresh period (forever; cancel to stop)."""
         while True:
+            await self.broadcast()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._dirty.wait(), self._refresh)
-            await self.broadcast()
 
     async def broadcast(self) -> None:
         """Every running loader's share from the store's view (a store outage skips it)."""

@@ -136,22 +136,21 @@ async def test_versions_only_rise(shares: WeightShares, store: Active, sent: lis
     assert versions == sorted(set(versions)) and len(versions) == 3
 
 
-async def test_a_loader_starting_or_ending_marks_the_shares_for_sending(
-    shares: WeightShares,
-) -> None:
+async def test_a_loader_ending_marks_the_shares_for_sending(shares: WeightShares) -> None:
+    """Its share goes to the others. A start does not: the launch gave its share and sent
+    the others theirs."""
     state = queue("q1", status=Status.PENDING)
     await shares.on_change(QueueChange(state, None))
-    assert not shares.stale  # nothing runs yet
     state.jobs[0].status = Status.STARTING
     await shares.on_change(QueueChange(state, Status.PENDING))
-    assert shares.stale
-    await shares.broadcast()
     state.jobs[0].status = Status.LOADING
     await shares.on_change(QueueChange(state, Status.STARTING))
-    assert not shares.stale  # still running: same shares
+    assert not shares.stale
     state.jobs[0].status = Status.FINISHED
     await shares.on_change(QueueChange(state, Status.LOADING))
     assert shares.stale
+    await shares.broadcast()
+    assert not shares.stale
 
 
 async def test_a_launch_does_not_wait_on_a_store_that_is_down(
