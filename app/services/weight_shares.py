@@ -172,12 +172,13 @@ class WeightShares:
 
     # --- the long-lived task --------------------------------------------------------------
     async def run(self) -> None:
-        """Send every running loader its share at start (loaders that ran before a
-        restart), when a loader ends, and every refresh period (forever; cancel to stop)."""
+        """Send every running loader its share when a loader ends and every refresh period
+        (forever; cancel to stop). Loaders that ran before a restart of the service keep
+        the shares they had until the first period ends: those still add up."""
         while True:
-            await self.broadcast()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._dirty.wait(), self._refresh)
+            await self.broadcast()
 
     async def broadcast(self) -> None:
         """Every running loader's share from the store's view (a store outage skips it)."""
