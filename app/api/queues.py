@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, Field
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from app.api.auth import Protected
 from app.api.deps import MetricsDep, Queues
 from app.api.errors import documented
-from app.errors import UnsupportedMediaType
+from app.api.media import JsonBody
 from app.log_text import readable
 from app.models.envelope import Envelope, ok
 from app.models.examples import START_EXAMPLES
@@ -55,24 +55,11 @@ TEXT_READ_FACTOR = 4
 MAX_RAW_LINES = 20_000
 
 
-async def require_json(request: Request) -> None:
-    """A form or text body would fail as "Input should be a valid dictionary": say what
-    is expected instead. No body at all is left to validation ("body: required")."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    ):
-        return
-    if await request.body():
-        sent = media or "no content type"
-        raise UnsupportedMediaType(f"the body must be application/json, not {sent}")
-
-
 @router.post(
     "/start",
     responses=documented(400, 401, 409, 413, 415, 422, 503),
     summary="Start a queue",
-    dependencies=[*Protected, Depends(require_json)],
+    dependencies=[*Protected, JsonBody],
 )
 async def start_queue(
     queues: Queues,

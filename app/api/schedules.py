@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel
 
 from app.api.auth import Protected
 from app.api.deps import Schedules
 from app.api.errors import documented
-from app.api.queues import require_json
+from app.api.media import JsonBody
 from app.models.envelope import Envelope, ok
 from app.models.schedules import (
     TEMPLATE_EXAMPLE,
@@ -70,7 +70,7 @@ class Deleted(BaseModel):
     status_code=201,
     responses=_errors(400, 401, 409, 413, 415, 422, 503),
     summary="Create a schedule",
-    dependencies=[*Protected, Depends(require_json)],
+    dependencies=[*Protected, JsonBody],
 )
 async def create_schedule(
     schedules: Schedules,
@@ -106,7 +106,7 @@ async def get_schedule(schedules: Schedules, schedule_id: ScheduleId) -> Envelop
     "/{schedule_id}",
     responses=_errors(400, 401, 404, 409, 413, 415, 422, 503),
     summary="Change a schedule (enable, disable, anything else)",
-    dependencies=[*Protected, Depends(require_json)],
+    dependencies=[*Protected, JsonBody],
 )
 async def patch_schedule(
     schedules: Schedules,
