@@ -18,6 +18,7 @@ from app.api.errors import install_error_handlers
 from app.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from app.config import Settings
 from app.control.plane import BROKER_CONNECT, CONNECT_BACKOFF, ControlPlane, start_broker
+from app.coverage.counting import CoverageCount
 from app.coverage.service import CoverageService
 from app.health import HealthChecks
 from app.launchers.base import JobLauncher
@@ -29,7 +30,7 @@ from app.services.changes import ChangeFeed
 from app.services.queue_service import QueueService
 from app.services.weight_shares import WeightShares
 from app.state import AppState
-from app.store.base import CoverageStore, QueueStore, ScheduleStore
+from app.store.base import QueueStore
 from app.wiring import make_coverage_store, make_launcher, make_store
 
 log = structlog.get_logger(__name__)
@@ -136,12 +137,13 @@ async def _build_state(
     plane.start()
     supervisor.spawn(
         STORE_CONNECT,
-        lambda: _open_and_recover(store, (schedules.store, coverage.store), schedules, service),
+        lambda: _open_and_recover(store, schedules, coverage, service),
         backoff=Backoff(*CONNECT_BACKOFF),
         until_done=True,
     )
     supervisor.spawn("scheduler", schedules.scheduler.run)  # passes begin once recovered
     supervisor.spawn("weight-shares", shares.run)
+    supervisor.spawn("coverage-count", CoverageCount(coverage).run)
     checks = _checks(settings, store, plane, launcher, supervisor)
     checks.add("scheduler", schedules.scheduler.check)
     return AppState(
@@ -178,17 +180,14 @@ def _shutdown_in_order(
 
 
 async def _open_and_recover(
-    store: QueueStore,
-    others: tuple[ScheduleStore, CoverageStore],
-    schedules: ScheduleParts,
-    service: QueueService,
+    store: QueueStore, schedules: ScheduleParts, coverage: CoverageService, service: QueueService
 ) -> None:
     """What start-up does with the stores, once they answer: schema (the queue store's,
     then those beside it: schedules, coverage), then recovery; then the scheduler's passes
     may begin."""
     await store.open()
-    for beside in others:
-        await beside.open()
+    await schedules.store.open()
+    await coverage.open()
     await service.recover()
     schedules.scheduler.ready.set()
     log.info("stores open, recovery done")

@@ -178,6 +178,13 @@ class Metrics:
             "Day updates merged into the coverage map (a failed load marks each of its days)",
             registry=r,
         )
+        self.coverage_days = Gauge(
+            "coverage_days",
+            "Days of the coverage map by state, over the last 7 days of every stored series "
+            "(at most 200), as of the last count (every minute)",
+            ["state"],
+            registry=r,
+        )
         self.coverage_fill_queues = Counter(
             "coverage_fill_queues_total",
             "Queues of POST /coverage/fill: started, would_start (dry run), running (already)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -66,6 +67,13 @@ class CoverageService:
         self.today = today
         self.listeners: list[CoverageListener] = []
         """Told after each merge (the coverage.updated event publisher)."""
+        self.ready = asyncio.Event()
+        """Set once the store is open."""
+
+    async def open(self) -> None:
+        """The store's table or collection, created when missing."""
+        await self.store.open()
+        self.ready.set()
 
     # --- reports from connectors ----------------------------------------------------------
     async def apply(self, reports: Sequence[CoverageReport]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.bus.embedded import free_port
 from tests.fakes.binance_rest import FakeBinanceRest, TradeTape
 from tests.fixtures.documents import DAY0, table_rows
 from tests.fixtures.eventually import eventually
@@ -168,3 +169,23 @@ async def test_a_killed_trade_load_is_partial_and_fill_missing_completes_it_once
         database = qm.state.settings.database_path
     rows = table_rows(database, collection)
     assert set(rows) == {f"binance:BTCUSDT:trade:agg:{a}" for a in range(1440, 1440 + 2 * 1440)}
+
+
+async def test_a_load_that_fails_before_any_record_marks_its_days_failed(app_with: Any) -> None:
+    """The loader gives up on an exchange it cannot reach: the connector reports its range
+    as failed, with the reason, and the days stay failed until records land."""
+    async with app_with(
+        kafka_bootstrap_servers=None,
+        binance_rest_url=f"http://127.0.0.1:{free_port()}",
+        history_give_up_seconds=1.0,
+        telemetry_interval_seconds=0.2,
+    ) as qm:
+        await qm.state.plane.dispatcher.assigned.wait()
+        queue_id = await qm.start(pipeline("api_candles_1m"))
+        ended = await qm.wait_for(queue_id, lambda q: q["status"] in ("error", "finished"), 40)
+        assert ended["status"] == "error"
+        series = await coverage(qm.client, "candles_1m")
+    assert states(series) == [("failed", 0), ("failed", 0)]
+    reason = series["days"][0]["reason"]
+    assert reason.startswith("source loader qm-") and "gave up on GET" in reason
+    assert series["summary"]["failed"] == 2

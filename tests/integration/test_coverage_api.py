@@ -4,7 +4,7 @@ that cannot be loaded, and reports the service cannot use set aside."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -12,7 +12,9 @@ import msgspec
 import orjson
 import pytest
 
-from app.coverage.days import day_start_ms
+from app.coverage.counting import CoverageCount
+from app.coverage.days import DayRecord, day_start_ms
+from app.coverage.runs import Run
 from app.models.messages import CoverageDay, CoverageReport
 from tests.fixtures.eventually import eventually
 from tests.fixtures.metrics import sample
@@ -156,3 +158,19 @@ async def test_a_coverage_report_the_service_cannot_use_is_dead_lettered(
             lambda n: n == 1,
             what="the report dead-lettered",
         )
+
+
+async def test_the_gauge_counts_the_last_week_by_state(app_with: Any) -> None:
+    """The supervised `coverage-count` keeps `coverage_days{state}`; counted here at once."""
+    async with app_with() as qm:
+        coverage = qm.state.coverage
+        day = coverage.today() - timedelta(days=2)
+        start = day_start_ms(day)
+        hours = Run(start, start + 23 * HOUR, start, start + 24 * HOUR - 1)
+        record = DayRecord("binance", "BTCUSDT", "candles_1h", day, [hours], start, start)
+        await coverage.store.merge([record])
+        await CoverageCount(coverage).count()
+        assert qm.state.supervisor.state("coverage-count") is not None
+        metrics = qm.state.metrics
+    counts = {s: sample(metrics, "coverage_days", state=s) for s in ("complete", "missing")}
+    assert counts == {"complete": 1, "missing": 6}

@@ -79,3 +79,20 @@ def test_the_ledger_reports_each_changed_day_once_with_all_it_knows() -> None:
         START,
         START + 2 * MINUTE,
     )
+
+
+def test_a_day_of_many_runs_goes_out_in_slices_that_add_up_to_it() -> None:
+    ledger = CoverageLedger()
+    ledger.add([candle(minute) for minute in range(0, 200, 2)])  # 100 runs: every other
+    ledger.add([candle(0, interval="1h")])
+    sent: list[Any] = []
+    while ledger.has_changes:
+        message = ledger.changed(runs=30)
+        assert sum(len(day.runs) for day in message) <= 30
+        sent.extend(message)
+        ledger.sent(message)
+    minutes = [day for day in sent if day.data_type == "candles_1m"]
+    assert len(minutes) == 4 and sum(len(day.runs) for day in minutes) == 100
+    assert [day.data_type for day in sent].count("candles_1h") == 1
+    ledger.add([candle(1)])  # the day changed: it goes out whole again
+    assert [len(day.runs) for day in ledger.changed(runs=1000)] == [99]

@@ -37,6 +37,9 @@ from app.workers.base import JobEnv
 log = structlog.get_logger("app.workers.connector.coverage")
 EXCHANGES = frozenset(exchange.value for exchange in COVERED_EXCHANGES)
 FINAL_REPORT_SECONDS = 10.0
+RUN_BYTES = 90
+"""A run's JSON at most: four 19-digit integers and their punctuation."""
+RUNS_PER_MESSAGE = 5_000
 
 
 class DayKey(NamedTuple):
@@ -61,12 +64,17 @@ class _Day:
 
 
 class CoverageLedger:
-    """Every day this job wrote to, with its runs; which days changed since the last send."""
+    """Every day this job wrote to, with its runs; what of them is not sent yet.
+
+    A day with many runs (a stream with many holes) is sent in slices: merges are unions,
+    so a slice is as good as the whole, and each message stays under half the broker's size
+    limit (at most RUNS_PER_MESSAGE runs, MAX_COVERAGE_DAYS days)."""
 
     def __init__(self) -> None:
         self._days: dict[DayKey, _Day] = {}
-        self._changed: dict[DayKey, None] = {}
-        """Changed since sent, in the order they changed (a dict as an ordered set)."""
+        self._unsent: dict[DayKey, int] = {}
+        """Changed days, in the order they changed, each with how many of its runs went out
+        since (a day that changes again is sent whole again)."""
 
     def add(self, documents: Iterable[dict[str, Any]]) -> None:
         fresh: dict[DayKey, list[Run]] = {}
@@ -79,34 +87,48 @@ class CoverageLedger:
                 point.time_ms if day.first_ms is None else min(day.first_ms, point.time_ms)
             )
             day.last_ms = point.time_ms if day.last_ms is None else max(day.last_ms, point.time_ms)
-            self._changed[point.key] = None
+            self._unsent[point.key] = 0
             if point.run is not None:
                 fresh.setdefault(point.key, []).append(point.run)
         for key, runs in fresh.items():
             day = self._days[key]
             day.runs = merge_runs([*day.runs, *runs], SERIES_KINDS[key.data_type].step)
 
-    def changed(self, limit: int) -> list[CoverageDay]:
-        """Up to `limit` changed days, as the job knows them now."""
-        picked = list(self._changed)[:limit]
-        return [_report_day(key, self._days[key]) for key in picked]
+    def changed(
+        self, days: int = MAX_COVERAGE_DAYS, runs: int = RUNS_PER_MESSAGE
+    ) -> list[CoverageDay]:
+        """The next message's worth: up to `days` days and `runs` runs not sent yet."""
+        picked: list[CoverageDay] = []
+        for key, offset in self._unsent.items():
+            if len(picked) == days or runs <= 0:
+                break
+            day = self._days[key]
+            part = day.runs[offset : offset + runs]
+            picked.append(_report_day(key, day, part))
+            runs -= max(1, len(part))
+        return picked
 
     def sent(self, days: Iterable[CoverageDay]) -> None:
-        for day in days:
-            self._changed.pop(DayKey(day.exchange, day.symbol, day.data_type, day.day), None)
+        for sent in days:
+            key = DayKey(sent.exchange, sent.symbol, sent.data_type, sent.day)
+            offset = self._unsent.get(key, 0) + len(sent.runs)
+            if offset >= len(self._days[key].runs):
+                self._unsent.pop(key, None)
+            else:
+                self._unsent[key] = offset
 
     @property
     def has_changes(self) -> bool:
-        return bool(self._changed)
+        return bool(self._unsent)
 
 
-def _report_day(key: DayKey, day: _Day) -> CoverageDay:
+def _report_day(key: DayKey, day: _Day, runs: list[Run]) -> CoverageDay:
     return CoverageDay(
         exchange=key.exchange,  # type: ignore[arg-type]  # checked by point_of
         symbol=key.symbol,
         data_type=key.data_type,
         day=key.day,
-        runs=[tuple(run) for run in day.runs],  # type: ignore[misc]
+        runs=[tuple(run) for run in runs],  # type: ignore[misc]
         first_ms=day.first_ms,
         last_ms=day.last_ms,
     )
@@ -163,6 +185,10 @@ class CoverageReporter:
         self.bus, self.env, self.collection = bus, env, collection
         self.ledger = CoverageLedger()
         self._last_sent = time.monotonic()
+        self._runs_per_message = min(
+            RUNS_PER_MESSAGE, max(10, env.kafka_max_message_bytes // 2 // RUN_BYTES)
+        )
+        """Half the broker's message limit at most, days and names included."""
 
     async def wrote(self, documents: Iterable[dict[str, Any]]) -> None:
         """Documents landed; report now when an interval has passed (a failed send is
@@ -181,7 +207,7 @@ class CoverageReporter:
         """Send every changed day (in messages of MAX_COVERAGE_DAYS), and `failed`."""
         self._last_sent = time.monotonic()
         while self.ledger.has_changes or failed is not None:
-            days = self.ledger.changed(MAX_COVERAGE_DAYS)
+            days = self.ledger.changed(runs=self._runs_per_message)
             await self._send(
                 CoverageReport(
                     queue_id=self.env.queue_id,
