@@ -48,10 +48,10 @@ FOR d IN coverage_days
   FILTER @symbol == null OR d.symbol == @symbol
   FILTER @data_type == null OR d.data_type == @data_type
   COLLECT exchange = d.exchange, symbol = d.symbol, data_type = d.data_type
-    AGGREGATE first = MIN(d.day), last = MAX(d.day)
+    AGGREGATE first_day = MIN(d.day), last_day = MAX(d.day)
   SORT exchange, symbol, data_type
   LIMIT @limit
-  RETURN [exchange, symbol, data_type, first, last]
+  RETURN [exchange, symbol, data_type, first_day, last_day]
 """
 COVERAGE_DAYS = """
 FOR d IN coverage_days
