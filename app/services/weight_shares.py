@@ -151,6 +151,7 @@ class WeightShares:
         running = (await self._running()).get(queue.exchange, set())
         shares = self._split(queue.exchange, running | launching, version)
         self._send(shares, running - launching)
+        self._note(shares)
         return {job: shares.env() for _, job in launching}
 
     async def on_change(self, change: QueueChange) -> None:
@@ -191,7 +192,8 @@ class WeightShares:
         for market in MARKETS:
             shares = self._split(market, running.get(market, set()), version)
             self._send(shares, shares.loaders)
-            self._note(shares, queues)
+            self._note(shares)
+            self._note_used(shares, queues)
 
     # --- internals ------------------------------------------------------------------------
     def _next_version(self) -> int:
@@ -234,16 +236,18 @@ class WeightShares:
             self.send(shares.command(loader))
             self._metrics.weight_share_messages.labels(shares.market.value).inc()
 
-    def _note(self, shares: Shares, queues: list[QueueState]) -> None:
-        """The gauges of /metrics, from the same view (every replica reports the whole)."""
+    def _note(self, shares: Shares) -> None:
+        """The gauges of /metrics, from the store's view (every replica reports the whole)."""
         market = shares.market.value
+        self._metrics.weight_budget.labels(market).set(shares.budget)
+        self._metrics.weight_loaders.labels(market).set(len(shares.loaders))
+        self._metrics.weight_share.labels(market).set(shares.share if shares.loaders else 0)
+
+    def _note_used(self, shares: Shares, queues: list[QueueState]) -> None:
         used = sum(
             job.rest_weight.used
             for queue in queues
             for job in queue.jobs
             if (queue.id, job.name) in shares.loaders and job.rest_weight is not None
         )
-        self._metrics.weight_budget.labels(market).set(shares.budget)
-        self._metrics.weight_loaders.labels(market).set(len(shares.loaders))
-        self._metrics.weight_share.labels(market).set(shares.share if shares.loaders else 0)
-        self._metrics.weight_used.labels(market).set(used)
+        self._metrics.weight_used.labels(shares.market.value).set(used)

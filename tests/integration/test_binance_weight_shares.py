@@ -72,6 +72,7 @@ async def test_two_history_loaders_stay_together_under_the_budget(
         targets=LOADER,
         binance_rest_url=binance.url,
         binance_rest_weight_per_minute=BUDGET,
+        binance_rest_share_refresh_seconds=300,  # every message below is one the test caused
         telemetry_interval_seconds=0.2,
     ) as qm:
         first = await qm.start(history("A", 150))
@@ -80,6 +81,11 @@ async def test_two_history_loaders_stay_together_under_the_budget(
         second = await qm.start(history("B", 50))
         shared = await qm.wait_for(first, sharing(2), within=20)
         assert shared["jobs"][0]["rest_weight"]["share"] == BUDGET // 2
+        metrics = (await qm.client.get("/metrics")).text
+        assert 'binance_rest_weight_budget{market="binance"} 60.0' in metrics
+        assert 'binance_rest_loaders{market="binance"} 2.0' in metrics
+        assert 'binance_rest_weight_share{market="binance"} 30.0' in metrics
+        assert 'binance_rest_share_messages_total{market="binance"} 1.0' in metrics
         both = binance.log[-1].at
         second_done = await qm.wait_for(second, ended, within=40)
         second_ended = of(binance, "B")[-1].at

@@ -4,6 +4,7 @@ a store that is down."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, cast
 
 import pytest
@@ -166,3 +167,21 @@ async def test_a_launch_does_not_wait_on_a_store_that_is_down(
     sent.clear()
     await shares.broadcast()  # the periodic round is skipped, not sent from nothing
     assert sent == []
+
+
+async def test_replicas_with_one_store_send_the_same_shares(
+    store: Active, metrics: Metrics
+) -> None:
+    """Each replica counts from the store, so both tell every loader the same share; the
+    loader keeps the newest version, whichever replica sent it."""
+    store.queues = [queue("q1"), queue("q2"), queue("q3", "binance-futures")]
+    told: list[list[WeightShareCommand]] = [[], []]
+    for index, seconds in enumerate((5.0, 5.001)):
+        replica = WeightShares(
+            cast(QueueStore, store), BUDGETS, metrics, 30.0, clock=partial(float, seconds)
+        )
+        replica.send = told[index].append
+        await replica.broadcast()
+    first, second = ({(c.queue_id, c.job): c.share for c in sent} for sent in told)
+    assert first == second and sorted(first.values()) == [1920, 2400, 2400]
+    assert all(a.version < b.version for a, b in zip(told[0], told[1], strict=True))
