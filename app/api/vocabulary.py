@@ -42,7 +42,7 @@ _FIXED_TYPES = {
     Target.GNN_TRAINER: GNN_TRAINER_TYPES,
     Target.VISUALIZER: VISUALIZER_TYPES,
 }
-_NOT_FIELDS = frozenset({"target", "type"})
+_NOT_FIELDS = frozenset({"target", "type", "depends_on", "retry"})
 
 
 def vocabulary() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from app.models import examples
+from app.models.attempts import Attempt
 from app.models.catalog import (
     SYMBOL_HINTS,
     SYMBOL_PATTERNS,
@@ -189,6 +190,14 @@ class JobState(BaseModel):
     rest_weight: RestWeight | None = Field(
         default=None, description="A Binance loader's share of the REST weight budget, its use"
     )
+    depends_on: list[str] = Field(
+        default_factory=list, description="Names of the jobs whose output this one needs"
+    )
+    waiting_for: str | None = Field(
+        default=None, description="Why a pending job has not started: an input or a slot"
+    )
+    attempt: int = Field(default=0, description="The current attempt (0: not started yet)")
+    attempts: list[Attempt] = Field(default_factory=list, description="Every attempt so far")
 
 
 class ScheduleRef(BaseModel):

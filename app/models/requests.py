@@ -13,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.models.attempts import RetryPolicy
 from app.models.catalog import (
     GNN_TRAINER_TYPES,
     GRAPH_BUILDER_TYPES,
@@ -34,6 +35,14 @@ Interval = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,2}[smhdwM]$|^[MHD
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: JobType
+    depends_on: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None,
+        max_length=20,
+        description="Indexes into `requests` this one waits for; inferred from names when absent",
+    )
+    retry: RetryPolicy | None = Field(
+        default=None, description="Retries of a failed job; the target's default when absent"
+    )
 
 
 class LoaderRequest(_Request):

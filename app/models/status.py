@@ -17,19 +17,24 @@ class Status(StrEnum):
     FINISHED = "finished"
     STOPPED = "stopped"
     ERROR = "error"
+    SKIPPED = "skipped"
+    """Never ran: an upstream job failed or was stopped (the reason says which)."""
 
 
-TERMINAL: frozenset[Status] = frozenset({Status.FINISHED, Status.STOPPED, Status.ERROR})
+TERMINAL: frozenset[Status] = frozenset(
+    {Status.FINISHED, Status.STOPPED, Status.ERROR, Status.SKIPPED}
+)
 
 _ENDINGS = {Status.STOPPING, Status.FINISHED, Status.STOPPED, Status.ERROR}
 ALLOWED: dict[Status, frozenset[Status]] = {
-    Status.PENDING: frozenset({Status.STARTING, Status.LOADING, *_ENDINGS}),
+    Status.PENDING: frozenset({Status.STARTING, Status.LOADING, Status.SKIPPED, *_ENDINGS}),
     Status.STARTING: frozenset({Status.LOADING, *_ENDINGS}),
     Status.LOADING: frozenset(_ENDINGS),
     Status.STOPPING: frozenset({Status.FINISHED, Status.STOPPED, Status.ERROR}),
     Status.FINISHED: frozenset(),
     Status.STOPPED: frozenset(),
     Status.ERROR: frozenset(),
+    Status.SKIPPED: frozenset(),
 }
 
 
@@ -45,7 +50,8 @@ def can_transition(current: Status, new: Status) -> bool:
 def derive_queue_status(job_statuses: Iterable[Status], stop_requested: bool) -> Status:
     """The queue's status from its jobs.
 
-    All jobs ended: error if any failed, else stopped if any was stopped, else finished.
+    All jobs ended: error if any failed, else stopped if any was stopped, else finished
+    (a skipped job follows from a failed or stopped one, so it adds nothing).
     Otherwise a requested stop wins (stopping); then the most advanced running status.
     """
     statuses = list(job_statuses)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 RATE_WINDOW_SECONDS = 10.0
-TERMINAL = frozenset({"finished", "stopped", "error"})
+TERMINAL = frozenset({"finished", "stopped", "error", "skipped"})
 
 
 def is_terminal(status: str) -> bool:

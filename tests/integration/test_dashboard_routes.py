@@ -49,7 +49,7 @@ async def test_the_catalog_module_is_generated_from_the_models(app_with: Any) ->
     document = json.loads(body.split("Object.freeze(", 1)[1].rsplit(");", 1)[0])
     assert document == vocabulary()
     assert set(document["targets"]) == {target.value for target in Target}
-    assert document["terminal_statuses"] == ["finished", "stopped", "error"]
+    assert document["terminal_statuses"] == ["finished", "stopped", "error", "skipped"]
     graph = document["targets"]["graph-builder"]
     assert [(f["name"], f["kind"], f["required"]) for f in graph["fields"]] == [
         ("collection_inputs", "list", True),
