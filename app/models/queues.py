@@ -198,6 +198,9 @@ class JobState(BaseModel):
     )
     attempt: int = Field(default=0, description="The current attempt (0: not started yet)")
     attempts: list[Attempt] = Field(default_factory=list, description="Every attempt so far")
+    not_before: datetime | None = Field(
+        default=None, description="A job waiting to retry starts no earlier than this"
+    )
 
 
 class ScheduleRef(BaseModel):
