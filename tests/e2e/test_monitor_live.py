@@ -18,6 +18,7 @@ import pytest
 from rich.console import Console
 
 from app.monitor import MonitorOptions, MonitorState, monitor, render
+from app.monitor.state import QueueView
 from tests.fakes.binance_rest import FakeBinanceRest
 from tests.fakes.moex_stomp import FakeMoexServer, Session, Sub
 from tests.fixtures.eventually import eventually
@@ -70,10 +71,19 @@ async def start(http: httpx.AsyncClient, body: dict[str, Any]) -> str:
     return str(response.json()["data"]["queue_id"])
 
 
+def healthy(queue: QueueView) -> bool:
+    """The queue and its jobs report ok: a connector may retry for a moment at its start
+    (the loader's topic not there yet), which the header would show beside the status."""
+    healths = [queue.health, *(job.health for job in queue.jobs.values())]
+    return all((health or {}).get("state", "ok") == "ok" for health in healths)
+
+
 def showing_everything(moex: str, history: str) -> Any:
     def check(state: MonitorState) -> bool:
         stream, rest = state.queues.get(moex), state.queues.get(history)
         if not (stream and rest and stream.known and rest.known):
+            return False
+        if not (healthy(stream) and healthy(rest)):
             return False
         loaders = [j for j in stream.jobs.values() if j.target == "loader-producer"]
         tickers = (loaders[0].stats or {}).get("tickers", {}) if loaders else {}
