@@ -51,12 +51,24 @@ async def topic(
         text_format=format == "text",
         queue_ids=set(queue_id) if queue_id else None,
     )
-    await websocket.send_text(_hello(client, settings.ws_heartbeat_seconds))
+    await welcome(hub, client, _hello(client, settings.ws_heartbeat_seconds))
     metrics.ws_clients.inc()
     try:
         await _serve(websocket, hub, client)
     finally:
+        hub.leave(client)  # the pump leaves too, unless it was cancelled before it ran
         metrics.ws_clients.dec()
+
+
+async def welcome(hub: Hub, client: Client, hello: str) -> None:
+    """Join the hub, then say hello: whatever is published while the hello is on its way
+    waits in the client's outbox for the pump, rather than being missed."""
+    hub.join(client)
+    try:
+        await client.send(hello)
+    except BaseException:
+        hub.leave(client)
+        raise
 
 
 async def _serve(websocket: WebSocket, hub: Hub, client: Client) -> None:

@@ -180,10 +180,14 @@ class Hub:
         except TimeoutError:
             pass
         finally:
-            self.clients.discard(client)
-            self._unfile(client)
-            client._hub = None
+            self.leave(client)
         self._on_dropped("closed_slow_client")
+
+    def leave(self, client: Client) -> None:
+        """Stop offering messages to the client (its outbox stays as it is)."""
+        self.clients.discard(client)
+        self._unfile(client)
+        client._hub = None
 
     async def _send_pending(self, client: Client) -> None:
         notice = _missed_notice(client)
