@@ -152,7 +152,8 @@ def _utc(epoch_ms: Any) -> str:
 
 
 def _status_style(status: str) -> str:
-    return {"loading": "green", "error": "red", "stopping": "yellow"}.get(status, "")
+    styles = {"loading": "green", "error": "red", "stopping": "yellow", "skipped": "dim"}
+    return styles.get(status, "")
 
 
 def health_text(health: dict[str, Any] | None) -> Text:
@@ -171,28 +172,79 @@ def health_text(health: dict[str, Any] | None) -> Text:
 
 
 def _jobs(queue: QueueView, now: float) -> Table:
-    """One row per job; a `REST weight` column when a Binance loader reports its share."""
-    weighted = any(job.rest_weight for job in queue.jobs.values())
+    """One row per job; a `REST weight` column when a Binance loader reports its share, an
+    `After` column for a pipeline's upstreams and a `Why` column for waiting and skipped."""
+    jobs = list(queue.jobs.values())
+    weighted = any(job.rest_weight for job in jobs)
+    ordered = any(job.depends_on for job in jobs)
+    explained = any(why_text(job).plain for job in jobs)
     table = Table(expand=False, box=None, padding=(0, 1), header_style="bold dim")
-    table.add_column("Job")
-    table.add_column("Status")
-    table.add_column("Records", justify="right")
-    table.add_column("Rate/s", justify="right")
-    table.add_column("Health")
-    table.add_column("Last update", justify="right")
-    if weighted:
-        table.add_column("REST weight")
-    for job in queue.jobs.values():
+    for title in ("Job", "Status", "Records", "Rate/s", "Health", "Last update"):
+        table.add_column(title, justify="right" if title in RIGHT_ALIGNED else "left")
+    for title, shown in (("REST weight", weighted), ("After", ordered), ("Why", explained)):
+        if shown:
+            table.add_column(title)
+    for job in jobs:
         cells: list[RenderableType] = [
-            f"{job.target} · {job.type}" if job.target else job.name,
-            Text(job.status, _status_style(job.status)),
+            step_name(job),
+            status_text(job),
             f"{job.records:,}",
             MISSING if job.rate is None else f"{job.rate:,.1f}",
             _health_cell(job.health),
             _seen_cell(job, now),
         ]
-        table.add_row(*cells, *([weight_text(job.rest_weight)] if weighted else []))
+        cells += [weight_text(job.rest_weight)] if weighted else []
+        cells += [upstreams_text(job, queue)] if ordered else []
+        table.add_row(*cells, *([why_text(job)] if explained else []))
     return table
+
+
+RIGHT_ALIGNED = frozenset({"Records", "Rate/s", "Last update"})
+SHORT_TARGETS = {
+    "loader-producer": "loader",
+    "arango-connector": "connector",
+    "graph-builder": "graph",
+    "gnn-trainer": "gnn",
+}
+"""Short target names, as the dashboard's graph boxes say them."""
+
+
+def step_name(job: JobView) -> str:
+    return f"{job.target} · {job.type}" if job.target else job.name
+
+
+def status_text(job: JobView) -> Text:
+    """`loading`, `pending · attempt 2/4` once a job runs again or waits to."""
+    text = Text(job.status, _status_style(job.status))
+    retrying = (job.health or {}).get("state") == "retrying"
+    attempt = max(job.attempt, job.attempts)
+    if attempt > 1 or (retrying and job.attempts):
+        bound = f"/{job.max_attempts}" if job.max_attempts else ""
+        text.append(f" · attempt {attempt}{bound}", style="bold yellow")
+    return text
+
+
+def upstreams_text(job: JobView, queue: QueueView) -> Text:
+    """`connector·api_trades, connector·api_candles_5m`: the jobs this one waits for."""
+    names = [_short_step(queue.jobs.get(name), name) for name in job.depends_on]
+    return Text(", ".join(names) or MISSING, style="" if names else "dim")
+
+
+def _short_step(job: JobView | None, name: str) -> str:
+    if job is None or not job.target:
+        return name
+    return f"{SHORT_TARGETS.get(job.target, job.target)}·{job.type}"
+
+
+def why_text(job: JobView) -> Text:
+    """What a pending job waits for (yellow); why a job was skipped (dim)."""
+    if job.status == "skipped":
+        return Text(
+            f"skipped: {job.error or job.waiting_for or 'an upstream did not finish'}", "dim"
+        )
+    if job.waiting_for and not is_terminal(job.status):
+        return Text(job.waiting_for, style="yellow")
+    return Text("")
 
 
 def weight_text(weight: dict[str, Any] | None) -> Text:

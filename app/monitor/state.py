@@ -54,6 +54,18 @@ def open_gaps(item: dict[str, Any]) -> list[dict[str, Any]] | None:
     return [g for g in gaps if isinstance(g, dict) and g.get("state") != "filled"]
 
 
+def max_attempts(job: dict[str, Any]) -> int | None:
+    """1 + the retry limit of a job's request, or what its health says while it retries."""
+    health = job.get("health")
+    if isinstance(health, dict) and health.get("state") == "retrying":
+        bound = health.get("max_attempts")
+        if isinstance(bound, int):
+            return bound
+    retry = (job.get("request") or {}).get("retry")
+    limit = retry.get("limit") if isinstance(retry, dict) else None
+    return limit + 1 if isinstance(limit, int) else None
+
+
 @dataclass
 class JobView:
     name: str
@@ -72,6 +84,17 @@ class JobView:
     """A stream job's `gaps_detected`, `gaps_open`, `records_backfilled` (None: not told)."""
     open_gaps: list[dict[str, Any]] = field(default_factory=list)
     """Its gaps not filled yet, with their bounds, as it last listed them."""
+    depends_on: list[str] = field(default_factory=list)
+    """The names of the jobs whose output this one needs."""
+    waiting_for: str | None = None
+    """Why it has not started (an input, a slot) or when it retries."""
+    attempt: int = 0
+    attempts: int = 0
+    """The current attempt and how many were made (a retried job runs again)."""
+    max_attempts: int | None = None
+    """1 + its retry limit, when its request or its health says."""
+    error: str | None = None
+    """How it ended badly: the error, or why it was skipped."""
     samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
 
     def observe(self, records: int, at: float, *, heard: bool = True) -> None:
@@ -81,6 +104,15 @@ class JobView:
         if heard:
             self.seen = max(self.seen, at)
         self.samples.append((max(at, self.samples[-1][0]) if self.samples else at, records))
+
+    def take_pipeline(self, job: dict[str, Any]) -> None:
+        """Its place in the pipeline from its document: upstreams, waiting, attempts."""
+        self.depends_on = [str(name) for name in job.get("depends_on") or []]
+        self.waiting_for = str(job["waiting_for"]) if job.get("waiting_for") else None
+        self.attempts = len(job.get("attempts") or [])
+        self.attempt = int(job.get("attempt") or 0)
+        self.max_attempts = max_attempts(job)
+        self.error = str(job["error_message"]) if job.get("error_message") else None
 
     @property
     def rate(self) -> float | None:
@@ -145,6 +177,7 @@ class QueueView:
     def _take_job(self, job: dict[str, Any], updated: float) -> None:
         view = self.job(str(job.get("name")))
         view.target, view.type = str(job.get("target", "")), str(job.get("type", ""))
+        view.take_pipeline(job)
         view.health = job.get("health") if isinstance(job.get("health"), dict) else view.health
         view.gaps = gap_counts(job) or view.gaps
         listed = open_gaps(job)

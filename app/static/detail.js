@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { drawChart } from "./chart.js";
 import { $, h } from "./dom.js";
+import { attemptText, PipelineGraph, reasonOf } from "./graph.js";
 import {
   ageSeconds, ageText, count, dateTime, freshnessOf, gapsText, isTerminal, pipeline, restWeight,
   symbols, timeRange,
@@ -20,6 +21,7 @@ export class QueueDetail {
     this.logJob = null;
     this.jobRows = new Map();
     this.jobBody = $("#jobs").tBodies[0];
+    this.graph = new PipelineGraph($("#graph"));
     $("#log-refresh").addEventListener("click", () => this.loadLog());
     $("#stop-button").addEventListener("click", () => this.confirmStop());
     $("#confirm-stop").addEventListener("close", (event) => this.confirmed(event.target));
@@ -45,6 +47,7 @@ export class QueueDetail {
     this.shown = null;
     this.jobRows.clear();
     this.jobBody.replaceChildren();
+    this.graph.clear();
     $("#queue-body").hidden = true;
     $("#queue-title").textContent = "Loading queue…";
     $("#log").textContent = "";
@@ -69,6 +72,7 @@ export class QueueDetail {
       [h("dt", {}, term), h("dd", {}, value)]));
     $("#stop-button").disabled = isTerminal(queue.status) || queue.status === "stopping";
     this.renderJobs(queue.jobs);
+    this.graph.render(queue.jobs);
     drawChart($("#chart"), this.store.points(queue.id));
     this.tick();
   }
@@ -101,7 +105,7 @@ export class QueueDetail {
     name.replaceChildren(`${job.target} · ${job.type}`,
       ...(weight ? [h("br"), h("small", { class: "muted rest-weight" }, weight)] : []));
     status.replaceChildren(badge(job.status), " ", healthBadge(job.health) ?? "",
-      healthNote(job.health) ?? "");
+      healthNote(job.health) ?? "", jobNote(job));
     records.replaceChildren(count(job.records_written), gapsNote(job));
     loaded.textContent = dateTime(job.last_loaded_timestamp);
     error.textContent = job.error_message ?? "—";
@@ -156,6 +160,14 @@ export class QueueDetail {
         { action: "Stopping a queue", retry: () => this.stop(id) });
     }
   }
+}
+
+// Under a job's status: why it waits (or was skipped) and its attempt once it runs again.
+function jobNote(job) {
+  const why = reasonOf(job);
+  const attempt = attemptText(job);
+  const text = [attempt, why?.kind === "error" ? null : why?.text].filter(Boolean).join(" · ");
+  return text ? h("div", { class: `job-note ${why?.kind ?? ""}` }, text) : "";
 }
 
 // A job's gaps under its record count; amber while some are not backfilled.

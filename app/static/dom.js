@@ -20,3 +20,11 @@ export function show(view) {
     section.hidden = section !== view;
   }
 }
+
+// An SVG element (its own namespace): attributes as given, children appended.
+export function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  node.append(...children.flat());
+  return node;
+}

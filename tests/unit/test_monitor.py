@@ -454,3 +454,101 @@ def test_the_footer_lists_the_gaps_not_backfilled_yet() -> None:
     assert "\x1b[1;33mOpen gaps: 2" in screen(state)
     state.apply(telemetry(HISTORY_ID, "s-loader", 3, 600, None, gaps=[gap(100, "filled")]), NOW)
     assert "Open gaps: none" in plain(screen(state)), "all backfilled"
+
+
+def pipeline_document() -> dict[str, Any]:
+    """Seed 002's historical pipeline mid-run: the trades loader retried once, the candles
+    connector failed, so graph-builder was skipped; the trades connector waits for its loader."""
+    attempts = [
+        {"attempt": 1, "status": "error", "error_message": "exit code 1"},
+        {"attempt": 2, "status": "loading"},
+    ]
+    return document(
+        HISTORY_ID,
+        jobs=[
+            job(
+                "lt",
+                "loader-producer",
+                "api_trades",
+                attempt=2,
+                attempts=attempts,
+                request={"target": "loader-producer", "type": "api_trades", "retry": {"limit": 3}},
+            ),
+            job(
+                "ct",
+                "arango-connector",
+                "api_trades",
+                status="pending",
+                depends_on=["lt"],
+                waiting_for="waiting for loader-producer · api_trades to finish",
+            ),
+            job(
+                "cc",
+                "arango-connector",
+                "api_candles_5m",
+                status="error",
+                error_message="exit code 4",
+            ),
+            job(
+                "gb",
+                "graph-builder",
+                "gnn_graph",
+                status="skipped",
+                depends_on=["ct", "cc"],
+                error_message="arango-connector · api_candles_5m failed",
+            ),
+        ],
+    )
+
+
+def test_a_pipeline_shows_upstreams_waiting_skips_and_attempts() -> None:
+    state = MonitorState(started=NOW, connected=True)
+    state.take_document(pipeline_document())
+    text = screen(state)
+    header = plain(row(text, "Job"))
+    assert header.split()[-2:] == ["After", "Why"]
+    loader = plain(row(text, "loader-producer"))
+    assert "loading · attempt 2/4" in loader
+    waiting = row(text, "arango-connector · api_trades")
+    assert "loader·api_trades" in plain(waiting)
+    assert plain(waiting).rstrip().endswith("waiting for loader-producer · api_trades to finish")
+    assert "\x1b[33mwaiting for" in waiting, "waiting: yellow"
+    skipped = row(text, "graph-builder")
+    assert "connector·api_trades, connector·api_candles_5m" in plain(skipped)
+    assert plain(skipped).rstrip().endswith("skipped: arango-connector · api_candles_5m failed")
+    assert "\x1b[2mskipped" in skipped, "skipped: dim"
+    assert "attempt" not in plain(row(text, "arango-connector · api_candles_5m"))
+
+
+def test_retrying_between_attempts_counts_the_attempt_from_health() -> None:
+    retrying = {"state": "retrying", "attempt": 1, "max_attempts": 5, "last_error": "exit 1"}
+    attempts = [{"attempt": 1, "status": "error", "error_message": "exit 1"}]
+    waiting = "retrying in 30 s (attempt 2 of 5): exit 1"
+    state = MonitorState(started=NOW, connected=True)
+    state.take_document(
+        document(
+            HISTORY_ID,
+            jobs=[
+                job(
+                    "lt",
+                    "loader-producer",
+                    "api_trades",
+                    status="pending",
+                    attempt=1,
+                    attempts=attempts,
+                    health=retrying,
+                    waiting_for=waiting,
+                ),
+            ],
+        )
+    )
+    line = plain(row(screen(state), "loader-producer"))
+    assert "pending · attempt 1/5" in line and line.rstrip().endswith(waiting)
+    assert "After" not in plain(screen(state)), "no upstreams: no column"
+
+
+def test_a_queue_without_a_pipeline_has_no_after_or_why_column() -> None:
+    state = MonitorState(started=NOW, connected=True)
+    state.take_document(document(HISTORY_ID, jobs=[job("c", "arango-connector", "api_trades")]))
+    text = plain(screen(state))
+    assert "After" not in text and "Why" not in text and "attempt" not in text
