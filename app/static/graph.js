@@ -198,8 +198,7 @@ function fillAttempts(details, job) {
   details.hidden = !list.length;
   if (!list.length) return;
   const [summary, body] = details.children;
-  summary.replaceChildren(attemptText(job) ?? `attempt ${list.length}`,
-    h("span", { class: "sr-only" }, ": the list of attempts"));
+  summary.textContent = attemptText(job) ?? `attempt ${list.length}`;
   body.replaceChildren(h("ol", { class: "attempts" }, list.map(attemptItem)));
 }
 

@@ -1,0 +1,203 @@
+"""The pipeline graph of the queue view in a real headless Chromium against the real service:
+one box per job in columns by dependency depth, arrows from each upstream's box to its
+dependent's, colours by status, the waiting reason, `attempt 2 of 4` with the attempts one
+click away, readable at phone width (it scrolls sideways, boxes keep their size and never
+overlap), and boxes updated in place by the live feed.
+
+The first queue is written into the service's store before it starts (an ended pipeline
+as the service records one: seed 002's historical pipeline where a connector failed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from app.models.attempts import Attempt
+from app.models.queues import JobState, QueueState, utcnow
+from app.models.status import Status
+from app.store.sqlite import SqliteQueueStore
+from tests.e2e.browser import chromium, screenshot
+from tests.e2e.test_dashboard_browser import wait
+from tests.fixtures.app import scripted
+from tests.fixtures.service import ServiceProcess, service
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
+QUEUE_ID = "5e1f0d2c-7a6b-4c3d-9e8f-0a1b2c3d4e5f"
+WAITING = "waiting for graph-builder · gnn_graph to finish"
+SKIPPED = "arango-connector · api_candles_5m failed"
+FIRST_FAILURE = "exit code 1: ConnectError: connection refused"
+
+
+def job(
+    name: str, target: str, job_type: str, status: Status, *upstreams: str, **more: Any
+) -> JobState:
+    return JobState(name=name, target=target, type=job_type, status=status,
+                    depends_on=list(upstreams), **more)  # fmt: skip
+
+
+def retried_loader() -> JobState:
+    start = utcnow() - timedelta(minutes=10)
+    attempts = [
+        Attempt(attempt=1, status=Status.ERROR, started_at=start,
+                finished_at=start + timedelta(minutes=1), error_message=FIRST_FAILURE),
+        Attempt(attempt=2, status=Status.FINISHED, started_at=start + timedelta(minutes=2),
+                finished_at=start + timedelta(minutes=6)),
+    ]  # fmt: skip
+    request = {"target": "loader-producer", "type": "api_trades", "retry": {"limit": 3}}
+    return job("lt", "loader-producer", "api_trades", Status.FINISHED, attempt=2,
+               attempts=attempts, request=request)  # fmt: skip
+
+
+def recorded_pipeline() -> QueueState:
+    """Seed 002's historical pipeline after the candles connector failed."""
+    jobs = [
+        retried_loader(),
+        job("lc", "loader-producer", "api_candles_5m", Status.FINISHED),
+        job("ct", "arango-connector", "api_trades", Status.FINISHED, "lt"),
+        job("cc", "arango-connector", "api_candles_5m", Status.ERROR, "lc",
+            error_message="exit code 4"),
+        job("gb", "graph-builder", "gnn_graph", Status.SKIPPED, "ct", "cc", error_message=SKIPPED),
+        job("gt", "gnn-trainer", "gnn_train", Status.PENDING, "gb", waiting_for=WAITING),
+    ]  # fmt: skip
+    return QueueState(id=QUEUE_ID, symbol="BTCUSDT", type="api", loader_type="job",
+                      time_range="2024-06-01:2024-06-30", status=Status.ERROR,
+                      started_at=utcnow() - timedelta(minutes=10), finished_at=utcnow(),
+                      jobs=jobs)  # fmt: skip
+
+
+async def record(path: Path, queue: QueueState) -> None:
+    store = SqliteQueueStore(path)
+    await store.open()
+    try:
+        await store.create(queue)
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[ServiceProcess]:
+    (tmp_path / "var").mkdir()
+    asyncio.run(record(tmp_path / "var" / "queue-manager.db", recorded_pipeline()))
+    targets = {"loader-producer": scripted("sleep", "3")}
+    (tmp_path / "targets.json").write_text(json.dumps(targets))
+    env = {"DATA_DIR": str(tmp_path / "var"), "TARGETS_FILE": str(tmp_path / "targets.json")}
+    with service(env, tmp_path / "service.log") as process:
+        yield process
+
+
+BOXES = """return [...document.querySelectorAll('#graph .step')].map((b) => {
+  const r = b.getBoundingClientRect();
+  return {job: b.dataset.job, column: Number(b.style.gridColumnStart), row:
+    Number(b.style.gridRowStart), left: r.left, right: r.right, top: r.top, bottom: r.bottom,
+    status: b.dataset.status, border: getComputedStyle(b).borderTopStyle,
+    text: b.innerText};
+});"""
+ARROWS = """return [...document.querySelectorAll('#graph path.graph-edge')].map((p) => {
+  const svg = p.ownerSVGElement.getBoundingClientRect();
+  const a = p.getPointAtLength(0), b = p.getPointAtLength(p.getTotalLength());
+  return {from: p.dataset.from, to: p.dataset.to, x1: a.x + svg.left, y1: a.y + svg.top,
+    x2: b.x + svg.left, y2: b.y + svg.top, marker: p.getAttribute('marker-end')};
+});"""
+
+
+def boxes(driver: WebDriver) -> dict[str, dict[str, Any]]:
+    return {box["job"]: box for box in driver.execute_script(BOXES)}
+
+
+def arrows(driver: WebDriver) -> list[dict[str, Any]]:
+    return list(driver.execute_script(ARROWS))
+
+
+def open_queue(driver: WebDriver, url: str, queue_id: str, count: int) -> None:
+    driver.get(f"{url}/#/queues/{queue_id}")
+    wait(driver).until(lambda d: len(boxes(d)) == count)
+    driver.execute_script("document.querySelector('#graph').scrollIntoView()")
+
+
+def test_the_pipeline_graph_shows_steps_arrows_waiting_and_attempts(
+    running: ServiceProcess, tmp_path: Path
+) -> None:
+    with chromium(tmp_path / "profile") as driver:
+        open_queue(driver, running.url, QUEUE_ID, 6)
+        shown = boxes(driver)
+        assert {name: (b["column"], b["row"]) for name, b in shown.items()} == {
+            "lt": (1, 1), "lc": (1, 2), "ct": (2, 1), "cc": (2, 2), "gb": (3, 1), "gt": (4, 1),
+        }  # fmt: skip
+        assert shown["gt"]["text"].startswith("gnn · gnn_train\npending")
+        assert WAITING in shown["gt"]["text"]
+        assert SKIPPED in shown["gb"]["text"] and shown["gb"]["border"] == "dashed"
+        assert "after connector · api_trades, connector · api_candles_5m" in shown["gb"]["text"]
+        assert "exit code 4" in shown["cc"]["text"]
+        drawn = arrows(driver)
+        assert sorted((a["from"], a["to"]) for a in drawn) == [
+            ("cc", "gb"), ("ct", "gb"), ("gb", "gt"), ("lc", "cc"), ("lt", "ct")
+        ]  # fmt: skip
+        for arrow in drawn:  # from the right edge of one box to the left edge of the next
+            start, end = shown[arrow["from"]], shown[arrow["to"]]
+            assert (
+                abs(arrow["x1"] - start["right"]) < 2
+                and start["top"] < arrow["y1"] < start["bottom"]
+            )
+            assert 0 < end["left"] - arrow["x2"] < 6 and end["top"] < arrow["y2"] < end["bottom"]
+            assert arrow["marker"] == "url(#graph-arrowhead)"
+
+        summary = driver.find_element(By.CSS_SELECTOR, '#graph [data-job="lt"] summary')
+        assert summary.text == "attempt 2 of 4"
+        first = '#graph [data-job="lt"] .attempts li[data-attempt="1"]'
+        assert not driver.find_element(By.CSS_SELECTOR, first).is_displayed()
+        summary.click()
+        attempt = driver.find_element(By.CSS_SELECTOR, first)
+        assert attempt.is_displayed() and FIRST_FAILURE in attempt.text
+        assert attempt.text.startswith("#1 error") and attempt.text.count(" UTC") == 2
+        reopened = boxes(driver)  # the taller box moved the arrows with it
+        lt_arrow = next(a for a in arrows(driver) if a["from"] == "lt")
+        assert reopened["lt"]["top"] < lt_arrow["y1"] < reopened["lt"]["bottom"]
+        shot = tmp_path / "pipeline-graph-1280x800.png"
+        driver.save_screenshot(str(shot))
+        screenshot(driver, "dashboard-pipeline-1280x800.png")
+        assert shot.stat().st_size > 10_000
+
+
+def test_at_phone_width_the_graph_scrolls_sideways_and_boxes_never_overlap(
+    running: ServiceProcess, tmp_path: Path
+) -> None:
+    with chromium(tmp_path / "profile", 390, 844) as driver:
+        open_queue(driver, running.url, QUEUE_ID, 6)
+        width, visible = driver.execute_script(
+            "const g = document.querySelector('#graph'); return [g.scrollWidth, g.clientWidth]"
+        )
+        assert width > visible, "a wide pipeline scrolls inside its frame"
+        page = driver.execute_script("return document.documentElement.scrollWidth")
+        assert page <= 390, "the page itself does not scroll sideways"
+        shown = list(boxes(driver).values())
+        assert all(b["right"] - b["left"] >= 190 for b in shown), "boxes keep a readable width"
+        for i, a in enumerate(shown):
+            for b in shown[i + 1 :]:
+                apart = a["right"] <= b["left"] or b["right"] <= a["left"]
+                assert apart or a["bottom"] <= b["top"] or b["bottom"] <= a["top"], (a, b)
+        driver.save_screenshot(str(tmp_path / "pipeline-graph-390x844.png"))
+        screenshot(driver, "dashboard-pipeline-390x844.png")
+
+
+def test_boxes_follow_the_live_feed_in_place(running: ServiceProcess, tmp_path: Path) -> None:
+    body = {"symbol": "ETHUSDT", "type": "api", "time_range": "2024-06-01:2024-06-01",
+            "requests": [{"target": "loader-producer", "type": "api_trades"}]}  # fmt: skip
+    with chromium(tmp_path / "profile") as driver:
+        driver.get(f"{running.url}/")
+        started = httpx.post(f"{running.url}/queues/start", json=body, timeout=10)
+        assert started.status_code == 200, started.text
+        queue_id = started.json()["data"]["queue_id"]
+        open_queue(driver, running.url, queue_id, 1)
+        driver.execute_script("document.querySelector('#graph .step').marked = true")
+        assert next(iter(boxes(driver).values()))["status"] in {"starting", "loading"}
+        wait(driver, 20).until(lambda d: next(iter(boxes(d).values()))["status"] == "finished")
+        assert driver.execute_script("return document.querySelector('#graph .step').marked")
