@@ -2,7 +2,8 @@
 
 Exchanges, source types, statuses (and which are terminal), the coverage map's exchanges,
 data types and day states, a schedule's choices
-(concurrency, catch-up, relative time ranges), and per target its short name,
+(concurrency, catch-up, relative time ranges), what every request may add (the requests it
+runs after, its retry policy with bounds and defaults), and per target its short name,
 its fields (from the request models) and the job types to suggest (from the catalog): the
 front end keeps no copy of its own, so a new target or field shows up without touching it.
 """
@@ -15,6 +16,7 @@ from typing import Any, get_args, get_origin
 import orjson
 from pydantic import BaseModel
 
+from app.models.attempts import RetryPolicy
 from app.models.catalog import (
     GNN_TRAINER_TYPES,
     GRAPH_BUILDER_TYPES,
@@ -25,7 +27,7 @@ from app.models.catalog import (
     Target,
 )
 from app.models.coverage import COVERED_EXCHANGES, DATA_TYPES, DayState
-from app.models.requests import PipelineRequest
+from app.models.requests import LoaderRequest, PipelineRequest
 from app.models.schedules import CatchUp, Concurrency
 from app.models.status import Status, is_terminal
 from app.schedules.ranges import RelativeRange
@@ -60,6 +62,7 @@ def vocabulary() -> dict[str, Any]:
             "data_types": list(DATA_TYPES),
             "states": [state.value for state in DayState],
         },
+        "request": request_options(),
         "schedule": {
             "concurrency": [policy.value for policy in Concurrency],
             "catch_up": [mode.value for mode in CatchUp],
@@ -82,6 +85,35 @@ def request_models() -> dict[Target, type[BaseModel]]:
     union = get_args(PipelineRequest)[0]
     models: tuple[type[BaseModel], ...] = get_args(union)
     return {get_args(m.model_fields["target"].annotation)[0]: m for m in models}
+
+
+def request_options() -> dict[str, Any]:
+    """The fields every request has beside its target's: `depends_on` (indexes into
+    `requests`) and `retry` (each policy field with its default and bounds)."""
+    depends_on = LoaderRequest.model_fields["depends_on"]
+    return {
+        "depends_on": {"hint": depends_on.description, "max_items": _bounds(depends_on)["max"]},
+        "retry": {
+            "hint": (RetryPolicy.__doc__ or "").split("\n\n")[0].strip(),
+            "fields": [_number(name, info) for name, info in RetryPolicy.model_fields.items()],
+        },
+    }
+
+
+def _number(name: str, info: Any) -> dict[str, Any]:
+    label = name.replace("_", " ").capitalize()
+    field = {"name": name, "label": label, "default": info.default, "hint": info.description}
+    return field | _bounds(info)
+
+
+def _bounds(info: Any) -> dict[str, Any]:
+    """`min`, `max` from a field's ge/le (or max_length) constraints."""
+    found: dict[str, Any] = {}
+    for rule in info.metadata:
+        for attribute, key in (("ge", "min"), ("le", "max"), ("max_length", "max")):
+            if getattr(rule, attribute, None) is not None:
+                found[key] = getattr(rule, attribute)
+    return found
 
 
 def _target(target: Target, model: type[BaseModel]) -> dict[str, Any]:

@@ -104,7 +104,7 @@ export class StartForm {
     const row = h("fieldset", { class: "request", "data-row": n },
       h("legend", {}, "Request"),
       field(`r${n}-target`, "Target", target), field(`r${n}-type`, "Job type", type), types,
-      extras, h("p", { class: "field-error", id: `r${n}-error` }),
+      extras, pipelineFields(n), h("p", { class: "field-error", id: `r${n}-error` }),
       h("button", { type: "button", class: "remove", onclick: () => this.removeRow(row) },
         "Remove request"));
     target.addEventListener("change", () => this.showTargetFields(row));
@@ -231,15 +231,51 @@ export class StartForm {
     }
     const name = path.split(/[.[]/)[0];
     if (top[name]) return { slot: byId(`${top[name]}-error`), controls: [byId(top[name])] };
-    const match = path.match(/^requests\[(\d+)\](?:\.(\w+))?/);
+    const match = path.match(/^requests\[(\d+)\](?:\.(\w+))?(?:\.(\w+))?/);
     const row = match && this.rows.children[Number(match[1])];
     if (!row) return path.startsWith("requests") ? { slot: byId("f-requests-error"), controls: [] }
       : { slot: null, controls: [] };
     const n = row.dataset.row;
-    const control = match[2] && byId(`r${n}-${match[2]}`);
-    if (control) return { slot: byId(`r${n}-${match[2]}-error`), controls: [control] };
+    const id = [`r${n}-${match[2]}-${match[3]}`, `r${n}-${match[2]}`].find((one) => byId(one));
+    const control = match[2] && id && byId(id);
+    if (control) {
+      control.closest("details")?.setAttribute("open", "");
+      return { slot: byId(`${id}-error`), controls: [control] };
+    }
     return { slot: byId(`r${n}-error`), controls: [row.querySelector("select")] };
   }
+}
+
+// Beside a target's own fields, every request may say which requests it runs after (their
+// numbers as the legends show them; sent as indexes from 0) and how it retries (folded
+// away: empty means the target's default).
+function pipelineFields(n) {
+  const { depends_on: after, retry } = CATALOG.request;
+  const defaults = retry.fields.map(({ label, default: value }) => `${label.toLowerCase()} ${value}`);
+  return [
+    field(`r${n}-depends_on`, "Runs after (request numbers)",
+      h("input", { name: "depends_on", autocomplete: "off", inputmode: "numeric" }),
+      `Like 1, 2 (at most ${after.max_items}); empty: from the data names`),
+    h("details", { class: "retry-fields" },
+      h("summary", {}, "Retries (empty: the target's default)"),
+      h("p", { class: "hint" }, `${retry.hint} A field left empty takes: ${defaults.join(", ")}.`),
+      h("div", { class: "retry-grid" }, retry.fields.map(({ name, label, min, max, hint }) =>
+        field(`r${n}-retry-${name}`, label,
+          h("input", { type: "number", name: `retry-${name}`, min, max, step: "any" }), hint)))),
+  ];
+}
+
+function pipelineOf(row) {
+  const found = {};
+  const after = row.querySelector("[name=depends_on]").value.trim();
+  if (after) found.depends_on = after.split(/[\s,]+/).filter(Boolean).map((n) => Number(n) - 1);
+  const retry = {};
+  for (const { name } of CATALOG.request.retry.fields) {
+    const raw = row.querySelector(`[name=retry-${name}]`).value.trim();
+    if (raw) retry[name] = Number(raw);
+  }
+  if (Object.keys(retry).length) found.retry = retry;
+  return found;
 }
 
 function requestOf(row) {
@@ -252,5 +288,5 @@ function requestOf(row) {
     if (!raw) continue;
     request[name] = kind === "list" ? raw.split(/\s*,\s*/).filter(Boolean) : raw;
   }
-  return request;
+  return { ...request, ...pipelineOf(row) };
 }

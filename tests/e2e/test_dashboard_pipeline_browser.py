@@ -20,13 +20,15 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select
 
 from app.models.attempts import Attempt
 from app.models.queues import JobState, QueueState, utcnow
 from app.models.status import Status
 from app.store.sqlite import SqliteQueueStore
 from tests.e2e.browser import chromium, screenshot
-from tests.e2e.test_dashboard_browser import wait
+from tests.e2e.test_dashboard_browser import fill_start_form, started_queue_id, submit, wait
 from tests.fixtures.app import scripted
 from tests.fixtures.service import ServiceProcess, service
 
@@ -87,7 +89,10 @@ async def record(path: Path, queue: QueueState) -> None:
 def running(tmp_path: Path) -> Iterator[ServiceProcess]:
     (tmp_path / "var").mkdir()
     asyncio.run(record(tmp_path / "var" / "queue-manager.db", recorded_pipeline()))
-    targets = {"loader-producer": scripted("sleep", "3")}
+    targets = {
+        "loader-producer": scripted("sleep", "3"),
+        "arango-connector": scripted("sleep", "3"),
+    }
     (tmp_path / "targets.json").write_text(json.dumps(targets))
     env = {"DATA_DIR": str(tmp_path / "var"), "TARGETS_FILE": str(tmp_path / "targets.json")}
     with service(env, tmp_path / "service.log") as process:
@@ -201,3 +206,42 @@ def test_boxes_follow_the_live_feed_in_place(running: ServiceProcess, tmp_path: 
         assert next(iter(boxes(driver).values()))["status"] in {"starting", "loading"}
         wait(driver, 20).until(lambda d: next(iter(boxes(d).values()))["status"] == "finished")
         assert driver.execute_script("return document.querySelector('#graph .step').marked")
+
+
+def add_request(driver: WebDriver, target: str, job_type: str) -> Any:
+    driver.find_element(By.XPATH, "//button[text()='Add request']").click()
+    row = driver.find_elements(By.CSS_SELECTOR, ".request")[-1]
+    Select(row.find_element(By.NAME, "target")).select_by_value(target)
+    row.find_element(By.NAME, "type").send_keys(job_type)
+    return row
+
+
+def test_the_start_form_sends_depends_on_and_retry_and_places_their_problems(
+    running: ServiceProcess, tmp_path: Path
+) -> None:
+    with chromium(tmp_path / "profile", 1280, 1200) as driver:
+        driver.get(f"{running.url}/")
+        fill_start_form(driver, "2024-06-01", "2024-06-01")
+        add_request(driver, "loader-producer", "api_trades")
+        row = add_request(driver, "arango-connector", "api_trades")
+        row.find_element(By.NAME, "depends_on").send_keys("1")
+        limit = row.find_element(By.NAME, "retry-limit")
+        assert not limit.is_displayed(), "retries are folded away until asked for"
+        row.find_element(By.CSS_SELECTOR, ".retry-fields summary").click()
+        limit.send_keys("500")
+        row.find_element(By.NAME, "retry-backoff_seconds").send_keys("5")
+        submit(driver)
+        problem = wait(driver).until(
+            ec.visibility_of_element_located((By.ID, "r1-retry-limit-error"))
+        )
+        assert "100" in problem.text and limit.get_attribute("aria-invalid") == "true"
+        assert "requests[1].retry.limit" in driver.find_element(By.ID, "start-summary").text
+
+        limit.clear()
+        limit.send_keys("2")
+        submit(driver)
+        queue_id = started_queue_id(driver)
+    stored = httpx.get(f"{running.url}/queues/{queue_id}", timeout=10).json()["data"]
+    connector = stored["jobs"][1]["request"]
+    assert connector["depends_on"] == [0], "request numbers are sent as indexes from 0"
+    assert connector["retry"]["limit"] == 2 and connector["retry"]["backoff_seconds"] == 5

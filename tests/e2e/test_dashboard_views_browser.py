@@ -198,6 +198,12 @@ def test_the_start_form_offers_what_the_catalog_says(quiet: ServiceProcess, tmp_
             for field in row.find_elements(By.CSS_SELECTOR, ".field input")
             if field.is_displayed()
         ]
-        assert shown == ["type", "graph_collection", "model_output", "inference_interval"]
+        assert shown == [
+            "type",
+            "graph_collection",
+            "model_output",
+            "inference_interval",
+            "depends_on",
+        ]
         filters = Select(browser.find_element(By.ID, "filter-status"))
         assert [o.get_attribute("value") for o in filters.options] == ["", *document["statuses"]]

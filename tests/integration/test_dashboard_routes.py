@@ -55,6 +55,9 @@ async def test_the_catalog_module_is_generated_from_the_models(app_with: Any) ->
         ("collection_inputs", "list", True),
         ("collection_output", "text", True),
     ]
+    limit, *_ = document["request"]["retry"]["fields"]
+    assert (limit["name"], limit["min"], limit["max"], limit["default"]) == ("limit", 0, 100, 3)
+    assert document["request"]["depends_on"]["max_items"] == 20
     for exchange, types in document["targets"]["loader-producer"]["types"].items():
         assert all(loader_type_error(Exchange(exchange), t) is None for t in types), exchange
 
