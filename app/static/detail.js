@@ -162,12 +162,13 @@ export class QueueDetail {
   }
 }
 
-// Under a job's status: why it waits (or was skipped) and its attempt once it runs again.
+// Under a job's status: its attempt once it runs again and why it waits (how it ended badly
+// is in the Error column).
 function jobNote(job) {
   const why = reasonOf(job);
-  const attempt = attemptText(job);
-  const text = [attempt, why?.kind === "error" ? null : why?.text].filter(Boolean).join(" · ");
-  return text ? h("div", { class: `job-note ${why?.kind ?? ""}` }, text) : "";
+  const text = [attemptText(job), why?.kind === "waiting" ? why.text : null]
+    .filter(Boolean).join(" · ");
+  return text ? h("div", { class: "job-note" }, text) : "";
 }
 
 // A job's gaps under its record count; amber while some are not backfilled.
