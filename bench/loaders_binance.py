@@ -1,8 +1,10 @@
-"""Binance stream loader throughput next to a raw `websockets` receive loop, same server, same run.
+"""Binance stream loader throughput next to a raw `websockets` receive loop, same feed, same run.
 
-The fake exchange runs in its own process and pours pre-serialised combined `@trade` frames as
-fast as the socket takes them, so it is not the bottleneck. The loader path is the real one:
-receive, orjson parse, normalise, batch, sink (a Kafka-free counting sink).
+The feed (bench/loaders_feed.py: aggTrade of 10 symbols on one combined stream, ids always
+advancing) runs in its own process and pours pre-framed rounds as fast as the socket takes
+them, so it is not the bottleneck. The loader path is the real one: receive, parse, gap
+check, normalise, batch, sink; here the sink only counts (bench/loaders_kafka.py has the
+same loader writing to the embedded broker).
 """
 
 from __future__ import annotations
@@ -17,100 +19,123 @@ from typing import Any, cast
 import orjson
 from websockets.asyncio.client import connect
 
-from app.workers.base import JobContext
+from app.workers.base import JobContext, RecordSink
 from app.workers.binance import jobs
 from app.workers.binance.settings import BinanceTuning
-from tests.fakes.binance_events import trade
+from bench.loaders_feed import SYMBOLS, AggTradeFeed, streams
 from tests.fakes.binance_job import LocalJobContext, job_env
 from tests.fakes.binance_ws import FakeBinanceWs
+from tests.fixtures.eventually import eventually
 
-STREAM = "btcusdt@trade"
+STARTUP_SECONDS = 10.0
 
 
 class CountingSink:
+    """A RecordSink that only counts: what the loader costs without Kafka."""
+
     def __init__(self) -> None:
-        self.count = 0
-        self.started = asyncio.Event()
+        self.delivered = 0
 
     async def send(self, records: Sequence[dict[str, Any]], key_field: str = "symbol") -> None:
-        self.count += len(records)
-        self.started.set()
+        self.delivered += len(records)
 
     async def flush(self) -> None:
         return None
 
 
-def frames(n: int = 2000) -> list[bytes]:
-    return [orjson.dumps({"stream": STREAM, "data": trade("BTCUSDT", i, False)}) for i in range(n)]
-
-
 def serve_forever(urls: Any) -> None:
-    """Child process: the fake exchange in firehose mode."""
+    """Child process: the fake exchange pouring the feed (its own ticking paused)."""
 
     async def main() -> None:
-        fake = FakeBinanceWs(firehose=frames())
+        fake = FakeBinanceWs(firehose=AggTradeFeed(), paused=True)
         urls.put(await fake.start())
         await asyncio.Event().wait()
 
     asyncio.run(main())
 
 
-async def measure(counter: Callable[[], int], started: asyncio.Event, seconds: float) -> float:
-    """Messages per second counted over `seconds`, after the first message arrived."""
-    await asyncio.wait_for(started.wait(), 10)
+async def measure(counter: Callable[[], int], seconds: float) -> float:
+    """Messages per second counted over `seconds`, once the first ones arrived."""
+    await eventually(counter, within=STARTUP_SECONDS, every=0.01, what="the first records")
     start, began = counter(), time.perf_counter()
     await asyncio.sleep(seconds)
     return (counter() - start) / (time.perf_counter() - began)
 
 
 async def raw_rate(url: str, seconds: float) -> float:
+    """The baseline: a bare `websockets` loop receiving the same combined stream the
+    cheapest way (bytes, no text decoding, as the loader receives)."""
     received = 0
-    started = asyncio.Event()
 
     async def receive() -> None:
         nonlocal received
-        async with connect(f"{url}/stream?streams={STREAM}", ping_interval=None) as ws:
-            async for _ in ws:
+        path = f"{url}/stream?streams={'/'.join(streams())}"
+        async with connect(path, ping_interval=None, max_queue=4096) as ws:
+            while True:
+                await ws.recv(decode=False)
                 received += 1
-                started.set()
 
     task = asyncio.create_task(receive())
     try:
-        return await measure(lambda: received, started, seconds)
+        return await measure(lambda: received, seconds)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def loader_rate(url: str, seconds: float) -> float:
-    ctx = LocalJobContext(job_env("ws_trades", "BTCUSDT", binance_ws_url=url))
-    sink = CountingSink()
+async def loader_rate(
+    url: str, seconds: float, sink: RecordSink, counter: Callable[[], int]
+) -> float:
+    """The real stream job (ws_agg_trades, 10 symbols) writing to `sink`."""
+    ctx = LocalJobContext(job_env("ws_agg_trades", ",".join(SYMBOLS), binance_ws_url=url))
     ctx.sink = sink  # type: ignore[assignment]
     job = asyncio.create_task(jobs.run(cast(JobContext, ctx), BinanceTuning(batch_size=1000)))
     try:
-        return await measure(lambda: sink.count, sink.started, seconds)
+        return await measure(counter, seconds)
     finally:
         ctx.stop_requested.set()
         await job
 
 
-def run(seconds: float = 3.0) -> dict[str, float]:
-    """{"loader_msgs_per_s", "raw_msgs_per_s", "ratio"} from one shared fake server."""
+async def parse_rates(url: str, seconds: float) -> tuple[float, float]:
+    """(loader into a counting sink, raw receive loop) msg/s."""
+    raw = await raw_rate(url, seconds)
+    sink = CountingSink()
+    loader = await loader_rate(url, seconds, sink, lambda: sink.delivered)
+    return loader, raw
+
+
+def feed_server() -> tuple[multiprocessing.Process, str]:
     urls: Any = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve_forever, args=(urls,), daemon=True)
     server.start()
-    try:
-        url = urls.get(timeout=10)
-        raw = asyncio.run(raw_rate(url, seconds))
-        loader = asyncio.run(loader_rate(url, seconds))
-    finally:
-        server.terminate()
-        server.join(5)
+    return server, urls.get(timeout=STARTUP_SECONDS)
+
+
+async def all_rates(url: str, seconds: float) -> dict[str, float]:
+    from bench.loaders_kafka import kafka_rates
+
+    loader, raw = await parse_rates(url, seconds)
+    kafka_loader, bare = await kafka_rates(url, seconds)
     return {
         "loader_msgs_per_s": round(loader),
         "raw_msgs_per_s": round(raw),
         "ratio": round(loader / raw, 3),
+        "kafka_loader_records_per_s": round(kafka_loader),
+        "kafka_bare_records_per_s": round(bare),
+        "kafka_ratio": round(kafka_loader / bare, 3),
     }
+
+
+def run(seconds: float = 3.0) -> dict[str, float]:
+    """The parse figures (loader, raw loop) and the Kafka ones (loader, bare producer),
+    all from one feed server."""
+    server, url = feed_server()
+    try:
+        return asyncio.run(all_rates(url, seconds))
+    finally:
+        server.terminate()
+        server.join(5)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ class KafkaBus:
         """Connect the producer (once); a broker silent for `connect_seconds` is an error."""
         if self._producer is not None:
             return
-        producer = AIOKafkaProducer(**self.options, **self._producer_options)
+        producer = AIOKafkaProducer(**self.producer_config)
         try:
             with broker_errors("connect to Kafka"):
                 await asyncio.wait_for(producer.start(), connect_seconds)
@@ -80,6 +80,12 @@ class KafkaBus:
         if producer is not None:
             with broker_errors("close the Kafka producer"):
                 await producer.stop()
+
+    @property
+    def producer_config(self) -> dict[str, Any]:
+        """The producer's aiokafka keyword arguments (acks, idempotence, linger, sizes), so
+        a benchmark's bare producer can be made the same."""
+        return {**self.options, **self._producer_options}
 
     @property
     def max_message_bytes(self) -> int:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -63,7 +65,8 @@ class FakeBinanceWs:
     control_log: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     clients: list[Client] = field(default_factory=list)
-    firehose: list[bytes] | None = None
+    firehose: Callable[[int], bytes] | None = None
+    """Benchmark mode: round n's pre-framed bytes, poured to every client (bench/)."""
     paused: bool = False
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     bumped: asyncio.Event = field(default_factory=asyncio.Event)
@@ -278,13 +281,14 @@ class FakeBinanceWs:
             await client.ws.send(orjson.dumps(body).decode())
             self.count("sent")
 
-    async def _pour(self, client: Client, frames: list[bytes]) -> None:
-        """Benchmark mode: pre-serialised WebSocket frames written in large batches."""
-        blob = b"".join(text_frame(frame) for frame in frames)
+    async def _pour(self, client: Client, firehose: Callable[[int], bytes]) -> None:
+        """Benchmark mode: pre-framed rounds written as fast as the client reads them."""
         transport = client.ws.transport
-        while not transport.is_closing():
-            transport.write(blob)
-            self.count("sent", len(frames))
+        for number in itertools.count():
+            if transport.is_closing():
+                return
+            transport.write(firehose(number))
+            self.count("rounds")
             await client.ws.drain()
 
 

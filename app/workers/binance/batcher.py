@@ -21,6 +21,7 @@ class Batcher:
         self.size = size
         self.stats = stats or LiveStats()
         self.pending: list[Any] = []
+        """Always the same list (handlers may hold on to it); emptied as it is sent."""
         self.written = 0
         self._lock = asyncio.Lock()
 
@@ -30,7 +31,8 @@ class Batcher:
 
     async def flush(self) -> None:
         async with self._lock:
-            batch, self.pending = self.pending, []
+            batch = self.pending.copy()
+            self.pending.clear()
             if not batch:
                 return
             await self.ctx.sink.send(batch)

@@ -32,6 +32,7 @@ class IdSequence:
         self.exchange, self.batcher, self.book, self.on_gap = exchange, batcher, book, on_gap
         self.field, self.key = ID_FIELDS[suffix]
         self.normalize = normalizer_for(suffix)
+        self.append = batcher.pending.append
         self.previous: dict[str, Event] = {}
         """The last event handled, by stream."""
         self.repeats = 0
@@ -40,15 +41,15 @@ class IdSequence:
         return None
 
     def __call__(self, stream: str, data: Event, now: int) -> None:
-        field = self.field
-        previous = self.previous.get(stream)
+        field, previous_of = self.field, self.previous
+        previous = previous_of.get(stream)
         if previous is not None and data[field] != previous[field] + 1:
             if data[field] <= previous[field]:
                 self.repeats += 1
                 return
             self._gap(stream, previous, data)
-        self.previous[stream] = data
-        self.batcher.pending.append(self.normalize(self.exchange, data, now))
+        previous_of[stream] = data
+        self.append(self.normalize(self.exchange, data, now))
 
     def continues(self, stream: str, data: Event) -> bool:
         """True when `data` leaves no hole after what was handled on `stream`."""

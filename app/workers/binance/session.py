@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosedOK
 
 from app.aio import cancel_and_wait
 from app.workers.binance.batcher import Batcher
@@ -86,32 +87,42 @@ class Session:
             )
 
     async def _read(self) -> None:
-        seen, handler, batcher = self.seen, self.handler, self.batcher
         try:
-            async for raw in self.ws:
-                message = orjson.loads(raw)
-                stream = message.get("stream")
-                if stream is None:
-                    _control(message)
-                elif stream == SHUTDOWN:
-                    self.shutdown.set()
-                else:
-                    seen.add(stream)
-                    if self.route is None:
-                        handler(stream, message["data"], now_ms())
-                    else:
-                        self.route(stream, message["data"])
-                    if batcher.full:
-                        await batcher.flush()
+            await self._receive()
+        except ConnectionClosedOK:
+            return
         except (OSError, websockets.WebSocketException) as error:
             raise BinanceError(f"stream connection failed: {error!r}") from error
         except orjson.JSONDecodeError as error:
             raise StreamProtocolError(f"Binance sent a frame that is not JSON: {error}") from error
 
+    async def _receive(self) -> None:
+        """The hot loop of a stream job: each message received as bytes (no text decoding:
+        orjson reads bytes), parsed once, its event handed on; what it uses is held in
+        locals. A full batch is handed to the sink before the next message is read."""
+        recv, loads, seen, handler = self.ws.recv, orjson.loads, self.seen, self.handler
+        pending, size, flush = self.batcher.pending, self.batcher.size, self.batcher.flush
+        while True:
+            message = loads(await recv(decode=False))
+            stream = message.get("stream")
+            if stream is None or stream == SHUTDOWN:
+                self._special(message)
+                continue
+            seen.add(stream)
+            route = self.route
+            if route is None:
+                handler(stream, message["data"], now_ms())
+            else:
+                route(stream, message["data"])
+            if len(pending) >= size:
+                await flush()
 
-def _control(message: dict[str, Any]) -> None:
-    if "code" in message:
-        raise StreamProtocolError(f"Binance refused a control message: {message}")
+    def _special(self, message: dict[str, Any]) -> None:
+        """A control answer (a refusal is an error), or Binance announcing a shutdown."""
+        if message.get("stream") == SHUTDOWN:
+            self.shutdown.set()
+        elif "code" in message:
+            raise StreamProtocolError(f"Binance refused a control message: {message}")
 
 
 async def open_session(
