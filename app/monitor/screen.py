@@ -190,7 +190,7 @@ def _jobs(queue: QueueView, now: float) -> Table:
             status_text(job),
             f"{job.records:,}",
             MISSING if job.rate is None else f"{job.rate:,.1f}",
-            _health_cell(job.health),
+            _health_cell(job.health, brief=bool(job.waiting_for)),
             _seen_cell(job, now),
         ]
         cells += [weight_text(job.rest_weight)] if weighted else []
@@ -214,11 +214,12 @@ def step_name(job: JobView) -> str:
 
 
 def status_text(job: JobView) -> Text:
-    """`loading`, `pending · attempt 2/4` once a job runs again or waits to."""
+    """`loading · attempt 2/4` once a job runs again, `pending · attempt 2/4` while it waits
+    to (attempt 1 failed; its waiting reason says the same)."""
     text = Text(job.status, _status_style(job.status))
-    retrying = (job.health or {}).get("state") == "retrying"
-    attempt = max(job.attempt, job.attempts)
-    if attempt > 1 or (retrying and job.attempts):
+    ran = max(job.attempt, job.attempts)
+    attempt = ran + 1 if job.status == "pending" and ran else ran  # waits for its next one
+    if attempt > 1:
         bound = f"/{job.max_attempts}" if job.max_attempts else ""
         text.append(f" · attempt {attempt}{bound}", style="bold yellow")
     return text
@@ -264,15 +265,16 @@ def weight_text(weight: dict[str, Any] | None) -> Text:
     return text
 
 
-def _health_cell(health: dict[str, Any] | None) -> Text:
-    """`ok`, `stalled`, `retrying 3/20`: short; the reason is on the queue's line."""
+def _health_cell(health: dict[str, Any] | None, brief: bool = False) -> Text:
+    """`ok`, `stalled`, `retrying 3/20`: short; the reason is on the queue's line.
+    `brief`: the state alone (a job waiting to retry says its attempt beside)."""
     state = (health or {}).get("state")
     if not state:
         return Text(MISSING, style="dim")
     if state == "ok":
         return Text("ok", style="green")
     attempt = health.get("attempt") if health else None
-    if state == "retrying" and attempt:
+    if state == "retrying" and attempt and not brief:
         bound = f"/{health['max_attempts']}" if health and health.get("max_attempts") else ""
         return Text(f"retrying {attempt}{bound}", style="bold yellow")
     return Text(str(state), style="bold red" if state == "degraded" else "bold yellow")

@@ -177,6 +177,8 @@ class QueueView:
     def _take_job(self, job: dict[str, Any], updated: float) -> None:
         view = self.job(str(job.get("name")))
         view.target, view.type = str(job.get("target", "")), str(job.get("type", ""))
+        if int(job.get("attempt") or 0) > view.attempt:
+            view.seq = -1  # a new attempt is a new process: its telemetry counts from 0
         view.take_pipeline(job)
         view.health = job.get("health") if isinstance(job.get("health"), dict) else view.health
         view.gaps = gap_counts(job) or view.gaps

@@ -69,13 +69,14 @@ export function maxAttempts(job) {
   return Number.isInteger(limit) ? limit + 1 : null;
 }
 
-// `attempt 2 of 4` once a job runs again or waits to (null for a first attempt going well).
+// `attempt 2 of 4` once a job runs again or waits to: a pending job that ran before waits
+// for its next attempt, as its waiting reason says (null for a first attempt going well).
 export function attemptText(job) {
-  const retrying = job.health?.state === "retrying";
-  const attempt = Math.max(job.attempt ?? 0, job.attempts?.length ?? 0);
-  if (attempt < 2 && !retrying) return null;
+  const ran = Math.max(job.attempt ?? 0, job.attempts?.length ?? 0);
+  const attempt = job.status === "pending" && ran ? ran + 1 : Math.max(ran, 1);
+  if (attempt < 2) return null;
   const most = maxAttempts(job);
-  return `attempt ${Math.max(attempt, 1)}${most ? ` of ${most}` : ""}`;
+  return `attempt ${attempt}${most ? ` of ${most}` : ""}`;
 }
 
 // Why a box looks as it does, beyond its badge: the waiting reason, or how it ended badly.
@@ -182,7 +183,8 @@ function fillBox(box, job, jobs) {
   box.dataset.health = job.health?.state ?? "ok";
   box.className = `step status-${job.status} health-${box.dataset.health}`;
   title.textContent = stepName(job);
-  state.replaceChildren(badge(job.status), " ", healthBadge(job.health) ?? "");
+  state.replaceChildren(badge(job.status), " ",
+    healthBadge(job.health, { brief: Boolean(job.waiting_for) }) ?? "");
   const upstreams = upstreamNames(job, jobs);
   needs.textContent = upstreams.length ? `after ${upstreams.join(", ")}` : "";
   needs.hidden = !upstreams.length;

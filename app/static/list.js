@@ -16,10 +16,11 @@ export function badge(status) {
 
 // Beside the status badge: `retrying` and `stalled` in amber with the attempt, `degraded`
 // in red; nothing while all is well. The reason is the tooltip and, in `healthNote`, a line.
-export function healthBadge(health) {
+// `brief`: the state alone, where a waiting reason beside it says the attempt.
+export function healthBadge(health, { brief = false } = {}) {
   if (!health || health.state === "ok") return null;
   const bound = health.max_attempts ? ` of ${health.max_attempts}` : "";
-  const label = health.state === "retrying" && health.attempt
+  const label = !brief && health.state === "retrying" && health.attempt
     ? `retrying · attempt ${health.attempt}${bound}` : health.state;
   return h("span", { class: `badge health health-${healthLevel(health)}`,
     title: health.reason ?? "" }, label);

@@ -87,15 +87,19 @@ test("a box names its step and its upstreams by target and type", () => {
 });
 
 test("attempt 2 of 4: from health while retrying, else from the request's retry limit", () => {
-  const failedOnce = { attempt: 2, attempts: [{ attempt: 1 }, { attempt: 2 }],
+  const failedOnce = { status: "loading", attempt: 2, attempts: [{ attempt: 1 }, { attempt: 2 }],
     request: { retry: { limit: 3 } }, health: { state: "ok" } };
   assert.equal(maxAttempts(failedOnce), 4);
   assert.equal(attemptText(failedOnce), "attempt 2 of 4");
-  const waiting = { attempt: 1, attempts: [{ attempt: 1, status: "error" }],
-    health: { state: "retrying", attempt: 1, max_attempts: 5 } };
-  assert.equal(attemptText(waiting), "attempt 1 of 5");
-  assert.equal(attemptText({ attempt: 1, attempts: [{ attempt: 1 }], health: { state: "ok" } }), null);
-  assert.equal(attemptText({ attempt: 3, attempts: [] }), "attempt 3");
+  // Attempt 1 failed; the job waits for attempt 2, as its waiting reason says.
+  const waiting = { status: "pending", attempt: 1, attempts: [{ attempt: 1, status: "error" }],
+    health: { state: "retrying", attempt: 1, max_attempts: 5 },
+    waiting_for: "retrying in 10 s (attempt 2 of 5): exit code 1" };
+  assert.equal(attemptText(waiting), "attempt 2 of 5");
+  const first = { status: "loading", attempt: 1, attempts: [{ attempt: 1 }], health: { state: "ok" } };
+  assert.equal(attemptText(first), null);
+  assert.equal(attemptText({ status: "pending", attempt: 0, attempts: [] }), null);
+  assert.equal(attemptText({ status: "error", attempt: 3, attempts: [] }), "attempt 3");
 });
 
 test("the reason under a box: waiting while it waits, the error or skip once it ended so", () => {

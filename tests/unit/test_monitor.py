@@ -543,8 +543,29 @@ def test_retrying_between_attempts_counts_the_attempt_from_health() -> None:
         )
     )
     line = plain(row(screen(state), "loader-producer"))
-    assert "pending · attempt 1/5" in line and line.rstrip().endswith(waiting)
+    assert "pending · attempt 2/5" in line and line.rstrip().endswith(waiting)
+    assert cells_of(line)[4] == "retrying", "the attempt is said once, beside the status"
     assert "After" not in plain(screen(state)), "no upstreams: no column"
+
+
+def cells_of(line: str) -> list[str]:
+    return [cell for cell in re.split(r" {2,}", line.strip()) if cell]
+
+
+def test_a_new_attempt_counts_its_telemetry_afresh() -> None:
+    """Attempt 2 is a new process whose seq starts at 0 again: its reports are not taken for
+    late ones of attempt 1."""
+    state = MonitorState(started=NOW, connected=True)
+    first = job("lt", "loader-producer", "api_trades", attempt=1, seq=40, records_written=500)
+    state.take_document(document(HISTORY_ID, jobs=[first]))
+    state.apply(telemetry(HISTORY_ID, "lt", 41, 600), NOW - 5)
+    attempts = [{"attempt": 1, "status": "error"}, {"attempt": 2, "status": "starting"}]
+    second = job("lt", "loader-producer", "api_trades", status="starting", attempt=2,
+                 attempts=attempts, seq=-1, records_written=600)  # fmt: skip
+    state.take_document(document(HISTORY_ID, jobs=[second]))
+    state.apply(telemetry(HISTORY_ID, "lt", 0, 650), NOW)
+    line = plain(row(screen(state), "loader-producer"))
+    assert "loading · attempt 2" in line and "650" in line
 
 
 def test_a_queue_without_a_pipeline_has_no_after_or_why_column() -> None:
