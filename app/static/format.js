@@ -95,3 +95,12 @@ export function restWeight(weight) {
   const text = `REST weight ${count(weight.used)}/${count(weight.share)} ${per} · ${loaders}`;
   return weight.waiting_until ? `${text} · waiting until ${dateTime(weight.waiting_until)}` : text;
 }
+
+// `2 waiting · 1 skipped`: the jobs of a queue that wait (for an input, a slot or a retry)
+// and those skipped, or "" when none do.
+export function waitingNote(jobs = []) {
+  const waiting = jobs.filter((job) => job.waiting_for && !isTerminal(job.status)).length;
+  const skipped = jobs.filter((job) => job.status === "skipped").length;
+  return [waiting ? `${waiting} waiting` : "", skipped ? `${skipped} skipped` : ""]
+    .filter(Boolean).join(" · ");
+}

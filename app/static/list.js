@@ -4,6 +4,7 @@
 import { h } from "./dom.js";
 import {
   ageSeconds, ageText, count, dateTime, freshnessOf, pipeline, rate, shortId, symbols, timeRange,
+  waitingNote,
 } from "./format.js";
 
 const COLUMNS = ["Status", "Queue", "Exchange", "Time range", "Pipeline", "Records", "Rec/s",
@@ -108,8 +109,11 @@ export class QueueList {
       + `${timeRange(queue.time_range)}, ${queue.status}${health}`);
     exchange.textContent = queue.exchange;
     range.textContent = timeRange(queue.time_range);
-    steps.textContent = pipeline(queue.jobs);
-    steps.title = (queue.jobs ?? []).map((job) => `${job.target} · ${job.type}`).join("\n");
+    const note = waitingNote(queue.jobs);
+    steps.replaceChildren(pipeline(queue.jobs),
+      note ? h("div", { class: "job-note" }, note) : "");
+    steps.title = (queue.jobs ?? []).map((job) =>
+      `${job.target} · ${job.type}: ${job.waiting_for ?? job.status}`).join("\n");
     records.textContent = count(queue.records_written);
     perSecond.textContent = rate(this.store.rate(queue.id));
     started.textContent = dateTime(queue.started_at);

@@ -245,3 +245,18 @@ def test_the_start_form_sends_depends_on_and_retry_and_places_their_problems(
     connector = stored["jobs"][1]["request"]
     assert connector["depends_on"] == [0], "request numbers are sent as indexes from 0"
     assert connector["retry"]["limit"] == 2 and connector["retry"]["backoff_seconds"] == 5
+
+
+def test_the_queue_list_counts_waiting_and_skipped_jobs(
+    running: ServiceProcess, tmp_path: Path
+) -> None:
+    with chromium(tmp_path / "profile") as driver:
+        driver.get(f"{running.url}/")
+        css = f'tr[data-queue-id="{QUEUE_ID}"] td[data-label="Pipeline"]'
+        cell = wait(driver).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+        assert cell.text.endswith("1 waiting · 1 skipped")
+        assert f"gnn-trainer · gnn_train: {WAITING}" in str(cell.get_attribute("title"))
+        statuses = Select(driver.find_element(By.ID, "filter-status"))
+        assert "skipped" in [option.text for option in statuses.options]
+        statuses.select_by_visible_text("skipped")
+        wait(driver).until(lambda d: "No queues match" in d.find_element(By.ID, "list-count").text)

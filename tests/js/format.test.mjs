@@ -6,7 +6,7 @@ import { test } from "node:test";
 import {
   ageText, count, dateTime, freshness, freshnessOf, gapsText, isTerminal, pipeline, rate,
   restWeight,
-  shortId, symbols, timeRange,
+  shortId, symbols, timeRange, waitingNote,
 } from "../static/format.js";
 
 test("every way a moment arrives reads the same, in UTC", () => {
@@ -88,4 +88,13 @@ test("a Binance loader's REST weight: used of its share, loaders sharing, a wait
   assert.equal(restWeight({ ...weight, waiting_until: "2026-12-02T07:12:00Z" }),
     "REST weight 812/2,400 a min · 2 loaders · waiting until 2026-12-02 07:12:00 UTC");
   assert.equal(restWeight(null), "");
+});
+
+test("a queue's row says how many of its jobs wait and how many were skipped", () => {
+  const jobs = [{ status: "finished" }, { status: "pending", waiting_for: "waiting for a slot" },
+    { status: "pending", waiting_for: "retrying in 10 s (attempt 2 of 4): exit 1" },
+    { status: "skipped", error_message: "upstream failed" }];
+  assert.equal(waitingNote(jobs), "2 waiting · 1 skipped");
+  assert.equal(waitingNote([{ status: "loading" }]), "");
+  assert.equal(waitingNote(), "");
 });
