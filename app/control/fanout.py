@@ -18,6 +18,7 @@ from app.control.hub import Hub
 
 SEEN_LIMIT = 100_000
 YIELD_EVERY = 64
+MAX_POLL_RECORDS = 2000
 
 
 class Fanout:
@@ -57,7 +58,7 @@ class Fanout:
     async def _loop(self, consumer: Consumer) -> None:
         while True:
             with broker_errors("read for fan-out"):
-                batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+                batches = await consumer.getmany(timeout_ms=200, max_records=MAX_POLL_RECORDS)
             if consumer.assignment():
                 self.assigned.set()
             if not self._hub.clients:

@@ -194,9 +194,11 @@ class Hub:
         batch = client.take()
         if notice is not None:
             await client.send(notice)
-        for message in batch:
-            text = message.text if client.text_format else message.json
-            await asyncio.wait_for(client.send(text), self._send_timeout)
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(None) as deadline:
+            for message in batch:
+                deadline.reschedule(loop.time() + self._send_timeout)
+                await client.send(message.text if client.text_format else message.json)
         self._on_sent(len(batch))
 
 
