@@ -23,11 +23,13 @@ from app.coverage.service import CoverageService
 from app.health import HealthChecks
 from app.launchers.base import JobLauncher
 from app.launchers.job_environment import service_values
+from app.launchers.targets import load_registry, retry_defaults
 from app.metrics import Metrics
 from app.schedules.clock import Clock, SystemClock
 from app.schedules.parts import ScheduleParts, schedule_parts
 from app.services.changes import ChangeFeed
 from app.services.queue_service import QueueService
+from app.services.retrying import RetryRules
 from app.services.weight_shares import WeightShares
 from app.state import AppState
 from app.store.base import QueueStore
@@ -120,6 +122,7 @@ async def _build_state(
         job_env=service_values(settings),
         stop_grace_seconds=settings.job_stop_grace_seconds,
         stall_after_seconds=settings.stall_after,
+        retry_rules=RetryRules(retry_defaults(load_registry(settings.targets_file))),
     )
     shares = WeightShares.for_service(settings, store, metrics)
     shares.attach(service)

@@ -50,6 +50,12 @@ class Metrics:
         self.jobs_failed = Counter(
             "jobs_failed_total", "Jobs that ended in error", ["target"], registry=r
         )
+        self.job_retries = Counter(
+            "job_retries_total",
+            "Failed attempts tried again (the job waits its backoff, then relaunches)",
+            ["target"],
+            registry=r,
+        )
         self.auth_failures = Counter(
             "auth_failures_total",
             "Requests refused for a missing or wrong token",

@@ -27,6 +27,19 @@ def job_name(queue_id: str, target: str, job_type: str) -> str:
     return f"{readable[: MAX_K8S_NAME - 9].rstrip('-')}-{digest}"
 
 
+def attempt_name(job: str, attempt: int) -> str:
+    """The process or Kubernetes Job of one attempt of `job`: the job's own name for the
+    first (as before retries existed), `<job>-a<n>` for attempt n, at most 63 characters
+    (a long name keeps a digest of the whole, so two jobs never share an attempt's name)."""
+    if attempt <= 1:
+        return job
+    suffix = f"-a{attempt}"
+    if len(job) + len(suffix) <= MAX_K8S_NAME:
+        return f"{job}{suffix}"
+    digest = hashlib.sha256(job.encode()).hexdigest()[:8]
+    return f"{job[: MAX_K8S_NAME - len(suffix) - 9].rstrip('-')}-{digest}{suffix}"
+
+
 def _dns_label(text: str) -> str:
     label = re.sub(r"[^a-z0-9-]+", "-", text.lower())
     return re.sub(r"-{2,}", "-", label).strip("-")

@@ -31,13 +31,16 @@ class JobPhase(StrEnum):
 @dataclass(frozen=True)
 class JobOutcome:
     """What the platform says happened to a job: how it ended, or that it is gone.
-    `log_tail` (the last lines of its output) is kept apart: only a failed job shows it."""
+    `log_tail` (the last lines of its output) is kept apart: only a failed job shows it.
+    `name` is the attempt's process or Job name (app/naming.py, attempt_name)."""
 
     queue_id: str
     name: str
     phase: JobPhase
     message: str | None = None
     log_tail: str | None = None
+    bad_config: bool = False
+    """It exited with ExitCode.BAD_CONFIG: it cannot run as configured, so never retried."""
 
 
 OutcomeHandler = Callable[[JobOutcome], Awaitable[None]]

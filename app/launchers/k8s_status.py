@@ -49,4 +49,19 @@ def is_managed(job: Json) -> bool:
 
 
 def outcome_of(job: Json, phase: JobPhase, message: str | None) -> JobOutcome:
-    return JobOutcome(queue_id=queue_of(job), name=name_of(job), phase=phase, message=message)
+    return JobOutcome(
+        queue_id=queue_of(job),
+        name=name_of(job),
+        phase=phase,
+        message=message,
+        bad_config=phase is JobPhase.FAILED and _failed_by_policy(job),
+    )
+
+
+def _failed_by_policy(job: Json) -> bool:
+    """Failed by the podFailurePolicy's one FailJob rule: ExitCode.BAD_CONFIG
+    (app/launchers/k8s_render.py)."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return any(
+        c.get("type") == "Failed" and c.get("reason") == "PodFailurePolicy" for c in conditions
+    )

@@ -68,11 +68,12 @@ def process_info(pid: int) -> ProcessInfo | None:
     return ProcessInfo(pid, fields[0], int(fields[1]), int(fields[2]), int(fields[19]))
 
 
-def leftovers(record: LaunchRecord, marker: bytes) -> list[int]:
+def leftovers(record: LaunchRecord, markers: tuple[bytes, ...]) -> list[int]:
     """The live processes of the recorded job's group that its service no longer runs.
-    `marker` (`JOB_NAME=...`) must be in a process's environment: a pid is not proof."""
+    One of `markers` (`JOB_RUN_NAME=...`, `JOB_NAME=...`) must be in a process's
+    environment: a pid is not proof."""
     group = [p for p in _all_processes() if p.pgrp == record.pid and p.state != "Z"]
-    group = [p for p in group if marker in _environment(p.pid)]
+    group = [p for p in group if _marked(_environment(p.pid), markers)]
     leader = next((p for p in group if p.pid == record.pid), None)
     if leader is not None and leader.started != record.started:
         return []  # the pid was reused by a process that is not this job
@@ -81,10 +82,14 @@ def leftovers(record: LaunchRecord, marker: bytes) -> list[int]:
     return [p.pid for p in group]
 
 
-async def kill_leftovers(path: Path, marker: bytes) -> list[int]:
+def _marked(environment: list[bytes], markers: tuple[bytes, ...]) -> bool:
+    return any(marker in environment for marker in markers)
+
+
+async def kill_leftovers(path: Path, markers: tuple[bytes, ...]) -> list[int]:
     """Kill what is left of the recorded job and wait until it is gone; returns the pids
     that were killed. The record is removed."""
-    record, found = await asyncio.to_thread(_find, path, marker)
+    record, found = await asyncio.to_thread(_find, path, markers)
     if record is not None and found:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(record.pid, signal.SIGKILL)
@@ -94,9 +99,9 @@ async def kill_leftovers(path: Path, marker: bytes) -> list[int]:
     return found
 
 
-def _find(path: Path, marker: bytes) -> tuple[LaunchRecord | None, list[int]]:
+def _find(path: Path, markers: tuple[bytes, ...]) -> tuple[LaunchRecord | None, list[int]]:
     record = read_record(path)
-    return record, leftovers(record, marker) if record is not None else []
+    return record, leftovers(record, markers) if record is not None else []
 
 
 async def _gone(pids: list[int]) -> None:

@@ -17,6 +17,7 @@ import structlog
 
 from app.config import Settings
 from app.errors import JobNotFound, LaunchFailed
+from app.exit_codes import ExitCode
 from app.launchers.base import JobOutcome, JobPhase, JobSpec, OutcomeHandler
 from app.launchers.job_environment import job_environment, process_environment
 from app.launchers.leftovers import kill_leftovers, record_launch
@@ -79,7 +80,8 @@ class LocalLauncher:
         for name in names:
             path = self.record_path(queue_id, name)
             if name not in self._running and path.exists():
-                await kill_leftovers(path, f"JOB_NAME={name}".encode())
+                markers = (f"JOB_RUN_NAME={name}".encode(), f"JOB_NAME={name}".encode())
+                await kill_leftovers(path, markers)
 
     async def observe(self, queue_id: str, names: list[str]) -> dict[str, JobPhase]:
         return {
@@ -135,7 +137,9 @@ class LocalLauncher:
         if code == 0:
             return JobOutcome(spec.queue_id, spec.name, JobPhase.SUCCEEDED)
         tail = "\n".join(self._safe_tail(spec)) or None
-        return JobOutcome(spec.queue_id, spec.name, JobPhase.FAILED, describe_exit(code), tail)
+        bad_config = code == ExitCode.BAD_CONFIG
+        message = describe_exit(code)
+        return JobOutcome(spec.queue_id, spec.name, JobPhase.FAILED, message, tail, bad_config)
 
     def _safe_tail(self, spec: JobSpec) -> list[str]:
         try:

@@ -8,6 +8,11 @@ until TARGETS_FILE registers one. TARGETS_FILE (JSON) overrides entries by targe
 Each target names the secrets its jobs get (`secrets`): the loader Kafka and MOEX, the
 connector and the ML images Kafka and ArangoDB; a target registered in TARGETS_FILE gets
 only Kafka's unless it lists more. API tokens are never among them.
+
+Each target names how its failed jobs are retried (`retry`, a RetryPolicy): the loader and
+the connector retry (a dropped connection should not end a month-long load), the ML
+targets do not. An entry of TARGETS_FILE replaces the whole entry: without `retry` its
+jobs are not retried. A request's own `retry` overrides its target's.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, Field, TypeAdapter
 
 from app.errors import InvalidInput
+from app.models.attempts import NO_RETRY, RetryPolicy
 from app.models.catalog import Target
 
 SecretName = Literal[
@@ -28,6 +34,8 @@ SECRET_NAMES: tuple[SecretName, ...] = get_args(SecretName)
 KAFKA_SECRETS: list[SecretName] = ["KAFKA_USER", "KAFKA_PASSWORD"]
 ARANGO_SECRETS: list[SecretName] = ["ARANGO_USER", "ARANGO_PASSWORD"]
 MOEX_SECRETS: list[SecretName] = ["MOEX_LOGIN", "MOEX_PASSCODE"]
+DATA_RETRY = RetryPolicy(limit=3, backoff_seconds=10.0, factor=2.0, max_backoff_seconds=600.0)
+"""The loader's and the connector's default: exchanges and brokers drop connections."""
 
 
 class Resources(BaseModel):
@@ -50,10 +58,14 @@ class TargetSpec(BaseModel):
         default_factory=lambda: list(KAFKA_SECRETS),
         description="secret variables its jobs get (from K8S_SECRET_NAME in a cluster)",
     )
+    retry: RetryPolicy = Field(
+        default=NO_RETRY, description="how its failed jobs are retried; a request's retry wins"
+    )
 
 
 def _own_job(target: Target, secrets: list[SecretName]) -> TargetSpec:
-    return TargetSpec(command=["python", "-m", "app.workers", target.value], secrets=secrets)
+    command = ["python", "-m", "app.workers", target.value]
+    return TargetSpec(command=command, secrets=secrets, retry=DATA_RETRY)
 
 
 def _image(target: Target) -> TargetSpec:
@@ -74,6 +86,11 @@ def default_registry() -> dict[str, TargetSpec]:
 
 
 _FILE = TypeAdapter(dict[Target, TargetSpec])
+
+
+def retry_defaults(registry: dict[str, TargetSpec]) -> dict[str, RetryPolicy]:
+    """Each target's retry policy, for the queue service (app/services/retrying.py)."""
+    return {target: spec.retry for target, spec in registry.items()}
 
 
 def load_registry(path: Path | None) -> dict[str, TargetSpec]:

@@ -23,6 +23,10 @@ class RetryPolicy(BaseModel):
     max_backoff_seconds: float = Field(default=600.0, ge=0, le=86_400)
 
 
+NO_RETRY = RetryPolicy(limit=0)
+"""A failed job stays failed."""
+
+
 class Attempt(BaseModel):
     """One run of a job: its own process or Kubernetes Job."""
 

@@ -75,6 +75,19 @@ class Telemetry(Struct, tag_field="type", tag="telemetry", kw_only=True, gc=Fals
     rest_weight: Annotated[
         RestWeightReport | None, Meta(description="A Binance loader's REST weight share and use")
     ] = None
+    attempt: (
+        Annotated[int, Meta(ge=1, le=INT64_MAX, description="The attempt that reports")] | None
+    ) = None
+    max_attempts: (
+        Annotated[int, Meta(ge=1, le=INT64_MAX, description="Attempts its policy allows")] | None
+    ) = None
+
+    @property
+    def retried(self) -> bool:
+        """A failure the service tries again (attempts left): not the job's end."""
+        if self.status != Status.ERROR or self.attempt is None:
+            return False
+        return self.max_attempts is not None and self.attempt < self.max_attempts
 
 
 MAX_COVERAGE_DAYS = 500

@@ -38,6 +38,16 @@ ALLOWED: dict[Status, frozenset[Status]] = {
 }
 
 
+RETRY_FROM: frozenset[Status] = frozenset({Status.STARTING, Status.LOADING})
+"""A failed attempt of a running job may go back to `pending` to be tried again: the one
+way back, taken only by the retry transition (app/services/transitions.py, retry_job),
+never by an ordinary status change. A job being stopped is never retried."""
+
+
+def can_retry(status: Status) -> bool:
+    return status in RETRY_FROM
+
+
 def is_terminal(status: Status) -> bool:
     return status in TERMINAL
 

@@ -2,6 +2,8 @@
 
 Start records first and launches second (launch is idempotent by job name), so a crash
 between the two is settled by `recover` at the next start instead of leaving a queue stuck.
+A failed attempt that may retry waits in `pending` until its `not_before`; `launch_due`
+relaunches it (one wake-up per waiting attempt, armed again by `recover` after a restart).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
 
@@ -33,9 +36,10 @@ from app.models.messages import Telemetry
 from app.models.queries import QueueFilter
 from app.models.queues import JobState, QueueCreate, QueueState, utcnow
 from app.models.status import Status, is_terminal, stop_is_legal
-from app.services import transitions
+from app.services import retrying, transitions
 from app.services.changes import ChangeFeed, QueueChange
 from app.services.pipeline import new_queue
+from app.services.retrying import NO_RULES, RetryRules
 from app.store.base import JsonPage, QueuePage, QueueStore
 
 log = structlog.get_logger(__name__)
@@ -46,8 +50,11 @@ BY_STATUS = attrgetter("status")
 StopListener = Callable[[QueueState], Awaitable[None]]
 LaunchEnv = Callable[[QueueState, list[JobState]], Awaitable[dict[str, dict[str, str]]]]
 """Extra environment of jobs about to launch, by job name (their Binance weight share)."""
-Launched = tuple[str, str | QueueManagerError]
-"""A job's name and the launcher's reference for it, or why it could not be launched."""
+Launched = tuple[str, int, str | QueueManagerError]
+"""A job's name, the attempt launched and the launcher's reference for it, or why it could
+not be launched."""
+RetryKey = tuple[str, str, int]
+"""A wait before a retry: queue id, job name, the attempt that failed."""
 RECORD_RETRY_FIRST_SECONDS = 0.5
 RECORD_RETRY_MAX_SECONDS = 30.0
 
@@ -63,6 +70,7 @@ class QueueService:
         job_env: dict[str, str],
         stop_grace_seconds: float,
         stall_after_seconds: float | None = None,
+        retry_rules: RetryRules = NO_RULES,
     ) -> None:
         self.store = store
         self.launcher = launcher
@@ -77,6 +85,9 @@ class QueueService:
         """Told of every stop before the jobs are signalled (the stop command publisher)."""
         self.launch_env: list[LaunchEnv] = []
         """Asked before jobs launch (app/services/weight_shares.py)."""
+        self.retry_rules = retry_rules
+        self._waits: set[RetryKey] = set()
+        """Retry waits with a wake-up armed in this process."""
 
     # --- commands -------------------------------------------------------------------------
     async def start(self, create: QueueCreate, command_id: str | None = None) -> QueueState:
@@ -147,7 +158,7 @@ class QueueService:
     async def logs(self, queue_id: str, job: str | None, tail: int) -> tuple[JobState, list[str]]:
         queue = await self.store.get(queue_id)
         chosen = _choose_job(queue, job)
-        return chosen, await self.launcher.logs(queue_id, chosen.name, tail)
+        return chosen, await self.launcher.logs(queue_id, retrying.run_name(chosen), tail)
 
     # --- reports from jobs and the platform -----------------------------------------------
     async def apply_telemetry(self, reports_by_queue: dict[str, list[Telemetry]]) -> set[str]:
@@ -155,7 +166,7 @@ class QueueService:
         write, coalesced), announcing every status a queue passes through. Returns the ids
         of queues that do not exist."""
         trackers = {
-            queue_id: _Tracker(_telemetry_change(reports, self.stall_after))
+            queue_id: _Tracker(_telemetry_change(reports, self.stall_after, self.retry_rules))
             for queue_id, reports in reports_by_queue.items()
         }
         results = await self.store.mutate_many(
@@ -165,6 +176,7 @@ class QueueService:
             if changed:
                 await self.feed.publish(trackers[queue_id].change_of(queue))
                 self._count_gaps(queue, trackers[queue_id])
+                self._arm_retries(queue, count=True)
         return set(reports_by_queue) - set(results)
 
     def _count_gaps(self, queue: QueueState, tracker: _Tracker) -> None:
@@ -179,15 +191,66 @@ class QueueService:
             )
 
     async def on_outcome(self, outcome: JobOutcome) -> None:
-        """The launcher saw a job end or vanish."""
+        """The launcher saw a job's attempt end or vanish (retried when it may be)."""
         status, message = _status_of(outcome)
         queue, changed = await self._mutate(
-            outcome.queue_id,
-            lambda q: transitions.mark_job(q, outcome.name, status, message, outcome.log_tail),
+            outcome.queue_id, lambda q: self._mark_outcome(q, outcome, status, message)
         )
-        job = queue.job(outcome.name)
+        job = queue.job(outcome.name) or transitions.job_running_as(queue, outcome.name)
         if changed and job is not None and job.status is Status.ERROR:
             self.metrics.jobs_failed.labels(job.target).inc()
+        self._arm_retries(queue, count=changed)
+
+    def _mark_outcome(
+        self, queue: QueueState, outcome: JobOutcome, status: Status, message: str | None
+    ) -> bool:
+        retryable = not outcome.bad_config
+        return transitions.mark_job(
+            queue,
+            outcome.name,
+            status,
+            message,
+            outcome.log_tail,
+            retryable=retryable,
+            rules=self.retry_rules,
+        )
+
+    async def launch_due(self, queue_id: str) -> QueueState:
+        """Launch the queue's pending jobs whose retry wait is over: the one place a job
+        waiting to retry is launched again (the pipelines scheduler takes this over)."""
+        queue = await self.store.get(queue_id)
+        if queue.stop_requested or is_terminal(queue.status):
+            return queue
+        return await self._launch(queue, queue.jobs)
+
+    def _arm_retries(self, queue: QueueState, *, count: bool) -> None:
+        """One wake-up per job waiting to retry (per failed attempt); `count` it in
+        job_retries_total when the wait is new, not when a restart finds it."""
+        for job in queue.jobs:
+            key = (queue.id, job.name, job.attempt)
+            if job.status is not Status.PENDING or job.not_before is None or key in self._waits:
+                continue
+            self._waits.add(key)
+            if count:
+                self.metrics.job_retries.labels(job.target).inc()
+            wake = self._relaunch_when_due(key, job.not_before)
+            self._background.spawn(wake, f"retry-{job.name}-{job.attempt + 1}")
+
+    async def _relaunch_when_due(self, key: RetryKey, due: datetime) -> None:
+        """Wait for `due`, then launch; a store or platform that is down is tried again."""
+        delay = max((due - utcnow()).total_seconds(), 0.0)
+        retry_in = RECORD_RETRY_FIRST_SECONDS
+        try:
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self.launch_due(key[0])
+                    return
+                except DependencyUnavailable as error:
+                    log.warning("retry not launched yet", queue_id=key[0], error=error.message)
+                    delay, retry_in = retry_in, min(retry_in * 2, RECORD_RETRY_MAX_SECONDS)
+        finally:
+            self._waits.discard(key)
 
     async def mark_stalls(self) -> list[QueueState]:
         """The stall rule over every active queue (the stall checker calls it); returns
@@ -236,18 +299,20 @@ class QueueService:
             await self._mutate(queue.id, lambda q: transitions.request_stop(q, SHUTDOWN_REASON))
         except Exception:
             log.exception("shutdown: stop not recorded", queue_id=queue.id)
-        names = [job.name for job in queue.jobs if not is_terminal(job.status)]
+        names = [retrying.launch_name(job) for job in queue.jobs if not is_terminal(job.status)]
         await self.launcher.stop(queue.id, names, self._grace)
 
     # --- internals ------------------------------------------------------------------------
     async def _launch(self, queue: QueueState, jobs: Iterable[JobState]) -> QueueState:
-        pending = [job for job in jobs if job.status is Status.PENDING]
+        """Launch the jobs of `jobs` that are pending and due (not waiting to retry)."""
+        now = utcnow()
+        pending = [job for job in jobs if retrying.is_due(job, now)]
         extra = await self._launch_env(queue, pending)
         results = await asyncio.gather(
             *(self._launch_one(queue, job, extra.get(job.name, {})) for job in pending)
         )
         queue = await self._record(queue, results)
-        unavailable = [r for _, r in results if isinstance(r, DependencyUnavailable)]
+        unavailable = [r for _, _, r in results if isinstance(r, DependencyUnavailable)]
         if unavailable and len(unavailable) == len(results):
             raise unavailable[0]
         return queue
@@ -290,20 +355,22 @@ class QueueService:
     async def _launch_one(
         self, queue: QueueState, job: JobState, extra: dict[str, str]
     ) -> Launched:
+        attempt = retrying.next_attempt(job)
         try:
             reference = await self.launcher.launch(self.job_spec(queue, job, extra))
         except QueueManagerError as error:
             self.metrics.jobs_failed.labels(job.target).inc()
-            return job.name, error
+            return job.name, attempt, error
         self.metrics.jobs_launched.labels(job.target).inc()
-        return job.name, reference
+        return job.name, attempt, reference
 
     def job_spec(
         self, queue: QueueState, job: JobState, extra: dict[str, str] | None = None
     ) -> JobSpec:
-        """What the launcher gets for `job`: its identity and request, with the service's
-        values of the job environment contract (launchers/job_environment.py), and `extra`
-        (its weight share)."""
+        """What the launcher gets for `job`'s next attempt: its identity and request, with
+        the service's values of the job environment contract (launchers/job_environment.py),
+        and `extra` (its weight share). Each attempt runs under its own name; a retried job
+        resumes from its last loaded timestamp and counts on from its records."""
         env = {
             **self._job_env,
             **(extra or {}),
@@ -321,33 +388,50 @@ class QueueService:
         }
         if job.last_loaded_timestamp:
             env["RESUME_FROM"] = job.last_loaded_timestamp
-        return JobSpec(queue.id, job.name, job.target, job.type, env, not is_stream(job.type))
+        env |= self._attempt_env(job)
+        name = env["JOB_RUN_NAME"]
+        return JobSpec(queue.id, name, job.target, job.type, env, not is_stream(job.type))
+
+    def _attempt_env(self, job: JobState) -> dict[str, str]:
+        policy = self.retry_rules.policy_of(job)
+        env = {
+            "JOB_RUN_NAME": retrying.launch_name(job),
+            "JOB_ATTEMPT": str(retrying.next_attempt(job)),
+            "JOB_MAX_ATTEMPTS": str(retrying.max_attempts(policy)),
+        }
+        if job.attempt and job.records_written:
+            env["RECORDS_BEFORE"] = str(job.records_written)
+        return env
 
     async def _halt_jobs(self, queue: QueueState) -> None:
         """Tell the jobs (stop command) and the platform (signal, then kill) in background."""
         for listener in self.stop_listeners:
             await listener(queue)
-        names = [job.name for job in queue.jobs if job.status is Status.STOPPING]
+        names = [retrying.run_name(job) for job in queue.jobs if job.status is Status.STOPPING]
         self._background.spawn(
             self.launcher.stop(queue.id, names, self._grace), name=f"stop-{queue.id}"
         )
 
     async def _recover_queue(self, queue: QueueState) -> None:
-        live = [job for job in queue.jobs if not is_terminal(job.status)]
-        await self.launcher.reclaim(queue.id, [job.name for job in live])
-        phases = await self.launcher.observe(queue.id, [job.name for job in live])
+        """Reclaim and observe each live job under the name it runs (or would run) as; a
+        running attempt that is gone fails (and may retry); due jobs launch, jobs waiting
+        to retry get their wake-up."""
+        live = {retrying.launch_name(job): job for job in queue.jobs if not is_terminal(job.status)}
+        await self.launcher.reclaim(queue.id, list(live))
+        phases = await self.launcher.observe(queue.id, list(live))
         gone = [
-            j.name
-            for j in live
-            if phases.get(j.name) is JobPhase.MISSING and j.status is not Status.PENDING
+            name
+            for name, job in live.items()
+            if phases.get(name) is JobPhase.MISSING and job.status is not Status.PENDING
         ]
         for name in gone:
             await self.on_outcome(JobOutcome(queue.id, name, JobPhase.MISSING, _GONE))
-        if queue.stop_requested:
-            current = await self.store.get(queue.id)
+        current = await self.store.get(queue.id)
+        if current.stop_requested:
             await self._halt_jobs(current)
         else:
-            await self._launch(queue, [j for j in live if j.status is Status.PENDING])
+            current = await self._launch(current, current.jobs)
+            self._arm_retries(current, count=False)
 
     async def _mutate(
         self, queue_id: str, change: Callable[[QueueState], bool]
@@ -384,13 +468,15 @@ class _Tracker:
         return QueueChange(queue, self._previous, tuple(self._passed))
 
 
-def _telemetry_change(reports: list[Telemetry], stall_after: float | None = None) -> TrackedChange:
+def _telemetry_change(
+    reports: list[Telemetry], stall_after: float | None = None, rules: RetryRules = NO_RULES
+) -> TrackedChange:
     coalesced = coalesce(reports)
 
     def change(queue: QueueState, passed: list[Status]) -> bool:
         changed = False
         for report in coalesced:
-            if transitions.apply_telemetry(queue, report, stall_after):
+            if transitions.apply_telemetry(queue, report, stall_after, rules):
                 changed = True
                 passed.append(queue.status)
         return changed
@@ -431,15 +517,11 @@ def _status_of(outcome: JobOutcome) -> tuple[Status, str | None]:
 
 def _record_launches(queue: QueueState, results: list[Launched]) -> bool:
     changed = False
-    for name, result in results:
-        job = queue.job(name)
-        if job is None:
-            continue
+    for name, attempt, result in results:
         if isinstance(result, QueueManagerError):
-            changed |= transitions.mark_job(queue, name, Status.ERROR, result.message)
+            changed |= transitions.launch_failed(queue, name, attempt, result.message)
         else:
-            job.launcher_ref = result
-            changed |= transitions.mark_job(queue, name, Status.STARTING)
+            changed |= transitions.launched(queue, name, attempt, result)
     return changed
 
 

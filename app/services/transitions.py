@@ -3,13 +3,18 @@
 Each function changes the queue in place and returns whether anything changed, so it can
 run inside QueueStore.mutate (an atomic read-modify-write). Status legality comes from
 app/models/status.py; after every change `refresh` re-derives the queue's own fields.
+
+Attempts: a pending job that starts begins its next attempt (`attempts` gains an entry);
+the entry follows the job's status and ends with it. A failed attempt with attempts left
+goes back to `pending` through `retry_job` (app/services/retrying.py says when).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from app.models.attempts import Attempt, RetryPolicy
 from app.models.catalog import Target
 from app.models.gaps import INT64_MAX
 from app.models.health import OK
@@ -17,9 +22,11 @@ from app.models.messages import Telemetry
 from app.models.queues import JobState, QueueState, utcnow
 from app.models.status import Status, can_transition, derive_queue_status, is_terminal
 from app.models.weight import RestWeight
-from app.services import health
+from app.services import health, retrying
+from app.services.retrying import NO_RULES, RetryRules
 
 MAX_ERROR_CHARS = 4000
+RUNNING = (Status.STARTING, Status.LOADING)
 
 
 def set_job_status(job: JobState, status: Status, error: str | None = None) -> bool:
@@ -28,29 +35,101 @@ def set_job_status(job: JobState, status: Status, error: str | None = None) -> b
     if status == job.status or not can_transition(job.status, status):
         return False
     now = utcnow()
+    if job.status is Status.PENDING and status in RUNNING:
+        begin_attempt(job, job.attempt + 1, now)
     job.status = status
-    if status in (Status.STARTING, Status.LOADING) and job.started_at is None:
+    if status in RUNNING and job.started_at is None:
         job.started_at = now
     if is_terminal(status):
         job.finished_at = job.finished_at or now
         job.health = OK
+        job.waiting_for = job.not_before = None
     if error:
         job.error_message = error[-MAX_ERROR_CHARS:]
+    _follow_attempt(job, now)
     return True
 
 
-def apply_telemetry(queue: QueueState, report: Telemetry, stall_after: float | None = None) -> bool:
-    """Apply one telemetry report; duplicates, late reports (by seq) and reports for
-    ended jobs change nothing. With `stall_after`, a report older than that (a backlog
-    read after a restart) leaves the job stalled rather than ok."""
+def begin_attempt(job: JobState, attempt: int, now: datetime) -> bool:
+    """Attempt `attempt` started (its launch, or its first report when that came first);
+    an attempt already begun is not begun again. The wait before it is over."""
+    if attempt <= job.attempt:
+        return False
+    job.attempt = attempt
+    job.attempts.append(Attempt(attempt=attempt, status=Status.STARTING, started_at=now))
+    job.not_before = job.waiting_for = None
+    if job.health.state is not OK.state:
+        job.health = OK
+    return True
+
+
+def _open_attempt(job: JobState) -> Attempt | None:
+    last = job.attempts[-1] if job.attempts else None
+    if last is None or last.attempt != job.attempt or last.finished_at is not None:
+        return None
+    return last
+
+
+def _follow_attempt(job: JobState, now: datetime) -> None:
+    """The current attempt's entry takes the job's status, and ends when the job does."""
+    current = _open_attempt(job)
+    if current is None or job.status is Status.PENDING:
+        return
+    current.status = job.status
+    if is_terminal(job.status):
+        current.finished_at = now
+        current.error_message = job.error_message if job.status is not Status.FINISHED else None
+
+
+def retry_job(queue: QueueState, job: JobState, error: str, policy: RetryPolicy) -> bool:
+    """The one way back from a failed attempt to `pending` (status.RETRY_FROM): the attempt
+    ends in error, the job waits its backoff (`not_before`), says so (`waiting_for`,
+    health retrying) and forgets the attempt's process (its reports, its reference)."""
+    now = utcnow()
+    current = _open_attempt(job)
+    if current is not None:
+        current.status, current.finished_at = Status.ERROR, now
+        current.error_message = error[-MAX_ERROR_CHARS:]
+    wait = retrying.backoff_seconds(policy, job.attempt)
+    job.status = Status.PENDING
+    job.not_before = now + timedelta(seconds=wait)
+    job.waiting_for = retrying.waiting_sentence(job, policy, wait, error)
+    job.health = retrying.waiting_health(job, policy, error, job.not_before)
+    job.seq, job.launcher_ref, job.error_message = -1, None, None
+    refresh(queue)
+    return True
+
+
+def fail_job(queue: QueueState, job: JobState, error: str, rules: RetryRules) -> bool:
+    """A running attempt failed: retried when its policy allows, else the job fails."""
+    policy = rules.policy_of(job)
+    if retrying.retry_due(queue, job, policy):
+        return retry_job(queue, job, error, policy)
+    return set_job_status(job, Status.ERROR, error)
+
+
+def apply_telemetry(
+    queue: QueueState,
+    report: Telemetry,
+    stall_after: float | None = None,
+    rules: RetryRules = NO_RULES,
+) -> bool:
+    """Apply one telemetry report; duplicates, late reports (by seq), reports of another
+    attempt than the job's and reports for ended jobs change nothing. With `stall_after`,
+    a report older than that (a backlog read after a restart) leaves the job stalled
+    rather than ok. A failure report retries the job when `rules` allow."""
     job = queue.job(report.job)
-    if job is None or report.seq <= job.seq:
+    if job is None or report.seq <= job.seq or not _of_this_attempt(job, report):
         return False
     if is_terminal(job.status):
         return _late_final_counters(queue, job, report)
     job.seq = report.seq
     _copy_progress(job, report)
     status = _as_stopped_if_stopping(job, report.status)
+    if status is Status.ERROR and job.status in RUNNING:
+        fail_job(queue, job, report.error_message or "the job failed", rules)
+        refresh(queue)
+        return True
     reason = queue.stop_reason if status is Status.STOPPED else None
     set_job_status(job, status, reason or report.error_message)
     if report.finished_at and is_terminal(job.status):
@@ -60,10 +139,15 @@ def apply_telemetry(queue: QueueState, report: Telemetry, stall_after: float | N
     return True
 
 
+def _of_this_attempt(job: JobState, report: Telemetry) -> bool:
+    """Reports name their attempt (older jobs do not: they count as the current one)."""
+    return report.attempt is None or report.attempt == retrying.next_attempt(job)
+
+
 def _note_health(job: JobState, report: Telemetry, stall_after: float | None) -> None:
     now = utcnow()
     job.last_telemetry_at = _sent_at(report, now)
-    if is_terminal(job.status):
+    if is_terminal(job.status) or job.status is Status.PENDING:
         return
     job.health = health.retrying(report.retry) if report.retry else OK
     stalled = health.stall_of(job, now, stall_after) if stall_after else None
@@ -143,12 +227,17 @@ def mark_job(
     status: Status,
     error: str | None = None,
     log_tail: str | None = None,
+    *,
+    retryable: bool = True,
+    rules: RetryRules = NO_RULES,
 ) -> bool:
-    """A launcher's word on a job (launched, exited, vanished). A job we were stopping
-    counts as stopped however its process ended (the kill after the grace period too);
-    its message is the stop's reason plus how it ended. Only a failed job gets the tail
-    of its log."""
-    job = queue.job(name)
+    """A launcher's word on a job's current attempt, by the attempt's process or Job name
+    (launched, exited, vanished); the word on an attempt that already ended changes
+    nothing. A job we were stopping counts as stopped however its process ended (the
+    kill after the grace period too); its message is the stop's reason plus how it
+    ended. Only a failed job gets the tail of its log; a `retryable` failure of a
+    running job is retried when `rules` allow."""
+    job = job_running_as(queue, name)
     if job is None:
         return False
     if job.status is Status.STOPPING and is_terminal(status):
@@ -156,7 +245,48 @@ def mark_job(
         error = "; ".join(part for part in (queue.stop_reason, error) if part) or None
     elif status is Status.ERROR and log_tail:
         error = f"{error}; last output:\n{log_tail}" if error else log_tail
+    if status is Status.ERROR and retryable and job.status in RUNNING:
+        fail_job(queue, job, error or "the job failed", rules)
+        refresh(queue)
+        return True
     changed = set_job_status(job, status, error)
+    return refresh(queue) or changed
+
+
+def job_running_as(queue: QueueState, name: str) -> JobState | None:
+    """The job whose current attempt runs as `name`; None for an ended attempt's name (a
+    job waiting to retry has no current attempt)."""
+    for job in queue.jobs:
+        if retrying.run_name(job) == name:
+            waiting = job.status is Status.PENDING and job.attempt > 0
+            return None if waiting else job
+    return None
+
+
+def launched(queue: QueueState, name: str, attempt: int, reference: str) -> bool:
+    """The launcher started attempt `attempt` of job `name` (its telemetry may have come
+    first: then the attempt has begun already)."""
+    job = queue.job(name)
+    if job is None or job.attempt > attempt:
+        return False
+    if job.attempt == attempt:  # begun by its report, or it even failed already
+        if job.status is Status.PENDING or job.launcher_ref == reference:
+            return False
+        job.launcher_ref = reference
+        return True
+    job.launcher_ref = reference
+    changed = set_job_status(job, Status.STARTING)
+    return refresh(queue) or changed
+
+
+def launch_failed(queue: QueueState, name: str, attempt: int, error: str) -> bool:
+    """Attempt `attempt` of job `name` could not be launched: it is recorded as an
+    attempt that failed, and the job fails (a launch is not retried)."""
+    job = queue.job(name)
+    if job is None or job.status is not Status.PENDING or job.attempt >= attempt:
+        return False
+    begin_attempt(job, attempt, utcnow())
+    changed = set_job_status(job, Status.ERROR, error)
     return refresh(queue) or changed
 
 

@@ -32,7 +32,12 @@ class JobEnv(KafkaSettings, StoreSettings, ExchangeSettings):
     queue_id: str = Field(description="the queue this job belongs to")
     target: str = Field(description="loader-producer, arango-connector, ...")
     job_type: str = Field(description="the request's type, e.g. api_candles_1m")
-    job_name: str = Field(description="the job's name (also the Kubernetes Job's)")
+    job_name: str = Field(description="the job's name (its first attempt's process or Job)")
+    job_attempt: int = Field(default=1, ge=1, description="which attempt this run is")
+    job_max_attempts: int = Field(default=1, ge=1, description="attempts its policy allows")
+    records_before: int = Field(
+        default=0, ge=0, description="records its earlier attempts wrote (counted on)"
+    )
     exchange: str = "binance"
     symbol: str = ""
     symbols: str = Field(default="", description="comma-separated tickers")

@@ -89,7 +89,7 @@ class TelemetryReporter:
             queue_id=self.env.queue_id,
             job=self.env.job_name,
             status=status,
-            records_written=self.records_written,
+            records_written=self.env.records_before + self.records_written,
             last_loaded_timestamp=self.last_loaded_timestamp,
             error_message=error_message[:4000] if error_message else None,
             finished_at=utcnow() if is_terminal(status) else None,
@@ -102,6 +102,8 @@ class TelemetryReporter:
             records_backfilled=gaps.backfilled if gaps else None,
             gaps=gaps.gaps if gaps else None,
             rest_weight=self.weight_budget.report(),
+            attempt=self.env.job_attempt,
+            max_attempts=self.env.job_max_attempts,
         )
 
     def _stats_with_warnings(self) -> dict[str, Any] | None:

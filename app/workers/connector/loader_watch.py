@@ -1,4 +1,5 @@
-"""Learn from queue-control telemetry how the loader feeding this connector ended.
+"""Learn from queue-control telemetry how the loader feeding this connector ended (its
+last attempt: a failed attempt with attempts left is retried, so the connector waits on).
 
 No consumer group (like the stop watch): every partition is read from the beginning, since
 the loader may have ended before the connector started. `poll` never blocks for long, so
@@ -41,8 +42,8 @@ def loader_end_of(value: bytes | None, queue_id: str, job: str) -> LoaderEnd | N
         return None
     if telemetry.queue_id != queue_id or telemetry.job != job:
         return None
-    if not is_terminal(telemetry.status):
-        return None
+    if not is_terminal(telemetry.status) or telemetry.retried:
+        return None  # running, or a failed attempt the service tries again
     return LoaderEnd(telemetry.status, telemetry.error_message)
 
 
