@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,10 +24,10 @@ from app.services.retrying import RetryRules
 from tests.seed_examples import BASIC
 
 RULES = RetryRules(retry_defaults(default_registry()))
-FAST = {"limit": 2, "backoff_seconds": 5, "factor": 3, "max_backoff_seconds": 30}
+FAST: dict[str, Any] = {"limit": 2, "backoff_seconds": 5, "factor": 3, "max_backoff_seconds": 30}
 
 
-def queue(retry: dict[str, float] | None = None) -> QueueState:
+def queue(retry: dict[str, Any] | None = None) -> QueueState:
     body: dict[str, object] = {**BASIC}
     if retry is not None:
         loader = {"target": "loader-producer", "type": "api_candles_1m", "retry": retry}
@@ -37,10 +38,8 @@ def queue(retry: dict[str, float] | None = None) -> QueueState:
     return q
 
 
-def report(
-    q: QueueState, status: Status, seq: int, attempt: int = 1, **fields: object
-) -> Telemetry:
-    return Telemetry(  # type: ignore[arg-type]
+def report(q: QueueState, status: Status, seq: int, attempt: int = 1, **fields: Any) -> Telemetry:
+    return Telemetry(
         queue_id=q.id, job=q.jobs[0].name, status=status, seq=seq, attempt=attempt, **fields
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.models.catalog import Target
 from app.models.messages import Telemetry
 from app.models.queues import QueueCreate, QueueState
@@ -110,8 +112,8 @@ def test_coalescing_keeps_every_status_passed_and_the_newest_counters() -> None:
         transitions.apply_telemetry(full, r)
     for r in kept:
         transitions.apply_telemetry(short, r)
-    times = {"started_at": True, "finished_at": True}
-    untimed = {**times, "last_telemetry_at": True, "attempts": {"__all__": times}}
+    times: dict[str, bool] = {"started_at": True, "finished_at": True}
+    untimed: dict[str, Any] = {**times, "last_telemetry_at": True, "attempts": {"__all__": times}}
     assert short.jobs[0].model_dump(exclude=untimed) == full.jobs[0].model_dump(exclude=untimed)
 
 
