@@ -5,7 +5,8 @@ test targets registered through TARGETS_FILE."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,16 @@ import yaml  # type: ignore[import-untyped]
 
 from app.bus.kafka import KafkaBus
 from app.errors import QueueNotFound
-from app.models.queues import QueueState
+from app.models.attempts import Attempt
+from app.models.queues import QueueCreate, QueueState, utcnow
+from app.models.status import Status
 from app.services.changes import QueueChange
+from app.services.pipeline import new_queue
 from app.services.queue_service import COMMAND_NAMESPACE, QueueService
+from app.store.sqlite import SqliteQueueStore
 from app.workers.binance.timerange import parse_instant
 from tests.fakes.binance_rest import FakeBinanceRest
-from tests.fixtures.app import Running, scripted
+from tests.fixtures.app import Running, running_app, scripted
 from tests.fixtures.eventually import eventually
 from tests.fixtures.kafka_reader import read_topic
 from tests.fixtures.kube import KubeEmulator
@@ -254,3 +259,43 @@ async def test_in_a_cluster_attempt_two_is_a_job_of_its_own_name(
     job = done["jobs"][0]
     assert (done["status"], [a["status"] for a in job["attempts"]]) == ("error", ["error"] * 2)
     assert "PodFailurePolicy" in job["error_message"]
+
+
+async def test_after_a_crash_a_waiting_job_is_retried_when_due_and_its_count_goes_on(
+    settings_for: Callable[..., Any],
+) -> None:
+    """As a SIGKILLed service leaves it: the store holds a job waiting for attempt 3 (two
+    attempts failed) and a job whose attempt 2 was loading; their processes are gone."""
+    settings = settings_for(targets={"loader-producer": scripted("exit", "0")})
+    connector = {"target": "arango-connector", "type": "api_candles_1m", "retry": QUICK}
+    body = {**one_job(QUICK), "requests": [*one_job(QUICK)["requests"], connector]}
+    queue = new_queue(QueueCreate.model_validate(body), str(uuid.uuid4()))
+    waiting, loading = queue.jobs
+    now = utcnow()
+    failed = [Attempt(attempt=n, status=Status.ERROR, finished_at=now) for n in (1, 2)]
+    waiting.attempt, waiting.attempts = 2, failed
+    waiting.not_before = now + timedelta(seconds=1)
+    waiting.waiting_for = "retrying in 1 s (attempt 3 of 3): exit code 1"
+    loading.status, loading.attempt = Status.LOADING, 2
+    loading.attempts = [failed[0], Attempt(attempt=2, status=Status.LOADING, started_at=now)]
+    store = SqliteQueueStore(settings.database_path)
+    await store.open()
+    await store.create(queue)
+    await store.close()
+    async with running_app(settings) as qm:
+        done = await qm.wait_for(queue.id, lambda q: q["jobs"][0]["status"] == "finished")
+        connector_job = await qm.wait_for(queue.id, lambda q: q["jobs"][1]["attempt"] == 3)
+    third = done["jobs"][0]["attempts"][2]
+    assert datetime.fromisoformat(third["started_at"]) >= waiting.not_before, "not before due"
+    assert [(a["attempt"], a["status"]) for a in done["jobs"][0]["attempts"]] == [
+        (1, "error"),
+        (2, "error"),
+        (3, "finished"),
+    ]
+    gone = connector_job["jobs"][1]["attempts"][1]
+    assert (gone["status"], gone["error_message"]) == (
+        "error",
+        "the job's process is gone: the service restarted while it ran",
+    )
+    logs = sorted(p.name for p in (settings.jobs_dir / queue.id).glob("*.log"))
+    assert logs == [f"{loading.name}-a3.log", f"{waiting.name}-a3.log"], "each attempt once"
