@@ -52,3 +52,12 @@ REALTIME = {
 }
 
 BASIC = {"symbol": "BTCUSDT", "type": "api", "time_range": "2024-01-01:2024-01-03"}
+BASIC_NO_RETRY = {
+    **BASIC,
+    "requests": [
+        {"target": t, "type": "api_candles_1m", "retry": {"limit": 0}}
+        for t in ("loader-producer", "arango-connector")
+    ],
+}
+"""BASIC's default pipeline, spelled out, with the retries of failed jobs turned off (for
+tests of how a failure itself is reported)."""

@@ -13,7 +13,7 @@ import yaml  # type: ignore[import-untyped]
 from tests.fixtures.certificates import write_self_signed_ca
 from tests.fixtures.kube import KubeEmulator
 from tests.fixtures.pods import container_argv, pod_environment
-from tests.seed_examples import BASIC
+from tests.seed_examples import BASIC, BASIC_NO_RETRY
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ async def test_jobs_are_created_and_their_conditions_reach_the_queue(
     app_with: Any, kube: KubeEmulator, kubeconfig: Path
 ) -> None:
     async with cluster(app_with, kube, kubeconfig) as qm:
-        queue_id = await qm.start(BASIC)
+        queue_id = await qm.start(BASIC_NO_RETRY)  # retried: tests/integration/test_retries.py
         queue = await qm.queue(queue_id)
         names = [job["name"] for job in queue["jobs"]]
         assert kube.job_names() == sorted(names)
@@ -78,7 +78,7 @@ async def test_restart_adopts_running_jobs_and_settles_vanished_ones(
     app_with: Any, kube: KubeEmulator, kubeconfig: Path
 ) -> None:
     async with cluster(app_with, kube, kubeconfig) as qm:
-        queue_id = await qm.start(BASIC)
+        queue_id = await qm.start(BASIC_NO_RETRY)
         names = [job["name"] for job in (await qm.queue(queue_id))["jobs"]]
     await kube.delete_job(names[0])
     async with cluster(app_with, kube, kubeconfig) as qm:

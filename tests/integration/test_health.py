@@ -15,7 +15,7 @@ import pytest
 
 from app.bus.embedded import free_port
 from tests.fixtures.app import scripted
-from tests.seed_examples import BASIC
+from tests.seed_examples import BASIC, BASIC_NO_RETRY
 
 pytestmark = pytest.mark.timeout(90)
 GIVE_UP = 4.0
@@ -34,7 +34,7 @@ async def test_a_loader_that_cannot_reach_binance_is_retrying_then_gives_up_in_t
         history_give_up_seconds=GIVE_UP,
         telemetry_interval_seconds=0.5,
     ) as qm:
-        queue_id = await qm.start(BASIC)
+        queue_id = await qm.start(BASIC_NO_RETRY)  # the job's own retries, then its end
         retrying = await qm.wait_for(
             queue_id, lambda q: loader(q)["health"]["state"] == "retrying", within=20
         )
