@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import uuid
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -25,7 +26,7 @@ from app.config import KafkaSettings
 from app.logging import configure_logging
 from app.workers.binance.stream_names import normalizer_for
 from app.workers.kafka_sink import KafkaRecordSink
-from bench.loaders_binance import loader_rate, measure
+from bench.loaders_binance import in_turns, loader_rate, measure
 from bench.loaders_feed import AggTradeFeed
 
 BATCH = 1000
@@ -78,10 +79,17 @@ async def kafka_rates(url: str, seconds: float) -> tuple[float, float]:
             tag = uuid.uuid4().hex[:8]
             bare_topic, loader_topic = f"bench-bare-{tag}", f"bench-loader-{tag}"
             await bus.ensure_topics([bare_topic, loader_topic])
-            bare = await bare_rate(bus, bare_topic, seconds)
-            sink = KafkaRecordSink(bus, loader_topic)
-            loader = await loader_rate(url, seconds, sink, lambda: sink.delivered)
+            return await in_turns(
+                partial(sink_rate, url, bus, loader_topic),
+                partial(bare_rate, bus, bare_topic),
+                seconds,
+            )
         finally:
             await bus.stop()
             await broker.stop()
-    return loader, bare
+
+
+async def sink_rate(url: str, bus: KafkaBus, topic: str, seconds: float) -> float:
+    """The stream job writing through its KafkaRecordSink into `topic`."""
+    sink = KafkaRecordSink(bus, topic)
+    return await loader_rate(url, seconds, sink, lambda: sink.delivered)

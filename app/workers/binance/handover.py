@@ -18,7 +18,10 @@ Event = dict[str, Any]
 
 
 class StreamHandler(Protocol):
-    """What a connection hands each event to (normalising, gap finding, order books)."""
+    """What a connection hands each event to (normalising, gap finding, order books).
+
+    A handler may have a `decode` (app/workers/binance/wire.py) for its stream's messages;
+    without one they are decoded whole by orjson."""
 
     def on_connect(self, streams: list[str]) -> None:
         """A new session after a failure: whatever depended on continuity must resync."""

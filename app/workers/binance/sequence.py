@@ -16,6 +16,7 @@ from app.models.gaps import Gap, GapKey
 from app.workers.binance.batcher import Batcher
 from app.workers.binance.intervals import next_open, previous_open
 from app.workers.binance.stream_names import normalizer_for
+from app.workers.binance.wire import decoder_for
 from app.workers.gaps import GapBook
 
 Event = dict[str, Any]
@@ -32,6 +33,7 @@ class IdSequence:
         self.exchange, self.batcher, self.book, self.on_gap = exchange, batcher, book, on_gap
         self.field, self.key = ID_FIELDS[suffix]
         self.normalize = normalizer_for(suffix)
+        self.decode = decoder_for(suffix)
         self.append = batcher.pending.append
         self.previous: dict[str, Event] = {}
         """The last event handled, by stream."""

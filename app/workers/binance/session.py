@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from time import time_ns
 from typing import Any
 
 import orjson
@@ -21,7 +22,7 @@ from app.workers.binance.batcher import Batcher
 from app.workers.binance.errors import BinanceError, StreamProtocolError
 from app.workers.binance.handover import StreamHandler
 from app.workers.binance.settings import BinanceTuning
-from app.workers.records import now_ms
+from app.workers.binance.wire import DECODE_ERRORS, Decode
 
 SHUTDOWN = "!serverShutdown"
 Route = Callable[[str, dict[str, Any]], None]
@@ -93,17 +94,19 @@ class Session:
             return
         except (OSError, websockets.WebSocketException) as error:
             raise BinanceError(f"stream connection failed: {error!r}") from error
-        except orjson.JSONDecodeError as error:
+        except DECODE_ERRORS as error:
             raise StreamProtocolError(f"Binance sent a frame that is not JSON: {error}") from error
 
     async def _receive(self) -> None:
-        """The hot loop of a stream job: each message received as bytes (no text decoding:
-        orjson reads bytes), parsed once, its event handed on; what it uses is held in
-        locals. A full batch is handed to the sink before the next message is read."""
-        recv, loads, seen, handler = self.ws.recv, orjson.loads, self.seen, self.handler
-        pending, size, flush = self.batcher.pending, self.batcher.size, self.batcher.flush
+        """The hot loop of a stream job: each message received as bytes (no text decoding),
+        decoded once by the handler's decoder (app/workers/binance/wire.py), its event
+        handed on with the time it arrived; what it uses is held in locals. A full batch is
+        handed off to be sent while the next is read."""
+        recv, seen, handler = self.ws.recv, self.seen, self.handler
+        decode: Decode = getattr(handler, "decode", orjson.loads)
+        pending, size, hand_off = self.batcher.pending, self.batcher.size, self.batcher.hand_off
         while True:
-            message = loads(await recv(decode=False))
+            message = decode(await recv(decode=False))
             stream = message.get("stream")
             if stream is None or stream == SHUTDOWN:
                 self._special(message)
@@ -111,11 +114,11 @@ class Session:
             seen.add(stream)
             route = self.route
             if route is None:
-                handler(stream, message["data"], now_ms())
+                handler(stream, message["data"], time_ns() // 1_000_000)
             else:
                 route(stream, message["data"])
             if len(pending) >= size:
-                await flush()
+                await hand_off()
 
     def _special(self, message: dict[str, Any]) -> None:
         """A control answer (a refusal is an error), or Binance announcing a shutdown."""
