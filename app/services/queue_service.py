@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
 
@@ -237,18 +237,20 @@ class QueueService:
             self._background.spawn(wake, f"retry-{job.name}-{job.attempt + 1}")
 
     async def _relaunch_when_due(self, key: RetryKey, due: datetime) -> None:
-        """Wait for `due`, then launch; a store or platform that is down is tried again."""
-        delay = max((due - utcnow()).total_seconds(), 0.0)
+        """Wait for `due`, then launch, until the wait is over for good (a sleep that
+        ends a little early waits the rest; a store or platform that is down is tried
+        again with capped backoff)."""
         retry_in = RECORD_RETRY_FIRST_SECONDS
+        wake: datetime | None = due
         try:
-            while True:
-                await asyncio.sleep(delay)
+            while wake is not None:
+                await asyncio.sleep(max((wake - utcnow()).total_seconds(), 0.0))
                 try:
-                    await self.launch_due(key[0])
-                    return
+                    wake = _early(await self.launch_due(key[0]), key)
                 except DependencyUnavailable as error:
                     log.warning("retry not launched yet", queue_id=key[0], error=error.message)
-                    delay, retry_in = retry_in, min(retry_in * 2, RECORD_RETRY_MAX_SECONDS)
+                    retry_in = min(retry_in * 2, RECORD_RETRY_MAX_SECONDS)
+                    wake = utcnow() + timedelta(seconds=retry_in)
         finally:
             self._waits.discard(key)
 
@@ -513,6 +515,16 @@ def _status_of(outcome: JobOutcome) -> tuple[Status, str | None]:
     if outcome.phase is JobPhase.MISSING:
         return Status.ERROR, outcome.message or "the job disappeared before it reported an end"
     return Status.ERROR, outcome.message or "the job failed"
+
+
+def _early(queue: QueueState, key: RetryKey) -> datetime | None:
+    """The job of `key` still waits after that failed attempt, and its time has not come
+    yet (the sleep ended early): when to try again. None when there is nothing to wait for."""
+    job = queue.job(key[1])
+    if job is None or job.status is not Status.PENDING or job.attempt != key[2]:
+        return None
+    due = job.not_before
+    return due if due is not None and due > utcnow() and not queue.stop_requested else None
 
 
 def _record_launches(queue: QueueState, results: list[Launched]) -> bool:
