@@ -26,6 +26,7 @@ from app.store.sqlite import SqliteQueueStore
 from app.workers.binance.timerange import parse_instant
 from tests.fakes.binance_rest import FakeBinanceRest
 from tests.fixtures.app import Running, running_app, scripted
+from tests.fixtures.documents import table_rows
 from tests.fixtures.eventually import eventually
 from tests.fixtures.kafka_reader import read_topic
 from tests.fixtures.kube import KubeEmulator
@@ -34,16 +35,23 @@ from tests.seed_examples import BASIC
 
 pytestmark = pytest.mark.timeout(120)
 LOADER = {"loader-producer": {"command": ["python", "-m", "app.workers", "loader-producer"]}}
+CONNECTOR = ["python", "-m", "app.workers", "arango-connector"]
+PIPELINE = {
+    **LOADER,
+    "arango-connector": {"command": CONNECTOR, "env": {"CONNECTOR_POLL_MS": "50"}},
+}
 QUICK = {"limit": 2, "backoff_seconds": 1, "factor": 1, "max_backoff_seconds": 1}
 DAY_MINUTES = 1440
 
 
-def candles(retry: dict[str, Any] | None) -> dict[str, Any]:
-    """Two days of minute candles of one symbol: three pages (1000, 1000, 880 rows)."""
-    loader: dict[str, Any] = {"target": "loader-producer", "type": "api_candles_1m"}
-    if retry is not None:
-        loader["retry"] = retry
-    return {"symbol": "BTCUSDT", "time_range": "2024-06-01:2024-06-02", "requests": [loader]}
+def candles(retry: dict[str, Any]) -> dict[str, Any]:
+    """Two days of minute candles of one symbol (three pages: 1000, 1000, 880 rows), loaded
+    and copied into a collection."""
+    kind = "api_candles_1m"
+    loader = {"target": "loader-producer", "type": kind, "retry": retry}
+    connector = {"target": "arango-connector", "type": kind, "collection": "btc_retried"}
+    time_range = "2024-06-01:2024-06-02"
+    return {"symbol": "BTCUSDT", "time_range": time_range, "requests": [loader, connector]}
 
 
 def one_job(retry: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +88,7 @@ async def test_a_loader_failing_once_is_retried_and_resumes_after_its_stored_tim
 ) -> None:
     binance.hold_after = 2  # two pages answered, the third waits: then it is refused
     async with app_with(
-        targets=LOADER, binance_rest_url=binance.url, telemetry_interval_seconds=0.2
+        targets=PIPELINE, binance_rest_url=binance.url, telemetry_interval_seconds=0.2
     ) as qm:
         versions = watch(qm)
         queue_id = await qm.start(candles(QUICK))
@@ -118,6 +126,10 @@ async def test_a_loader_failing_once_is_retried_and_resumes_after_its_stored_tim
     opens = [row.value["open_time"] for row in rows]
     assert len(opens) == len(set(opens)) == 2 * DAY_MINUTES, "every candle once, none twice"
     assert job["records_written"] == 2 * DAY_MINUTES
+    connector = done["jobs"][1]
+    assert (connector["status"], connector["attempt"]) == ("finished", 1), "it waited"
+    stored = table_rows(qm.state.settings.database_path, "btc_retried")
+    assert len(stored) == 2 * DAY_MINUTES
     assert sample(metrics, "job_retries_total", target="loader-producer") == 1
 
 

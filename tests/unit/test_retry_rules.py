@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from app.launchers.targets import default_registry, load_registry, retry_defaults
@@ -21,6 +22,7 @@ from app.naming import MAX_K8S_NAME, attempt_name, job_name
 from app.services import retrying, transitions
 from app.services.pipeline import new_queue
 from app.services.retrying import RetryRules
+from app.workers.connector.loader_watch import LoaderEnd, loader_end_of
 from tests.seed_examples import BASIC
 
 RULES = RetryRules(retry_defaults(default_registry()))
@@ -233,3 +235,24 @@ def test_the_queue_never_settles_as_error_while_a_retry_is_due() -> None:
     transitions.mark_job(q, connector.name, Status.FINISHED)
     transitions.mark_job(q, loader.name, Status.ERROR, "exit code 1", rules=RULES)
     assert q.status is not Status.ERROR and q.finished_at is None
+
+
+# --- the connector waits while its loader is retried -----------------------------------
+def test_a_connectors_loader_watch_ignores_a_failure_that_is_retried() -> None:
+    def end(status: Status, attempt: int | None, max_attempts: int | None) -> LoaderEnd | None:
+        report = Telemetry(
+            queue_id="q",
+            job="loader",
+            status=status,
+            seq=1,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            error_message="boom",
+        )
+        return loader_end_of(msgspec.json.encode(report), "q", "loader")
+
+    assert end(Status.ERROR, 1, 4) is None, "attempt 2 comes"
+    assert end(Status.ERROR, 4, 4) == LoaderEnd(Status.ERROR, "boom"), "the last attempt"
+    assert end(Status.ERROR, None, None) == LoaderEnd(Status.ERROR, "boom"), "an older job"
+    assert end(Status.FINISHED, 2, 4) == LoaderEnd(Status.FINISHED, "boom")
+    assert end(Status.STOPPED, 1, 4) == LoaderEnd(Status.STOPPED, "boom")
