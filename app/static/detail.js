@@ -104,8 +104,10 @@ export class QueueDetail {
     const weight = restWeight(job.rest_weight);
     name.replaceChildren(`${job.target} · ${job.type}`,
       ...(weight ? [h("br"), h("small", { class: "muted rest-weight" }, weight)] : []));
-    status.replaceChildren(badge(job.status), " ", healthBadge(job.health) ?? "",
-      healthNote(job.health) ?? "", jobNote(job));
+    // A job waiting to retry says its attempt and error once, in its waiting reason.
+    const waiting = Boolean(job.waiting_for);
+    status.replaceChildren(badge(job.status), " ", healthBadge(job.health, { brief: waiting }) ?? "",
+      (!waiting && healthNote(job.health)) || "", jobNote(job));
     records.replaceChildren(count(job.records_written), gapsNote(job));
     loaded.textContent = dateTime(job.last_loaded_timestamp);
     error.textContent = job.error_message ?? "—";
@@ -166,8 +168,9 @@ export class QueueDetail {
 // is in the Error column).
 function jobNote(job) {
   const why = reasonOf(job);
-  const text = [attemptText(job), why?.kind === "waiting" ? why.text : null]
-    .filter(Boolean).join(" · ");
+  const waiting = why?.kind === "waiting" ? why.text : null;
+  const attempt = attemptText(job);
+  const text = [waiting?.includes(attempt) ? null : attempt, waiting].filter(Boolean).join(" · ");
   return text ? h("div", { class: "job-note" }, text) : "";
 }
 

@@ -260,3 +260,66 @@ def test_the_queue_list_counts_waiting_and_skipped_jobs(
         assert "skipped" in [option.text for option in statuses.options]
         statuses.select_by_visible_text("skipped")
         wait(driver).until(lambda d: "No queues match" in d.find_element(By.ID, "list-count").text)
+
+
+FAIL_ONCE = (
+    "import pathlib, sys, time\n"
+    "mark = pathlib.Path(sys.argv[1])\n"
+    "if not mark.exists():\n"
+    "    mark.touch()\n"
+    "    sys.exit('first attempt fails on purpose')\n"
+    "time.sleep(2)\n"
+)
+
+
+@pytest.fixture
+def retrying(tmp_path: Path) -> Iterator[ServiceProcess]:
+    """A loader whose first attempt fails and second one finishes."""
+    command = ["python", "-c", FAIL_ONCE, str(tmp_path / "failed-once")]
+    (tmp_path / "targets.json").write_text(json.dumps({"loader-producer": {"command": command}}))
+    env = {"DATA_DIR": str(tmp_path / "var"), "TARGETS_FILE": str(tmp_path / "targets.json")}
+    with service(env, tmp_path / "service.log") as process:
+        yield process
+
+
+def test_a_retried_job_shows_its_wait_then_its_attempts_live(
+    retrying: ServiceProcess, tmp_path: Path
+) -> None:
+    retry = {"limit": 3, "backoff_seconds": 4, "factor": 1, "max_backoff_seconds": 4}
+    loader = {"target": "loader-producer", "type": "api_trades", "retry": retry}
+    body = {"symbol": "BTCUSDT", "time_range": "2024-06-01:2024-06-01", "requests": [loader]}
+    with chromium(tmp_path / "profile") as driver:
+        driver.get(f"{retrying.url}/")
+        started = httpx.post(f"{retrying.url}/queues/start", json=body, timeout=10)
+        assert started.status_code == 200, started.text
+        open_queue(driver, retrying.url, started.json()["data"]["queue_id"], 1)
+        box = '#graph .step[data-job$="api-trades"]'
+        waiting = wait(driver, 20).until(lambda d: waiting_text(d, box))
+        assert waiting.startswith("retrying in 4 s (attempt 2 of 4): ")
+        assert "first attempt fails on purpose" in waiting
+        assert text(driver, f"{box} summary") == "attempt 2 of 4"
+        assert text(driver, f"{box} .badge.health") == "retrying"
+        row = job_row_status(driver)  # the jobs table says attempt and error once
+        assert row.count("attempt 2 of 4") == 1 and row.count("fails on purpose") == 1, row
+        driver.save_screenshot(str(tmp_path / "pipeline-retrying.png"))
+
+        wait(driver, 30).until(lambda d: text(d, f"{box} .badge") == "finished")
+        assert text(driver, f"{box} summary") == "attempt 2 of 4"
+        driver.find_element(By.CSS_SELECTOR, f"{box} summary").click()
+        items = driver.find_elements(By.CSS_SELECTOR, f"{box} .attempts li")
+        assert [item.text.split("\n")[0] for item in items] == ["#1 error", "#2 finished"]
+        assert "first attempt fails on purpose" in items[0].text
+        driver.save_screenshot(str(tmp_path / "pipeline-attempts.png"))
+
+
+def text(driver: WebDriver, css: str) -> str:
+    script = "const e = document.querySelector(arguments[0]); return e ? e.textContent : ''"
+    return str(driver.execute_script(script, css))
+
+
+def waiting_text(driver: WebDriver, box: str) -> str:
+    return text(driver, f"{box} .step-reason.waiting")
+
+
+def job_row_status(driver: WebDriver) -> str:
+    return text(driver, '#jobs tr[data-job$="api-trades"] td[data-label="Status"]')
