@@ -240,9 +240,8 @@ def _short_step(job: JobView | None, name: str) -> str:
 def why_text(job: JobView) -> Text:
     """What a pending job waits for (yellow); why a job was skipped (dim)."""
     if job.status == "skipped":
-        return Text(
-            f"skipped: {job.error or job.waiting_for or 'an upstream did not finish'}", "dim"
-        )
+        reason = job.error or job.waiting_for or "an upstream did not finish"
+        return Text(reason if reason.startswith("skipped") else f"skipped: {reason}", "dim")
     if job.waiting_for and not is_terminal(job.status):
         return Text(job.waiting_for, style="yellow")
     return Text("")

@@ -573,3 +573,11 @@ def test_a_queue_without_a_pipeline_has_no_after_or_why_column() -> None:
     state.take_document(document(HISTORY_ID, jobs=[job("c", "arango-connector", "api_trades")]))
     text = plain(screen(state))
     assert "After" not in text and "Why" not in text and "attempt" not in text
+
+
+def test_a_skip_reason_the_service_words_as_a_skip_is_not_said_twice() -> None:
+    reason = "skipped: arango-connector · api_candles_5m failed"
+    skipped = job("v", "visualizer", "graph_metrics_stream", status="skipped", error_message=reason)
+    state = MonitorState(started=NOW, connected=True)
+    state.take_document(document(HISTORY_ID, jobs=[skipped]))
+    assert plain(row(screen(state), "visualizer")).rstrip().endswith(f"  {reason}")
