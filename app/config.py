@@ -154,6 +154,22 @@ class Settings(StoreSettings, KafkaSettings, ExchangeSettings):
         le=3600,
         description="how often every running Binance loader is sent its share again",
     )
+    max_running_jobs: int | None = Field(
+        default=None,
+        ge=0,
+        description="jobs running at once in the whole service (unset: no limit)",
+    )
+    target_limits: str = Field(
+        default="",
+        description="jobs running at once per target, like gnn-trainer=1,graph-builder=2",
+    )
+    loader_limits: str = Field(
+        default="",
+        description="loader-producers running at once per exchange, like binance=8,moex=2",
+    )
+    scheduling_period_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="how often pending jobs are looked at anyway"
+    )
     kubeconfig: Path | None = None
     k8s_namespace: str = "streamforge"
     k8s_job_image: str = "registry.example.com/streamforge/queue-manager:latest"
@@ -176,10 +192,24 @@ class Settings(StoreSettings, KafkaSettings, ExchangeSettings):
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
 
-    @field_validator("stall_after_seconds", mode="before")
+    @field_validator("stall_after_seconds", "max_running_jobs", mode="before")
     @classmethod
     def _empty_is_default(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("target_limits", "loader_limits")
+    @classmethod
+    def _limit_list(cls, value: str) -> str:
+        parse_limits(value)
+        return value
+
+    @property
+    def target_limit_map(self) -> dict[str, int]:
+        return parse_limits(self.target_limits)
+
+    @property
+    def loader_limit_map(self) -> dict[str, int]:
+        return parse_limits(self.loader_limits)
 
     @property
     def stall_after(self) -> float:
@@ -192,6 +222,17 @@ class Settings(StoreSettings, KafkaSettings, ExchangeSettings):
     def token_list(self) -> list[str]:
         raw = self.api_tokens.get_secret_value() if self.api_tokens else ""
         return [token.strip() for token in raw.split(",") if token.strip()]
+
+
+def parse_limits(text: str) -> dict[str, int]:
+    """`binance=8,moex=2` -> {"binance": 8, "moex": 2}; ValueError says what is wrong."""
+    limits: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, number = item.partition("=")
+        if not name.strip() or not number.strip().isdigit():
+            raise ValueError(f"expected name=count (count >= 0), got {item!r}")
+        limits[name.strip()] = int(number)
+    return limits
 
 
 def describe_errors(error: ValidationError) -> list[str]:

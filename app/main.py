@@ -27,7 +27,9 @@ from app.launchers.targets import load_registry, retry_defaults
 from app.metrics import Metrics
 from app.schedules.clock import Clock, SystemClock
 from app.schedules.parts import ScheduleParts, schedule_parts
+from app.services.admission import Limits
 from app.services.changes import ChangeFeed
+from app.services.job_scheduler import JobScheduler
 from app.services.queue_service import QueueService
 from app.services.retrying import RetryRules
 from app.services.weight_shares import WeightShares
@@ -124,6 +126,8 @@ async def _build_state(
         stall_after_seconds=settings.stall_after,
         retry_rules=RetryRules(retry_defaults(load_registry(settings.targets_file))),
     )
+    jobs = JobScheduler(service, Limits.of(settings), metrics, settings.scheduling_period_seconds)
+    jobs.attach()
     shares = WeightShares.for_service(settings, store, metrics)
     shares.attach(service)
     plane = ControlPlane(settings, metrics, supervisor, service)
@@ -140,11 +144,12 @@ async def _build_state(
     plane.start()
     supervisor.spawn(
         STORE_CONNECT,
-        lambda: _open_and_recover(store, schedules, coverage, service),
+        lambda: _open_and_recover(store, schedules, coverage, service, jobs),
         backoff=Backoff(*CONNECT_BACKOFF),
         until_done=True,
     )
     supervisor.spawn("scheduler", schedules.scheduler.run)  # passes begin once recovered
+    supervisor.spawn("job-scheduler", jobs.run)  # passes begin once recovered
     supervisor.spawn("weight-shares", shares.run)
     supervisor.spawn("coverage-count", CoverageCount(coverage).run)
     checks = _checks(settings, store, plane, launcher, supervisor)
@@ -159,6 +164,7 @@ async def _build_state(
         schedules=schedules.service,
         scheduler=schedules.scheduler,
         coverage=coverage,
+        jobs=jobs,
     )
 
 
@@ -183,16 +189,21 @@ def _shutdown_in_order(
 
 
 async def _open_and_recover(
-    store: QueueStore, schedules: ScheduleParts, coverage: CoverageService, service: QueueService
+    store: QueueStore,
+    schedules: ScheduleParts,
+    coverage: CoverageService,
+    service: QueueService,
+    jobs: JobScheduler,
 ) -> None:
     """What start-up does with the stores, once they answer: schema (the queue store's,
-    then those beside it: schedules, coverage), then recovery; then the scheduler's passes
-    may begin."""
+    then those beside it: schedules, coverage), then recovery; then the schedules' and
+    the job scheduler's passes may begin."""
     await store.open()
     await schedules.store.open()
     await coverage.open()
     await service.recover()
     schedules.scheduler.ready.set()
+    jobs.ready.set()
     log.info("stores open, recovery done")
 
 

@@ -56,6 +56,27 @@ class Metrics:
             ["target"],
             registry=r,
         )
+        self.jobs_skipped = Counter(
+            "jobs_skipped_total",
+            "Jobs skipped: an upstream job failed or stopped",
+            ["target"],
+            registry=r,
+        )
+        self.jobs_waiting = Gauge(
+            "jobs_waiting",
+            "Pending jobs by what they wait for: input, slot, retry or platform",
+            ["reason"],
+            registry=r,
+        )
+        self.admission_slots_used = Gauge(
+            "admission_slots_in_use", "Running jobs per admission scope", ["scope"], registry=r
+        )
+        self.admission_lease = Gauge(
+            "admission_lease_held", "1 while this replica holds the admission lease", registry=r
+        )
+        self.admission_slots_limit = Gauge(
+            "admission_slots_limit", "Admission limit per scope", ["scope"], registry=r
+        )
         self.auth_failures = Counter(
             "auth_failures_total",
             "Requests refused for a missing or wrong token",

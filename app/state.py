@@ -12,6 +12,7 @@ from app.health import HealthChecks
 from app.metrics import Metrics
 from app.schedules.scheduler import Scheduler
 from app.schedules.service import ScheduleService
+from app.services.job_scheduler import JobScheduler
 from app.services.queue_service import QueueService
 
 
@@ -26,4 +27,5 @@ class AppState:
     schedules: ScheduleService
     scheduler: Scheduler
     coverage: CoverageService
+    jobs: JobScheduler
     started: bool = False

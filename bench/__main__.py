@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "launch": "bench.launch_api",
     "loaders": "bench.loaders",
     "backfill": "bench.backfill",
+    "admission": "bench.admission",
 }
 
 

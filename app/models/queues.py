@@ -27,6 +27,7 @@ from app.models.catalog import (
     is_stream,
     loader_type_error,
 )
+from app.models.dependencies import Edges, Naming, check_edges, edges_of
 from app.models.gaps import Gap
 from app.models.health import Health
 from app.models.problems import FieldProblem
@@ -118,6 +119,7 @@ class QueueCreate(BaseModel):
         if self.exchange is Exchange.MOEX and self.type in (SourceType.API, SourceType.REST):
             raise FieldProblem("type", "moex offers only streams: use type ws")
         self._check_requests()
+        check_edges(self.edges())
         return self
 
     def _check_symbols(self) -> None:
@@ -141,6 +143,16 @@ class QueueCreate(BaseModel):
                 reason = loader_type_error(self.exchange, request.type)
                 if reason:
                     raise FieldProblem(f"requests[{index}].type", reason)
+
+    def edges(self) -> Edges:
+        """For each request, the indexes of those it waits for (app/models/dependencies.py)."""
+        if not self.requests:
+            return []
+        try:
+            days: tuple[date, date] | None = parse_time_range(self.time_range)
+        except ValueError:  # a schedule's relative range: resolved per slot
+            days = None
+        return edges_of(self.requests, Naming(self.all_symbols, self.exchange, days))
 
     @property
     def all_symbols(self) -> list[str]:

@@ -12,6 +12,8 @@ from app import naming
 from app.models.catalog import Exchange, SourceType, Target
 from app.models.queues import JobState, QueueCreate, QueueState, parse_time_range
 from app.models.requests import ConnectorRequest, LoaderRequest, PipelineRequest
+from app.services.readiness import waiting_sentence
+from app.services.scheduling import ADMISSION
 
 _DEFAULT_TYPES = {
     (Exchange.MOEX, SourceType.WS): "ws_candles",
@@ -34,8 +36,14 @@ def pipeline_of(create: QueueCreate) -> list[PipelineRequest]:
 
 
 def new_queue(create: QueueCreate, queue_id: str, command_id: str | None = None) -> QueueState:
-    """A pending queue with one pending job per request."""
+    """A pending queue with one pending job per request, each naming the jobs it waits
+    for (app/models/dependencies.py) and saying so."""
     jobs = [_job_of(create, queue_id, request) for request in pipeline_of(create)]
+    for job, upstream in zip(jobs, create.edges(), strict=False):
+        job.depends_on = [jobs[index].name for index in upstream]
+    for job in jobs:
+        producers = [j for j in jobs if j.name in job.depends_on]
+        job.waiting_for = waiting_sentence(producers) if producers else ADMISSION
     start, end = create.time_range.split(":")
     symbols = create.all_symbols
     return QueueState(

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
+from typing import Protocol
 
 import orjson
 import structlog
@@ -55,8 +56,17 @@ Launched = tuple[str, int, str | QueueManagerError]
 not be launched."""
 RetryKey = tuple[str, str, int]
 """A wait before a retry: queue id, job name, the attempt that failed."""
+PLATFORM_DOWN = "waiting for the job platform: "
+"""A job the scheduler could not launch because the launcher is down (retried)."""
 RECORD_RETRY_FIRST_SECONDS = 0.5
 RECORD_RETRY_MAX_SECONDS = 30.0
+
+
+class Admission(Protocol):
+    """The job scheduler (app/services/job_scheduler.py), as the service sees it."""
+
+    async def settle(self, queue: QueueState) -> QueueState:
+        """The queue after the scheduler's next look at it (bounded wait)."""
 
 
 class QueueService:
@@ -88,6 +98,9 @@ class QueueService:
         self.retry_rules = retry_rules
         self._waits: set[RetryKey] = set()
         """Retry waits with a wake-up armed in this process."""
+        self.admission: Admission | None = None
+        """The job scheduler, once wired: it launches pending jobs when they may start.
+        Without it (bare benchmarks) every job of a queue is launched at start."""
 
     # --- commands -------------------------------------------------------------------------
     async def start(self, create: QueueCreate, command_id: str | None = None) -> QueueState:
@@ -105,6 +118,8 @@ class QueueService:
         except AlreadyExists:
             return await self.store.get(queue.id)
         await self.feed.publish(QueueChange(queue, None))
+        if self.admission is not None:
+            return await self.admission.settle(queue)
         return await self._launch(queue, queue.jobs)
 
     def check_runnable(self, create: QueueCreate) -> None:
@@ -216,8 +231,8 @@ class QueueService:
         )
 
     async def launch_due(self, queue_id: str) -> QueueState:
-        """Launch the queue's pending jobs whose retry wait is over: the one place a job
-        waiting to retry is launched again (the pipelines scheduler takes this over)."""
+        """Launch the queue's pending jobs whose retry wait is over, when no job scheduler
+        is wired (bare benchmarks); with one, its passes launch them."""
         queue = await self.store.get(queue_id)
         if queue.stop_requested or is_terminal(queue.status):
             return queue
@@ -233,8 +248,20 @@ class QueueService:
             self._waits.add(key)
             if count:
                 self.metrics.job_retries.labels(job.target).inc()
-            wake = self._relaunch_when_due(key, job.not_before)
-            self._background.spawn(wake, f"retry-{job.name}-{job.attempt + 1}")
+            if self.admission is None:  # else the job scheduler wakes at not_before
+                wake = self._relaunch_when_due(key, job.not_before)
+                self._background.spawn(wake, f"retry-{job.name}-{job.attempt + 1}")
+        if self.admission is not None:
+            self._forget_waits(queue)
+
+    def _forget_waits(self, queue: QueueState) -> None:
+        """Drop the waits of `queue` that are over (no wake-up task drops them)."""
+        waiting = {
+            (queue.id, job.name, job.attempt)
+            for job in queue.jobs
+            if job.status is Status.PENDING and job.not_before is not None
+        }
+        self._waits = {key for key in self._waits if key[0] != queue.id or key in waiting}
 
     async def _relaunch_when_due(self, key: RetryKey, due: datetime) -> None:
         """Wait for `due`, then launch, until the wait is over for good (a sleep that
@@ -253,6 +280,36 @@ class QueueService:
                     wake = utcnow() + timedelta(seconds=retry_in)
         finally:
             self._waits.discard(key)
+
+    async def hold(self, queue_id: str, skips: dict[str, str], waiting: dict[str, str]) -> None:
+        """Record a scheduling pass's skips and waiting sentences for one queue."""
+        queue, changed = await self._mutate(
+            queue_id, lambda q: transitions.hold_jobs(q, skips, waiting)
+        )
+        if changed:
+            for name in skips:
+                job = queue.job(name)
+                if job is not None and job.status is Status.SKIPPED:
+                    self.metrics.jobs_skipped.labels(job.target).inc()
+
+    async def launch_admitted(self, queue: QueueState, names: list[str]) -> QueueState:
+        """Launch jobs the scheduler admitted; the queue as recorded after it. A launcher
+        that is down leaves them pending with the reason (the next pass tries again); a
+        stop recorded while they launched makes us stop them at once (they never run on
+        after a stop)."""
+        jobs = [job for name in names if (job := queue.job(name)) is not None]
+        run_as = {job.name: retrying.launch_name(job) for job in jobs}
+        queue, launched = await self._launch_jobs(queue, jobs, hold_unavailable=True)
+        late = [
+            run_as[name]
+            for name in launched
+            if (job := queue.job(name)) is not None and is_terminal(job.status)
+        ]
+        if late:
+            self._background.spawn(
+                self.launcher.stop(queue.id, late, self._grace), name=f"stop-late-{queue.id}"
+            )
+        return queue
 
     async def mark_stalls(self) -> list[QueueState]:
         """The stall rule over every active queue (the stall checker calls it); returns
@@ -309,37 +366,54 @@ class QueueService:
         """Launch the jobs of `jobs` that are pending and due (not waiting to retry)."""
         now = utcnow()
         pending = [job for job in jobs if retrying.is_due(job, now)]
+        queue, _ = await self._launch_jobs(queue, pending, hold_unavailable=False)
+        return queue
+
+    async def _launch_jobs(
+        self, queue: QueueState, pending: list[JobState], *, hold_unavailable: bool
+    ) -> tuple[QueueState, list[str]]:
+        """Launch and record; the stored queue and the names of the jobs the launcher took."""
         extra = await self._launch_env(queue, pending)
         results = await asyncio.gather(
             *(self._launch_one(queue, job, extra.get(job.name, {})) for job in pending)
         )
-        queue = await self._record(queue, results)
+        queue = await self._record(queue, results, hold_unavailable)
         unavailable = [r for _, _, r in results if isinstance(r, DependencyUnavailable)]
-        if unavailable and len(unavailable) == len(results):
+        if unavailable and len(unavailable) == len(results) and not hold_unavailable:
             raise unavailable[0]
-        return queue
+        return queue, [name for name, _, r in results if not isinstance(r, QueueManagerError)]
 
-    async def _record(self, queue: QueueState, results: list[Launched]) -> QueueState:
+    async def _record(
+        self, queue: QueueState, results: list[Launched], hold_unavailable: bool = False
+    ) -> QueueState:
         """Store the launches. The jobs run whether or not the store takes the write (a
         full disk): then the answer still says what happened (the queue started, never a
         503 for a queue that runs), and the write is retried in the background."""
         try:
-            queue, _ = await self._mutate(queue.id, lambda q: _record_launches(q, results))
+            queue, _ = await self._mutate(
+                queue.id, lambda q: _record_launches(q, results, hold_unavailable)
+            )
         except StoreUnavailable as error:
             log.warning(
                 "launches not recorded yet; retrying", queue_id=queue.id, error=error.message
             )
-            _record_launches(queue, results)
-            self._background.spawn(self._record_later(queue.id, results), f"record-{queue.id}")
+            _record_launches(queue, results, hold_unavailable)
+            self._background.spawn(
+                self._record_later(queue.id, results, hold_unavailable), f"record-{queue.id}"
+            )
         return queue
 
-    async def _record_later(self, queue_id: str, results: list[Launched]) -> None:
+    async def _record_later(
+        self, queue_id: str, results: list[Launched], hold_unavailable: bool
+    ) -> None:
         """Until the store takes the launch records (the jobs' telemetry may come first)."""
         delay = RECORD_RETRY_FIRST_SECONDS
         while True:
             await asyncio.sleep(delay)
             try:
-                await self._mutate(queue_id, lambda q: _record_launches(q, results))
+                await self._mutate(
+                    queue_id, lambda q: _record_launches(q, results, hold_unavailable)
+                )
                 return
             except StoreUnavailable as error:
                 log.warning("launches still not recorded", queue_id=queue_id, error=error.message)
@@ -431,7 +505,7 @@ class QueueService:
         current = await self.store.get(queue.id)
         if current.stop_requested:
             await self._halt_jobs(current)
-        else:
+        elif self.admission is None:  # else the job scheduler launches them when due
             current = await self._launch(current, current.jobs)
             self._arm_retries(current, count=False)
 
@@ -527,14 +601,29 @@ def _early(queue: QueueState, key: RetryKey) -> datetime | None:
     return due if due is not None and due > utcnow() and not queue.stop_requested else None
 
 
-def _record_launches(queue: QueueState, results: list[Launched]) -> bool:
+def _record_launches(
+    queue: QueueState, results: list[Launched], hold_unavailable: bool = False
+) -> bool:
+    """Launched attempts are starting, failed launches failed; with `hold_unavailable` a
+    job the launcher could not take because it is down stays pending, saying so."""
     changed = False
     for name, attempt, result in results:
-        if isinstance(result, QueueManagerError):
+        job = queue.job(name)
+        if hold_unavailable and job is not None and isinstance(result, DependencyUnavailable):
+            changed |= _hold_for_platform(job, result)
+        elif isinstance(result, QueueManagerError):
             changed |= transitions.launch_failed(queue, name, attempt, result.message)
         else:
             changed |= transitions.launched(queue, name, attempt, result)
     return changed
+
+
+def _hold_for_platform(job: JobState, error: DependencyUnavailable) -> bool:
+    sentence = f"{PLATFORM_DOWN}{error.message}"
+    if job.status is not Status.PENDING or job.waiting_for == sentence:
+        return False
+    job.waiting_for = sentence
+    return True
 
 
 def _choose_job(queue: QueueState, wanted: str | None) -> JobState:

@@ -10,6 +10,7 @@ failure becomes ours. The AQL is the fixed set below, nothing is built from inpu
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -123,6 +124,11 @@ class ArangoQueueStore:
         counts.update({Status(status): count for status, count in rows})
         return counts
 
+    async def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
+        return await self._call(
+            f"hold the {name} lease", lambda: self._hold_lease(name, holder, seconds)
+        )
+
     async def ping(self) -> None:
         stamp = {"_key": "heartbeat", "at": utcnow().isoformat()}
         await self._call(
@@ -137,6 +143,21 @@ class ArangoQueueStore:
         ensure_collections(db, (COLLECTION, META))
         ensure_indexes(db.collection(COLLECTION), INDEXES)
         return db
+
+    def _hold_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """A conditional write on the lease document of `queue_manager_meta`: inserted when
+        missing, replaced with a revision check when expired or ours; a concurrent taker
+        makes the insert or the replace fail, and that replica has no lease this time."""
+        meta: Any = self._database().collection(META)
+        key, now = f"lease-{name}", time.time()
+        lease = {"_key": key, "holder": holder, "expires_at": now + seconds}
+        current = meta.get(key)
+        if current is None:
+            return _conditional(lambda: meta.insert(lease))
+        if current.get("holder") != holder and current.get("expires_at", 0) > now:
+            return False
+        revised = {**lease, "_rev": current["_rev"]}
+        return _conditional(lambda: meta.replace(revised, check_rev=True))
 
     def _insert(self, queue: QueueState) -> None:
         try:
@@ -204,6 +225,17 @@ class ArangoQueueStore:
     async def _call(self, action: str, work: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, _guarded, action, work)
+
+
+def _conditional(write: Callable[[], object]) -> bool:
+    """True when the write landed, False when another writer got there first."""
+    try:
+        write()
+    except (DocumentInsertError, DocumentReplaceError, DocumentRevisionError) as error:
+        if error.error_code in (CONFLICT, UNIQUE_CONSTRAINT):
+            return False
+        raise
+    return True
 
 
 def _guarded(action: str, work: Callable[[], T]) -> T:

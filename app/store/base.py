@@ -87,6 +87,11 @@ class QueueStore(Protocol):
 
     async def count_by_status(self) -> dict[Status, int]: ...
 
+    async def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew lease `name` for `holder` until `seconds` from now (atomic); False
+        while another holder's lease has not expired (the job scheduler's admission lease,
+        so replicas sharing a store admit one at a time)."""
+
     async def ping(self) -> None:
         """Raises StoreUnavailable unless the store can be written now."""
 

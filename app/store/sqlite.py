@@ -17,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, TypeVar
+
+import orjson
 
 from app.errors import AlreadyExists, QueueNotFound, StoreUnavailable
 from app.models.queries import QueueFilter
@@ -119,6 +122,9 @@ class SqliteQueueStore:
         counts = dict.fromkeys(Status, 0)
         counts.update({Status(status): count for status, count in rows})
         return counts
+
+    async def hold_lease(self, name: str, holder: str, seconds: float) -> bool:
+        return await self._write(lambda db: _hold_lease(db, name, holder, seconds))
 
     async def ping(self) -> None:
         """A real write: a locked or read-only file fails here, not only on the next start."""
@@ -294,6 +300,19 @@ def _where(query: QueueFilter) -> tuple[str, list[str]]:
         clauses.append("id IN (SELECT queue_id FROM queue_symbols WHERE symbol = ?)")
         params.append(query.symbol.upper())
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _hold_lease(db: sqlite3.Connection, name: str, holder: str, seconds: float) -> bool:
+    """In the write transaction: read the lease, take it when free, expired or ours."""
+    key, now = f"lease:{name}", time.time()
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    if row is not None:
+        current = orjson.loads(row[0])
+        if current["holder"] != holder and current["expires_at"] > now:
+            return False
+    lease = orjson.dumps({"holder": holder, "expires_at": now + seconds}).decode()
+    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, lease))
+    return True
 
 
 def _active(db: sqlite3.Connection) -> list[QueueState]:

@@ -188,3 +188,13 @@ async def test_mutate_many_changes_each_queue_and_leaves_out_unknown_ids(store: 
     assert results[first.id][1] and not results[second.id][1]
     assert (await store.get(first.id)).stop_requested
     assert b'"stop_requested":true' in await store.get_json(first.id)
+
+
+async def test_a_lease_is_held_by_one_holder_until_it_expires(store: QueueStore) -> None:
+    assert await store.hold_lease("admission", "a", 30)
+    assert not await store.hold_lease("admission", "b", 30)
+    assert await store.hold_lease("admission", "a", 30), "the holder renews it"
+    assert await store.hold_lease("other", "b", 30), "each name is its own lease"
+    assert await store.hold_lease("admission", "a", -1)  # renewed as already expired
+    assert await store.hold_lease("admission", "b", 30), "an expired lease is free"
+    assert not await store.hold_lease("admission", "a", 30)
