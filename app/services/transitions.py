@@ -255,9 +255,60 @@ def mark_job(
     return refresh(queue) or changed
 
 
-    if status is not Status.PENDING:
-        job.waiting_for = None
-    if status in RUNNING and job.started_at is None:
+def job_running_as(queue: QueueState, name: str) -> JobState | None:
+    """The job whose current attempt runs as `name`; None for an ended attempt's name (a
+    job waiting to retry has no current attempt)."""
+    for job in queue.jobs:
+        if retrying.run_name(job) == name:
+            waiting = job.status is Status.PENDING and job.attempt > 0
+            return None if waiting else job
+    return None
+
+
+def launched(queue: QueueState, name: str, attempt: int, reference: str) -> bool:
+    """The launcher started attempt `attempt` of job `name` (its telemetry may have come
+    first: then the attempt has begun already)."""
+    job = queue.job(name)
+    if job is None or job.attempt > attempt:
+        return False
+    if job.attempt == attempt:  # begun by its report, or it even failed already
+        if job.status is Status.PENDING or job.launcher_ref == reference:
+            return False
+        job.launcher_ref = reference
+        return True
+    job.launcher_ref = reference
+    changed = set_job_status(job, Status.STARTING)
+    return refresh(queue) or changed
+
+
+def launch_failed(queue: QueueState, name: str, attempt: int, error: str) -> bool:
+    """Attempt `attempt` of job `name` could not be launched: it is recorded as an
+    attempt that failed, and the job fails (a launch is not retried)."""
+    job = queue.job(name)
+    if job is None or job.status is not Status.PENDING or job.attempt >= attempt:
+        return False
+    begin_attempt(job, attempt, utcnow())
+    changed = set_job_status(job, Status.ERROR, error)
+    return refresh(queue) or changed
+
+
+def hold_jobs(queue: QueueState, skips: dict[str, str], waiting: dict[str, str]) -> bool:
+    """A scheduling pass's word on pending jobs: skipped with a reason, or still waiting
+    for what the sentence says. Jobs no longer pending (launched, stopped) are left alone."""
+    changed = False
+    for name, reason in skips.items():
+        job = queue.job(name)
+        if job is not None and job.status is Status.PENDING:
+            changed |= set_job_status(job, Status.SKIPPED, reason)
+            job.waiting_for = None
+    for name, sentence in waiting.items():
+        job = queue.job(name)
+        if job is not None and job.status is Status.PENDING and job.waiting_for != sentence:
+            job.waiting_for = sentence
+            changed = True
+    if changed:
+        refresh(queue)
+    return changed
 
 
 def request_stop(queue: QueueState, reason: str | None = None) -> bool:
