@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -126,7 +127,13 @@ async def _build_state(
         stall_after_seconds=settings.stall_after,
         retry_rules=RetryRules(retry_defaults(load_registry(settings.targets_file))),
     )
-    jobs = JobScheduler(service, Limits.of(settings), metrics, settings.scheduling_period_seconds)
+    jobs = JobScheduler(
+        service,
+        Limits.of(settings),
+        metrics,
+        settings.scheduling_period_seconds,
+        holder=f"{socket.gethostname()}:{settings.data_dir.resolve()}",
+    )
     jobs.attach()
     shares = WeightShares.for_service(settings, store, metrics)
     shares.attach(service)

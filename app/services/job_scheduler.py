@@ -9,7 +9,9 @@ a pass admits from the store's view of running jobs, so slots are never leaked.
 
 Replicas sharing a store admit one at a time: a pass first takes or renews the store's
 `admission` lease (a conditional write, valid LEASE_PERIODS scheduling periods); a replica
-that does not hold it leaves every pending job to the one that does.
+that does not hold it leaves every pending job to the one that does. The holder is the
+host and DATA_DIR, so a service restarted in place (one per DATA_DIR, by its flock) takes
+its lease back at once.
 """
 
 from __future__ import annotations
@@ -41,7 +43,12 @@ Signature = tuple[tuple[str, bool], ...]
 
 class JobScheduler:
     def __init__(
-        self, service: QueueService, limits: Limits, metrics: Metrics, period_seconds: float
+        self,
+        service: QueueService,
+        limits: Limits,
+        metrics: Metrics,
+        period_seconds: float,
+        holder: str | None = None,
     ) -> None:
         self._service = service
         self._limits = limits
@@ -53,7 +60,9 @@ class JobScheduler:
         self._begun = self._ended = 0
         self._pass_ended = asyncio.Event()
         self._seen: dict[str, Signature] = {}
-        self._holder = str(uuid.uuid4())
+        self._holder = holder or str(uuid.uuid4())
+        """Who holds the lease: the same service restarted (same host and DATA_DIR) takes
+        it back at once; another replica waits for it to expire."""
         self._settling: dict[str, QueueState | None] = {}
         """Queues a start waits for, with what the pass launched of them (the answer says
         what happened even when the store did not take the launch record yet)."""

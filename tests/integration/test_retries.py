@@ -106,7 +106,7 @@ async def test_a_loader_failing_once_is_retried_and_resumes_after_its_stored_tim
         (2, "finished"),
     ]
     assert "Binance answered 400" in job["attempts"][0]["error_message"]
-    waiting = next(v.jobs[0] for v in versions if v.jobs[0].waiting_for)
+    waiting = next(v.jobs[0] for v in versions if v.jobs[0].not_before)
     assert waiting.status == "pending" and waiting.health.state == "retrying"
     assert waiting.health.attempt == 1 and waiting.health.max_attempts == 3
     assert waiting.waiting_for is not None
