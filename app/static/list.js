@@ -110,8 +110,8 @@ export class QueueList {
     exchange.textContent = queue.exchange;
     range.textContent = timeRange(queue.time_range);
     const note = waitingNote(queue.jobs);
-    steps.replaceChildren(pipeline(queue.jobs),
-      note ? h("div", { class: "job-note" }, note) : "");
+    steps.replaceChildren(h("span", {}, pipeline(queue.jobs),
+      note ? h("div", { class: "job-note" }, note) : ""));
     steps.title = (queue.jobs ?? []).map((job) =>
       `${job.target} · ${job.type}: ${job.waiting_for ?? job.status}`).join("\n");
     records.textContent = count(queue.records_written);
