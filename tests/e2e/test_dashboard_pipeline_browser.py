@@ -4,8 +4,10 @@ dependent's, colours by status, the waiting reason, `attempt 2 of 4` with the at
 click away, readable at phone width (it scrolls sideways, boxes keep their size and never
 overlap), and boxes updated in place by the live feed.
 
-The first queue is written into the service's store before it starts (an ended pipeline
-as the service records one: seed 002's historical pipeline where a connector failed)."""
+The recorded queue is written into the service's store before it starts (an ended pipeline
+as the service records one: seed 002's historical pipeline where a connector failed), for
+exact geometry; the others run for real on test targets (TARGETS_FILE): a loader failing
+once then retried, a step waiting for it, a step skipped after its upstream failed."""
 
 from __future__ import annotations
 
@@ -42,21 +44,38 @@ FIRST_FAILURE = "exit code 1: ConnectError: connection refused"
 def job(
     name: str, target: str, job_type: str, status: Status, *upstreams: str, **more: Any
 ) -> JobState:
-    return JobState(name=name, target=target, type=job_type, status=status,
-                    depends_on=list(upstreams), **more)  # fmt: skip
+    return JobState(
+        name=name, target=target, type=job_type, status=status, depends_on=list(upstreams), **more
+    )
 
 
 def retried_loader() -> JobState:
     start = utcnow() - timedelta(minutes=10)
     attempts = [
-        Attempt(attempt=1, status=Status.ERROR, started_at=start,
-                finished_at=start + timedelta(minutes=1), error_message=FIRST_FAILURE),
-        Attempt(attempt=2, status=Status.FINISHED, started_at=start + timedelta(minutes=2),
-                finished_at=start + timedelta(minutes=6)),
-    ]  # fmt: skip
+        Attempt(
+            attempt=1,
+            status=Status.ERROR,
+            started_at=start,
+            finished_at=start + timedelta(minutes=1),
+            error_message=FIRST_FAILURE,
+        ),
+        Attempt(
+            attempt=2,
+            status=Status.FINISHED,
+            started_at=start + timedelta(minutes=2),
+            finished_at=start + timedelta(minutes=6),
+        ),
+    ]
     request = {"target": "loader-producer", "type": "api_trades", "retry": {"limit": 3}}
-    return job("lt", "loader-producer", "api_trades", Status.FINISHED, attempt=2,
-               attempts=attempts, request=request)  # fmt: skip
+    return job(
+        "lt",
+        "loader-producer",
+        "api_trades",
+        Status.FINISHED,
+        attempt=2,
+        attempts=attempts,
+        request=request,
+    )
 
 
 def recorded_pipeline() -> QueueState:
@@ -65,15 +84,28 @@ def recorded_pipeline() -> QueueState:
         retried_loader(),
         job("lc", "loader-producer", "api_candles_5m", Status.FINISHED),
         job("ct", "arango-connector", "api_trades", Status.FINISHED, "lt"),
-        job("cc", "arango-connector", "api_candles_5m", Status.ERROR, "lc",
-            error_message="exit code 4"),
+        job(
+            "cc",
+            "arango-connector",
+            "api_candles_5m",
+            Status.ERROR,
+            "lc",
+            error_message="exit code 4",
+        ),
         job("gb", "graph-builder", "gnn_graph", Status.SKIPPED, "ct", "cc", error_message=SKIPPED),
         job("gt", "gnn-trainer", "gnn_train", Status.PENDING, "gb", waiting_for=WAITING),
-    ]  # fmt: skip
-    return QueueState(id=QUEUE_ID, symbol="BTCUSDT", type="api", loader_type="job",
-                      time_range="2024-06-01:2024-06-30", status=Status.ERROR,
-                      started_at=utcnow() - timedelta(minutes=10), finished_at=utcnow(),
-                      jobs=jobs)  # fmt: skip
+    ]
+    return QueueState(
+        id=QUEUE_ID,
+        symbol="BTCUSDT",
+        type="api",
+        loader_type="job",
+        time_range="2024-06-01:2024-06-30",
+        status=Status.ERROR,
+        started_at=utcnow() - timedelta(minutes=10),
+        finished_at=utcnow(),
+        jobs=jobs,
+    )
 
 
 async def record(path: Path, queue: QueueState) -> None:
@@ -135,8 +167,13 @@ def test_the_pipeline_graph_shows_steps_arrows_waiting_and_attempts(
         open_queue(driver, running.url, QUEUE_ID, 6)
         shown = boxes(driver)
         assert {name: (b["column"], b["row"]) for name, b in shown.items()} == {
-            "lt": (1, 1), "lc": (1, 2), "ct": (2, 1), "cc": (2, 2), "gb": (3, 1), "gt": (4, 1),
-        }  # fmt: skip
+            "lt": (1, 1),
+            "lc": (1, 2),
+            "ct": (2, 1),
+            "cc": (2, 2),
+            "gb": (3, 1),
+            "gt": (4, 1),
+        }
         assert shown["gt"]["text"].startswith("gnn · gnn_train\npending")
         assert WAITING in shown["gt"]["text"]
         assert SKIPPED in shown["gb"]["text"] and shown["gb"]["border"] == "dashed"
@@ -144,8 +181,12 @@ def test_the_pipeline_graph_shows_steps_arrows_waiting_and_attempts(
         assert "exit code 4" in shown["cc"]["text"]
         drawn = arrows(driver)
         assert sorted((a["from"], a["to"]) for a in drawn) == [
-            ("cc", "gb"), ("ct", "gb"), ("gb", "gt"), ("lc", "cc"), ("lt", "ct")
-        ]  # fmt: skip
+            ("cc", "gb"),
+            ("ct", "gb"),
+            ("gb", "gt"),
+            ("lc", "cc"),
+            ("lt", "ct"),
+        ]
         for arrow in drawn:  # from the right edge of one box to the left edge of the next
             start, end = shown[arrow["from"]], shown[arrow["to"]]
             assert (
@@ -194,8 +235,12 @@ def test_at_phone_width_the_graph_scrolls_sideways_and_boxes_never_overlap(
 
 
 def test_boxes_follow_the_live_feed_in_place(running: ServiceProcess, tmp_path: Path) -> None:
-    body = {"symbol": "ETHUSDT", "type": "api", "time_range": "2024-06-01:2024-06-01",
-            "requests": [{"target": "loader-producer", "type": "api_trades"}]}  # fmt: skip
+    body = {
+        "symbol": "ETHUSDT",
+        "type": "api",
+        "time_range": "2024-06-01:2024-06-01",
+        "requests": [{"target": "loader-producer", "type": "api_trades"}],
+    }
     with chromium(tmp_path / "profile") as driver:
         driver.get(f"{running.url}/")
         started = httpx.post(f"{running.url}/queues/start", json=body, timeout=10)
@@ -323,3 +368,84 @@ def waiting_text(driver: WebDriver, box: str) -> str:
 
 def job_row_status(driver: WebDriver) -> str:
     return text(driver, '#jobs tr[data-job$="api-trades"] td[data-label="Status"]')
+
+
+QUICK_RETRY = {"limit": 3, "backoff_seconds": 3, "factor": 1, "max_backoff_seconds": 3}
+PIPELINE = {
+    "symbol": "BTCUSDT",
+    "time_range": "2024-06-01:2024-06-01",
+    "requests": [
+        {"target": "loader-producer", "type": "api_trades", "retry": QUICK_RETRY},
+        {"target": "arango-connector", "type": "api_candles_5m", "retry": {"limit": 0}},
+        {
+            "target": "graph-builder",
+            "type": "gnn_graph",
+            "collection_inputs": ["btc_trades_2024_06_01"],
+            "collection_output": "btc_graph",
+            "depends_on": [0],
+        },
+        {
+            "target": "visualizer",
+            "type": "graph_metrics_stream",
+            "source": "btc_graph_metrics",
+            "depends_on": [1],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def pipeline_service(tmp_path: Path) -> Iterator[ServiceProcess]:
+    """A loader that fails once, a connector that fails for good, two ML steps that finish."""
+    loader = ["python", "-c", FAIL_ONCE, str(tmp_path / "failed-once")]
+    targets = {
+        "loader-producer": {"command": loader},
+        "arango-connector": scripted("exit", "4"),
+        "graph-builder": scripted("sleep", "1"),
+        "visualizer": scripted("sleep", "1"),
+    }
+    (tmp_path / "targets.json").write_text(json.dumps(targets))
+    env = {"DATA_DIR": str(tmp_path / "var"), "TARGETS_FILE": str(tmp_path / "targets.json")}
+    with service(env, tmp_path / "service.log") as process:
+        yield process
+
+
+def box_of(driver: WebDriver, target: str) -> dict[str, Any]:
+    found = [box for name, box in boxes(driver).items() if f"-{target}-" in name]
+    return found[0] if found else {}
+
+
+def test_a_real_pipeline_waits_retries_skips_and_finishes_in_the_graph(
+    pipeline_service: ServiceProcess, tmp_path: Path
+) -> None:
+    with chromium(tmp_path / "profile") as driver:
+        driver.get(f"{pipeline_service.url}/")
+        started = httpx.post(f"{pipeline_service.url}/queues/start", json=PIPELINE, timeout=10)
+        assert started.status_code == 200, started.text
+        open_queue(driver, pipeline_service.url, started.json()["data"]["queue_id"], 4)
+        placed = {
+            name.split("-", 2)[2]: (b["column"], b["row"]) for name, b in boxes(driver).items()
+        }
+        assert sorted(placed.values()) == [(1, 1), (1, 2), (2, 1), (2, 2)], placed
+        assert len(arrows(driver)) == 2
+        graph = wait(driver, 20).until(
+            lambda d: (b := box_of(d, "graph-builder")) and "waiting for" in b["text"] and b
+        )
+        assert "waiting for loader-producer · api_trades to finish" in graph["text"]
+        assert graph["status"] == "pending"
+        loader = wait(driver, 20).until(
+            lambda d: (b := box_of(d, "loader-producer")) and "retrying in" in b["text"] and b
+        )
+        assert "attempt 2 of 4" in loader["text"]
+        driver.save_screenshot(str(tmp_path / "pipeline-waiting.png"))
+
+        skipped = wait(driver, 20).until(
+            lambda d: (b := box_of(d, "visualizer"))["status"] == "skipped" and b
+        )
+        assert "arango-connector · api_candles_5m" in skipped["text"]
+        wait(driver, 40).until(lambda d: box_of(d, "graph-builder")["status"] == "finished")
+        assert box_of(driver, "loader-producer")["status"] == "finished"
+        assert box_of(driver, "arango-connector")["status"] == "error"
+        wait(driver, 10).until(lambda d: "error" in d.find_element(By.ID, "queue-title").text)
+        driver.save_screenshot(str(tmp_path / "pipeline-ended.png"))
+        screenshot(driver, "dashboard-pipeline-live-1280x800.png")
