@@ -124,7 +124,7 @@ export class StartForm {
 
   renumber() {
     [...this.rows.children].forEach((row, i) => {
-      row.querySelector("legend").textContent = `Request ${i + 1}`;
+      row.querySelector("legend").textContent = `Request ${i + 1} · index ${i}`;
       row.querySelector(".remove").setAttribute("aria-label", `Remove request ${i + 1}`);
     });
   }
@@ -247,15 +247,16 @@ export class StartForm {
 }
 
 // Beside a target's own fields, every request may say which requests it runs after (their
-// numbers as the legends show them; sent as indexes from 0) and how it retries (folded
+// indexes, as the legends and the service's answers name them) and how it retries (folded
 // away: empty means the target's default).
 function pipelineFields(n) {
   const { depends_on: after, retry } = CATALOG.request;
   const defaults = retry.fields.map(({ label, default: value }) => `${label.toLowerCase()} ${value}`);
   return [
-    field(`r${n}-depends_on`, "Runs after (request numbers)",
+    field(`r${n}-depends_on`, "Runs after (request indexes)",
       h("input", { name: "depends_on", autocomplete: "off", inputmode: "numeric" }),
-      `Like 1, 2 (at most ${after.max_items}); empty: from the data names`),
+      `The index in a request's legend, like 0, 1 (at most ${after.max_items}); `
+        + "empty: from the data names"),
     h("details", { class: "retry-fields" },
       h("summary", {}, "Retries (empty: the target's default)"),
       h("p", { class: "hint" }, `${retry.hint} A field left empty takes: ${defaults.join(", ")}.`),
@@ -268,7 +269,7 @@ function pipelineFields(n) {
 function pipelineOf(row) {
   const found = {};
   const after = row.querySelector("[name=depends_on]").value.trim();
-  if (after) found.depends_on = after.split(/[\s,]+/).filter(Boolean).map((n) => Number(n) - 1);
+  if (after) found.depends_on = after.split(/[\s,]+/).filter(Boolean).map(Number);
   const retry = {};
   for (const { name } of CATALOG.request.retry.fields) {
     const raw = row.querySelector(`[name=retry-${name}]`).value.trim();

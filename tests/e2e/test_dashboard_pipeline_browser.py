@@ -269,7 +269,8 @@ def test_the_start_form_sends_depends_on_and_retry_and_places_their_problems(
         fill_start_form(driver, "2024-06-01", "2024-06-01")
         add_request(driver, "loader-producer", "api_trades")
         row = add_request(driver, "arango-connector", "api_trades")
-        row.find_element(By.NAME, "depends_on").send_keys("1")
+        assert row.find_element(By.TAG_NAME, "legend").text == "Request 2 · index 1"
+        row.find_element(By.NAME, "depends_on").send_keys("0")
         limit = row.find_element(By.NAME, "retry-limit")
         assert not limit.is_displayed(), "retries are folded away until asked for"
         row.find_element(By.CSS_SELECTOR, ".retry-fields summary").click()
@@ -284,11 +285,23 @@ def test_the_start_form_sends_depends_on_and_retry_and_places_their_problems(
 
         limit.clear()
         limit.send_keys("2")
+        after = row.find_element(By.NAME, "depends_on")
+        after.clear()
+        after.send_keys("1")  # itself
+        submit(driver)
+        problem = wait(driver).until(
+            ec.visibility_of_element_located((By.ID, "r1-depends_on-error"))
+        )
+        assert "1 is not another request" in problem.text
+        assert after.get_attribute("aria-invalid") == "true"
+
+        after.clear()
+        after.send_keys("0")
         submit(driver)
         queue_id = started_queue_id(driver)
     stored = httpx.get(f"{running.url}/queues/{queue_id}", timeout=10).json()["data"]
     connector = stored["jobs"][1]["request"]
-    assert connector["depends_on"] == [0], "request numbers are sent as indexes from 0"
+    assert connector["depends_on"] == [0]
     assert connector["retry"]["limit"] == 2 and connector["retry"]["backoff_seconds"] == 5
 
 
