@@ -31,6 +31,7 @@ from app.models.status import Status
 from app.store.sqlite import SqliteQueueStore
 from tests.e2e.browser import chromium, screenshot
 from tests.e2e.test_dashboard_browser import fill_start_form, started_queue_id, submit, wait
+from tests.e2e.test_dashboard_screenshots import keep
 from tests.fixtures.app import scripted
 from tests.fixtures.service import ServiceProcess, service
 
@@ -157,7 +158,7 @@ def arrows(driver: WebDriver) -> list[dict[str, Any]]:
 def open_queue(driver: WebDriver, url: str, queue_id: str, count: int) -> None:
     driver.get(f"{url}/#/queues/{queue_id}")
     wait(driver).until(lambda d: len(boxes(d)) == count)
-    driver.execute_script("document.querySelector('#graph').scrollIntoView()")
+    driver.execute_script("document.querySelector('#graph-title').scrollIntoView()")
 
 
 def test_the_pipeline_graph_shows_steps_arrows_waiting_and_attempts(
@@ -451,6 +452,9 @@ def test_a_real_pipeline_waits_retries_skips_and_finishes_in_the_graph(
         )
         assert "attempt 2 of 4" in loader["text"]
         driver.save_screenshot(str(tmp_path / "pipeline-waiting.png"))
+        keep(
+            screenshot(driver, "dashboard-pipeline-waiting-1280x800.png"), "dashboard-pipeline.png"
+        )
 
         skipped = wait(driver, 20).until(
             lambda d: (b := box_of(d, "visualizer"))["status"] == "skipped" and b
