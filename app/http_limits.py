@@ -5,7 +5,8 @@ so a client without a token could hold megabytes per connection, or a connection
 This subclass feeds the parser at most `max_head_bytes` of a head, counts the headers,
 bounds the URL and the time the head may take, and answers 431, 414 or 408 in the
 envelope, then closes. The WebSocket protocol is also fixed: websockets queues its own
-414/431 refusal of a handshake it cannot parse, which uvicorn never writes.
+414/431 refusal of a handshake it cannot parse, which uvicorn never writes; and it writes
+through a CoalescingTransport (one socket write per loop turn).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import httptools
 import orjson
@@ -23,6 +24,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from app.config import Settings
+from app.write_coalescing import CoalescingTransport
 
 log = structlog.get_logger(__name__)
 LINGER_SECONDS = 1.0
@@ -201,6 +203,11 @@ def _head_too_large(limits: HeadLimits) -> Refusal:
 class AnsweringWebSocketProtocol(WebSocketsSansIOProtocol):
     """websockets refuses a handshake it cannot parse (a line over 8 KiB, too many headers)
     by queueing a 414/431 response; uvicorn never writes it, so the client waited forever."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Frames written in one loop turn leave in one socket write (app/write_coalescing.py)."""
+        coalescing = CoalescingTransport(transport, asyncio.get_running_loop())
+        super().connection_made(cast(asyncio.Transport, coalescing))
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)

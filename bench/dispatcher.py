@@ -35,7 +35,7 @@ from app.aio import Supervisor
 from app.bus.embedded import EmbeddedBroker
 from app.bus.kafka import KafkaBus
 from app.config import Settings
-from app.control.consuming import FETCH_MAX_WAIT_MS
+from app.control.consuming import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES
 from app.control.dispatcher import MAX_POLL_RECORDS
 from app.control.plane import ControlPlane
 from app.launchers.local import LocalLauncher
@@ -106,6 +106,7 @@ async def raw_rate(bus: KafkaBus, settings: Settings, count: int) -> float:
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=settings.kafka_max_message_bytes * 2,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        fetch_min_bytes=FETCH_MIN_BYTES,
     )
     await consumer.start()
     try:

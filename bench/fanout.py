@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -32,12 +33,14 @@ from app.bus.embedded import free_port
 from bench import fanout_peers
 from bench.fanout_peers import Follower
 from bench.report import Row
-from bench.servers import service_command, serving
+from bench.servers import served_process, service_command
 
 TOPIC = "queue-control"
 TARGET_P99_RATIO = 1.5
 WARMUP_S = 1.0
-DRAIN_S = 2.0
+DRAIN_CAP_S = 30.0
+"""After the producer stops, wait until every client has every message, at most this long
+(what is still missing then counts as not delivered)."""
 CONNECT_TIMEOUT_S = 300.0
 
 
@@ -128,6 +131,7 @@ async def _produce(
     await producer.start()
     base = int(time.time() * 1_000_000)
     counted: dict[str, int] = dict.fromkeys(queue_ids, 0)
+    every: dict[str, int] = dict.fromkeys(queue_ids, 0)
     sent = 0
     began = time.perf_counter()
     window_start = time.time() + WARMUP_S
@@ -139,6 +143,7 @@ async def _produce(
                 await producer.send(
                     TOPIC, _telemetry(queue_id, sent, base, now), key=queue_id.encode()
                 )
+                every[queue_id] += 1
                 if now >= window_start:
                     counted[queue_id] += 1
                 sent += 1
@@ -147,7 +152,8 @@ async def _produce(
     finally:
         await producer.stop()
     rate_made = sum(counted.values()) / seconds
-    results.put({"counted": counted, "window_start": window_start, "rate": rate_made})
+    report = {"counted": counted, "every": every, "window_start": window_start, "sent": sent}
+    results.put({**report, "rate": rate_made})
 
 
 def _telemetry(queue_id: str, n: int, base: int, now: float) -> bytes:
@@ -188,6 +194,12 @@ class ClientGroup:
                 raise TimeoutError("clients did not connect")
             pipe.recv()
 
+    async def count(self) -> int:
+        """Messages received so far by all of this side's clients."""
+        for pipe in self._pipes:
+            pipe.send("count")
+        return sum([await asyncio.to_thread(pipe.recv) for pipe in self._pipes])
+
     async def take(self) -> list[tuple[str | None, list[tuple[float, float]], int]]:
         seen = []
         for pipe in self._pipes:
@@ -221,6 +233,17 @@ class RawConsumer:
         self._process.join(10)
 
 
+@dataclass(frozen=True)
+class Servers:
+    """The service and the bare broadcaster: their ports and process ids."""
+
+    ports: tuple[int, int]
+    pids: tuple[int, int]
+
+    def cpu(self) -> list[float]:
+        return [cpu_seconds(pid) for pid in self.pids]
+
+
 class BareBroadcaster:
     def __init__(self, bootstrap: str) -> None:
         self.port = free_port()
@@ -233,6 +256,8 @@ class BareBroadcaster:
         self._process.start()
         if not ready.wait(60):
             raise RuntimeError("the bare broadcaster did not start")
+        assert self._process.pid is not None
+        self.pid: int = self._process.pid
 
     def close(self) -> None:
         self._process.kill()
@@ -286,24 +311,34 @@ class Outcome:
     service: Figures
     bare: Figures
     raw: Figures
+    service_cpu: float
+    """CPU seconds of the service process per 100,000 messages produced."""
+    bare_cpu: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def measure(
-    scenario: Scenario,
-    service_port: int,
-    bare_port: int,
-    raw: RawConsumer,
-    bootstrap: str,
-    seconds: float,
+    scenario: Scenario, servers: Servers, raw: RawConsumer, bootstrap: str, seconds: float
 ) -> Outcome:
     follow = scenario.follow()
-    sides = [ClientGroup(port, follow, scenario.processes) for port in (service_port, bare_port)]
+    sides = [ClientGroup(port, follow, scenario.processes) for port in servers.ports]
     try:
         for side in sides:
             await side.connected()
         await raw.take()
+        cpu_before = servers.cpu()
         report = await _produce_once(bootstrap, scenario, seconds)
-        await asyncio.sleep(DRAIN_S)
+        wanted = sum(expected(follow, report["every"]))
+        await _drained(sides, wanted, time.perf_counter() + DRAIN_CAP_S)
+        cpu = [
+            (after - before) * 100_000 / report["sent"]
+            for before, after in zip(cpu_before, servers.cpu(), strict=True)
+        ]
         consumed = await raw.take()
         seen = [await side.take() for side in sides]
     finally:
@@ -317,7 +352,21 @@ async def measure(
         figures(seen[0], counted, start),
         figures(seen[1], counted, start),
         figures(everything, counted, start),
+        *cpu,
     )
+
+
+def expected(follow: list[str | None], every: dict[str, int]) -> list[int]:
+    """Messages each client should get over the whole run (warm-up included)."""
+    everything = sum(every.values())
+    return [every.get(q, 0) if q else everything for q in follow]
+
+
+async def _drained(sides: list[ClientGroup], wanted: int, deadline: float) -> None:
+    """Until every side's clients have every message, or the deadline."""
+    for side in sides:
+        while await side.count() < wanted and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)  # the counts are in other processes: no event to wait on
 
 
 async def _produce_once(bootstrap: str, scenario: Scenario, seconds: float) -> dict[str, Any]:
@@ -353,14 +402,15 @@ async def fanout_latency(
 ) -> list[Outcome]:
     fanout_peers.raise_open_files_limit()
     port = free_port()
-    server = serving(service_command(port), port, service_env(bootstrap, root))
-    await asyncio.to_thread(server.__enter__)
+    server = served_process(service_command(port), port, service_env(bootstrap, root))
+    process = await asyncio.to_thread(server.__enter__)
     bare = BareBroadcaster(bootstrap)
     raw = RawConsumer(bootstrap)
+    servers = Servers((port, bare.port), (process.pid, bare.pid))
     try:
-        await until_live([port, bare.port], raw, bootstrap)
+        await until_live(list(servers.ports), raw, bootstrap)
         await until_dispatcher_consumes(port)
-        return [await measure(s, port, bare.port, raw, bootstrap, seconds) for s in scenarios]
+        return [await measure(s, servers, raw, bootstrap, seconds) for s in scenarios]
     finally:
         raw.close()
         bare.close()
@@ -400,6 +450,13 @@ def rows(outcome: Outcome) -> list[Row]:
             bare.delivered * 100,
             "100 % to every client",
             s.complete == s.clients,
+        ),
+        Row(
+            name,
+            f"CPU s per 100k messages, service (dispatcher + fan-out) vs bare broadcaster, {at}",
+            outcome.service_cpu,
+            "s",
+            outcome.bare_cpu,
         ),
     ]
 

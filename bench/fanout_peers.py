@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from app.control.consuming import FETCH_MAX_WAIT_MS
+from app.control.consuming import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES
 from app.control.fanout import MAX_POLL_RECORDS as FANOUT_POLL_RECORDS
 
 CONNECT_WAVE = 50
@@ -54,6 +54,7 @@ def consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
         auto_offset_reset="latest",
         enable_auto_commit=False,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        fetch_min_bytes=FETCH_MIN_BYTES,
     )
 
 
@@ -150,8 +151,9 @@ class Follower:
 
 
 def clients(port: int, queue_ids: list[str | None], control: Connection) -> None:
-    """Child process: connect followers of these queues, say "connected", and on "take"
-    hand over each one's (queue_id, arrivals, missed) and exit."""
+    """Child process: connect followers of these queues, say "connected"; answer "count"
+    with the messages received so far; on "take" hand over each one's (queue_id,
+    arrivals, missed) and exit."""
     asyncio.run(_clients(port, queue_ids, control))
 
 
@@ -164,7 +166,8 @@ async def _clients(port: int, queue_ids: list[str | None], control: Connection) 
             tasks += [asyncio.create_task(f.follow(port)) for f in batch]
             await asyncio.wait_for(asyncio.gather(*(f.connected.wait() for f in batch)), 120)
         control.send("connected")
-        await asyncio.to_thread(control.recv)
+        while await asyncio.to_thread(control.recv) == "count":
+            control.send(sum(len(f.arrivals) for f in followers))
     finally:
         for task in tasks:
             task.cancel()

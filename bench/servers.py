@@ -74,6 +74,15 @@ def service_app() -> FastAPI:
 def serving(
     command: list[str], port: int, env: dict[str, str] | None = None, health: str = "/health/live"
 ) -> Iterator[int]:
+    with served_process(command, port, env, health):
+        yield port
+
+
+@contextmanager
+def served_process(
+    command: list[str], port: int, env: dict[str, str] | None = None, health: str = "/health/live"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """As `serving`, giving the process (its pid: CPU time, profiling)."""
     argv, options = tied_to_parent(command)  # a benchmark killed half-way leaves no server
     process = subprocess.Popen(
         argv,
@@ -84,7 +93,7 @@ def serving(
     )
     try:
         _wait(port, health, process)
-        yield port
+        yield process
     finally:
         process.terminate()
         try:

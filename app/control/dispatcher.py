@@ -23,7 +23,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from app.aio import Backoff, one_line
 from app.bus import Bus, Consumer, broker_errors
 from app.config import Settings
-from app.control.consuming import FETCH_MAX_WAIT_MS, consume_forever
+from app.control.consuming import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, consume_forever
 from app.control.outbox import Outbox
 from app.errors import InvalidMessage, QueueManagerError, StoreUnavailable
 from app.metrics import Metrics
@@ -45,6 +45,7 @@ SETTLE_POLLS = 2
 MAX_POLL_RECORDS = 20_000
 """Under a backlog one poll takes this many: each queue's reports become one store write,
 so bigger polls mean fewer writes per message (about 20 ms of parsing on one core)."""
+PARSE_SLICE = 500
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 Command = StartCommand | StopCommand
 UNPROCESSABLE = "unprocessable"
@@ -105,6 +106,7 @@ class Dispatcher:
             heartbeat_interval_ms=self._settings.kafka_session_timeout_ms // 4,
             max_partition_fetch_bytes=self._settings.kafka_max_message_bytes * 2,
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            fetch_min_bytes=FETCH_MIN_BYTES,
         )
 
     async def settle(self, timeout_seconds: float) -> bool:
@@ -144,7 +146,7 @@ class Dispatcher:
             if not batch:
                 self._empty_poll.set()
                 continue
-            await self._store_until_done(consumer, self._parse_batch(batch))
+            await self._store_until_done(consumer, await self._parse_batch(batch))
             with broker_errors("commit queue-control offsets"):
                 await consumer.commit()
             self._positions.update({tp: records[-1].offset + 1 for tp, records in batch.items()})
@@ -172,10 +174,14 @@ class Dispatcher:
         finally:
             consumer.resume(*partitions)
 
-    def _parse_batch(self, batch: Batch) -> _Parsed:
+    async def _parse_batch(self, batch: Batch) -> _Parsed:
+        """Yields to the loop every PARSE_SLICE records: a full poll is ~20 ms of parsing,
+        which would otherwise stall every live update (the fan-out's p99) behind it."""
         parsed = _Parsed(batch)
         for records in batch.values():
-            for record in records:
+            for index, record in enumerate(records, 1):
+                if index % PARSE_SLICE == 0:
+                    await asyncio.sleep(0)
                 message = self._parse(record)
                 if isinstance(message, Telemetry):
                     parsed.telemetry[message.queue_id].append(message)

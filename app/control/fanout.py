@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from app.bus import Bus, Consumer, broker_errors
 from app.control import messages
-from app.control.consuming import FETCH_MAX_WAIT_MS, consume_forever
+from app.control.consuming import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, consume_forever
 from app.control.hub import Hub
 
 SEEN_LIMIT = 100_000
@@ -53,6 +53,7 @@ class Fanout:
             auto_offset_reset="latest",
             enable_auto_commit=False,
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            fetch_min_bytes=FETCH_MIN_BYTES,
         )
 
     async def _loop(self, consumer: Consumer) -> None:

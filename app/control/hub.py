@@ -17,15 +17,27 @@ import orjson
 
 TRY_AGAIN_LATER = 1013
 SEND_TIMEOUT_SECONDS = 5.0
+WATCH_STEPS = 4
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class HubMessage:
+    """One message for many clients, encoded once. Not frozen: a frozen dataclass costs
+    four times as much to make, and the fan-out makes one per record."""
+
     queue_id: str | None
     json: str
-    text: str
+    line: str | Callable[[], str]
+    """The human-readable line for `?format=text` clients, or how to make it: made once,
+    when the first such client takes the message (most messages never meet one)."""
     conflation_key: str | None = None
     """Messages with the same key replace each other in a slow client's outbox."""
+
+    @property
+    def text(self) -> str:
+        if not isinstance(self.line, str):
+            self.line = self.line()
+        return self.line
 
 
 Sender = Callable[[str], Awaitable[None]]
@@ -43,7 +55,15 @@ class Client:
     missed: Counter[str] = field(default_factory=Counter)
     overflowed: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    sending: bool = False
+    """Set while its pump is in a send (the send watchdog looks at it)."""
+    sends: int = 0
+    timed_out: bool = False
+    """The watchdog let it go: one send waited the whole send timeout."""
     _hub: Hub | None = field(default=None, repr=False)
+    _pump: asyncio.Task[None] | None = field(default=None, repr=False)
+    _sends_seen: int = field(default=0, repr=False)
+    _stalled_checks: int = field(default=0, repr=False)
 
     def subscribe(self, queue_ids: Iterable[str]) -> list[str]:
         """Follow these queues too (a client following everything now follows only them);
@@ -169,18 +189,22 @@ class Hub:
     async def serve(self, client: Client) -> None:
         """Pump the client's outbox (joining it first if need be); returns when it falls too
         far behind (its queue overflowed, or one send waited longer than the send
-        timeout): close it 1013."""
+        timeout, as `watch_sends` finds): close it 1013."""
         self.join(client)
+        client._pump = asyncio.current_task()
         try:
             while True:
                 await client.ready.wait()
                 if client.overflowed:
                     break
                 await self._send_pending(client)
-        except TimeoutError:
-            pass
+        except asyncio.CancelledError:
+            if not client.timed_out:
+                raise
+            client._pump.uncancel()  # type: ignore[union-attr]
         finally:
             self.leave(client)
+            client._pump = None
         self._on_dropped("closed_slow_client")
 
     def leave(self, client: Client) -> None:
@@ -190,16 +214,38 @@ class Hub:
         client._hub = None
 
     async def _send_pending(self, client: Client) -> None:
+        """No timer per send or per batch (one cost more than the send itself with 10,000
+        clients): the watchdog times the sends instead."""
         notice = _missed_notice(client)
         batch = client.take()
-        if notice is not None:
-            await client.send(notice)
-        loop = asyncio.get_running_loop()
-        async with asyncio.timeout(None) as deadline:
+        client.sending = True
+        try:
+            if notice is not None:
+                await client.send(notice)
             for message in batch:
-                deadline.reschedule(loop.time() + self._send_timeout)
                 await client.send(message.text if client.text_format else message.json)
+                client.sends += 1
+        finally:
+            client.sending = False
         self._on_sent(len(batch))
+
+    async def watch_sends(self) -> None:
+        """Forever (cancel to stop; a supervised task): let go of every client whose pump
+        has been in one send for the send timeout (checked WATCH_STEPS times per timeout,
+        so a send is cut after the timeout, or up to a step more)."""
+        while True:
+            await asyncio.sleep(self._send_timeout / WATCH_STEPS)
+            for client in list(self.clients):
+                self._watch(client)
+
+    def _watch(self, client: Client) -> None:
+        if not client.sending or client.sends != client._sends_seen:
+            client._sends_seen, client._stalled_checks = client.sends, 0
+            return
+        client._stalled_checks += 1
+        if client._stalled_checks >= WATCH_STEPS and client._pump is not None:
+            client.timed_out = True
+            client._pump.cancel()
 
 
 def _missed_notice(client: Client) -> str | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -9,7 +12,10 @@ import orjson
 
 from app.control.hub import HubMessage
 from app.errors import InvalidMessage
+from app.models.gaps import Gap
 from app.models.messages import RetryReport, Telemetry, decode_control
+from app.models.status import Status
+from app.models.weight import RestWeightReport
 
 TELEMETRY_FIELDS = (
     "queue_id",
@@ -28,6 +34,34 @@ TELEMETRY_FIELDS = (
     "gaps",
     "rest_weight",
 )
+
+
+class JobTelemetry(msgspec.Struct, gc=False):
+    """`job.telemetry` as clients get it, encoded by msgspec straight from the decoded
+    report: four times cheaper than a dict through orjson, the fan-out's largest cost per
+    message after the decoding (see bench/fanout.py)."""
+
+    event: str
+    queue_id: str
+    job: str
+    status: Status
+    records_written: int | None
+    last_loaded_timestamp: str | None
+    error_message: str | None
+    seq: int
+    ts: datetime | None
+    stats: dict[str, Any] | None
+    retry: RetryReport | None
+    gaps_detected: int | None
+    gaps_open: int | None
+    records_backfilled: int | None
+    gaps: list[Gap] | None
+    rest_weight: RestWeightReport | None
+    health: str
+
+
+_telemetry_fields = attrgetter(*TELEMETRY_FIELDS)
+_ENCODER = msgspec.json.Encoder()
 
 
 def from_event(raw: bytes, max_bytes: int | None = None) -> HubMessage | None:
@@ -85,18 +119,26 @@ def from_control(raw: bytes, max_bytes: int | None = None) -> tuple[HubMessage, 
         return None
     if not isinstance(report, Telemetry):
         return None
-    payload = {"event": "job.telemetry", **{k: getattr(report, k) for k in TELEMETRY_FIELDS}}
-    payload["health"] = "retrying" if report.retry else "ok"
-    text = (
+    health = "retrying" if report.retry else "ok"
+    fields: tuple[Any, ...] = _telemetry_fields(report)
+    shown = JobTelemetry("job.telemetry", *fields, health)  # type: ignore[call-arg]
+    try:
+        body = _ENCODER.encode(shown).decode()
+    except (msgspec.EncodeError, OverflowError, TypeError):
+        return None
+    job = f"{report.queue_id}/{report.job}"
+    return (
+        HubMessage(report.queue_id, body, partial(_line, report), f"telemetry:{job}"),
+        job,
+        report.seq,
+    )
+
+
+def _line(report: Telemetry) -> str:
+    return (
         f"📊 Queue {report.queue_id} · {report.job} → {report.status} "
         f"({report.records_written or 0} records)" + _gaps_text(report) + _retry_text(report.retry)
     )
-    try:
-        body = orjson.dumps(payload, default=msgspec.to_builtins, option=orjson.OPT_UTC_Z).decode()
-    except orjson.JSONEncodeError:  # a number beyond 64 bits inside `stats`
-        return None
-    job = f"{report.queue_id}/{report.job}"
-    return HubMessage(report.queue_id, body, text, f"telemetry:{job}"), job, report.seq
 
 
 def _gaps_text(report: Telemetry) -> str:

@@ -97,6 +97,7 @@ class ControlPlane:
         answers (in the background)."""
         every = self.settings.ws_heartbeat_seconds
         self.supervisor.spawn("heartbeat", lambda: heartbeats(self.hub, every))
+        self.supervisor.spawn("ws-send-watchdog", self.hub.watch_sends)
         self.supervisor.spawn("stall-checker", self.stalls.run)
         self.supervisor.spawn(
             BROKER_CONNECT, self._connect, backoff=Backoff(*CONNECT_BACKOFF), until_done=True

@@ -25,7 +25,15 @@ from tests.seed_examples import BASIC
 
 pytestmark = pytest.mark.timeout(90)
 SLOW = {"loader-producer": scripted("sleep", "60"), "arango-connector": scripted("sleep", "60")}
-TASKS = {"dispatcher", "fanout", "outbox", "lag-recorder", "topic-checker", "heartbeat"}
+TASKS = {
+    "dispatcher",
+    "fanout",
+    "outbox",
+    "lag-recorder",
+    "topic-checker",
+    "heartbeat",
+    "ws-send-watchdog",
+}
 
 
 async def readiness(client: httpx.AsyncClient, status: int) -> dict[str, Any]:

@@ -100,13 +100,25 @@ async def test_a_client_that_never_reads_is_let_go_and_others_carry_on() -> None
     hub = Hub(on_dropped=dropped.append, send_timeout=0.2)
     stuck, fine = Peer(), Peer()
     stuck.reading.clear()
-    stuck_pump = pump(hub, Client(stuck.send, limit=100))
+    watchdog = asyncio.create_task(hub.watch_sends())
+    stuck_client = Client(stuck.send, limit=100)
+    stuck_pump = pump(hub, stuck_client)
     fine_pump = pump(hub, Client(fine.send, limit=100))
     hub.publish(lifecycle(1))
     assert len(await fine.until_count(1)) == 1, "the stalled client did not hold back the other"
     await asyncio.wait_for(stuck_pump, WITHIN)
     assert dropped == ["closed_slow_client"] and len(hub.clients) == 1
+    assert stuck_client.timed_out and not stuck_pump.cancelled()
     await stop(fine_pump)
+    await stop(watchdog)
+
+
+async def test_a_pump_cancelled_from_outside_is_cancelled() -> None:
+    hub, peer = Hub(), Peer()
+    task = pump(hub, Client(peer.send, limit=10))
+    await asyncio.sleep(0)
+    await stop(task)
+    assert task.cancelled() and not hub.clients
 
 
 async def test_a_lifecycle_overflow_lets_the_client_go() -> None:

@@ -3,7 +3,7 @@
 import orjson
 import pytest
 
-from app.control.messages import from_control
+from app.control.messages import TELEMETRY_FIELDS, JobTelemetry, from_control
 
 REPORT = {
     "type": "telemetry",
@@ -75,3 +75,18 @@ def test_a_stream_job_with_gaps_shows_them() -> None:
 )
 def test_what_the_dispatcher_would_refuse_is_not_shown(raw: bytes) -> None:
     assert from_control(raw) is None
+
+
+def test_job_telemetry_has_every_shown_field_in_order() -> None:
+    """The struct is built positionally from TELEMETRY_FIELDS: the two must not drift."""
+    assert JobTelemetry.__struct_fields__ == ("event", *TELEMETRY_FIELDS, "health")
+
+
+def test_the_text_line_is_made_only_when_asked_for_and_once() -> None:
+    shown = from_control(orjson.dumps(REPORT))
+    assert shown is not None
+    message = shown[0]
+    assert not isinstance(message.line, str), "no text client asked yet"
+    line = message.text
+    assert line == "📊 Queue q1 · loader-q1 → loading (5 records)"
+    assert isinstance(message.line, str), "made once, kept for the next text client"
