@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 from websockets.asyncio.client import connect
@@ -57,15 +57,25 @@ def serve_forever(urls: Any) -> None:
     asyncio.run(main())
 
 
-async def measure(counter: Callable[[], int], seconds: float) -> float:
-    """Messages per second counted over `seconds`, once the first ones arrived."""
+class Rate(NamedTuple):
+    per_s: float
+    """Messages (records) per second."""
+    cpu_us: float
+    """CPU time of this process per message, in microseconds: what the figure costs,
+    steadier than the rate when other processes load the machine."""
+
+
+async def measure(counter: Callable[[], int], seconds: float) -> Rate:
+    """The rate counted over `seconds`, once the first messages arrived."""
     await eventually(counter, within=STARTUP_SECONDS, every=0.01, what="the first records")
-    start, began = counter(), time.perf_counter()
+    start, began, cpu = counter(), time.perf_counter(), time.process_time()
     await asyncio.sleep(seconds)
-    return (counter() - start) / (time.perf_counter() - began)
+    count = max(counter() - start, 1)
+    used = time.process_time() - cpu
+    return Rate(count / (time.perf_counter() - began), used / count * 1e6)
 
 
-async def raw_rate(url: str, seconds: float) -> float:
+async def raw_rate(url: str, seconds: float) -> Rate:
     """The baseline: a bare `websockets` loop receiving the same combined stream the
     cheapest way (bytes, no text decoding, as the loader receives)."""
     received = 0
@@ -88,7 +98,7 @@ async def raw_rate(url: str, seconds: float) -> float:
 
 async def loader_rate(
     url: str, seconds: float, sink: RecordSink, counter: Callable[[], int]
-) -> float:
+) -> Rate:
     """The real stream job (ws_agg_trades, 10 symbols) writing to `sink`."""
     ctx = LocalJobContext(job_env("ws_agg_trades", ",".join(SYMBOLS), binance_ws_url=url))
     ctx.sink = sink  # type: ignore[assignment]
@@ -100,26 +110,30 @@ async def loader_rate(
         await job
 
 
-async def counted_rate(url: str, seconds: float) -> float:
+async def counted_rate(url: str, seconds: float) -> Rate:
     sink = CountingSink()
     return await loader_rate(url, seconds, sink, lambda: sink.delivered)
 
 
 async def in_turns(
-    measured: Callable[[float], Awaitable[float]],
-    baseline: Callable[[float], Awaitable[float]],
+    measured: Callable[[float], Awaitable[Rate]],
+    baseline: Callable[[float], Awaitable[Rate]],
     seconds: float,
-) -> tuple[float, float]:
+) -> tuple[Rate, Rate]:
     """Medians of ROUNDS turns of baseline then measured, `seconds` in all for each, so a
     busy moment of the (shared) machine hits both."""
-    turns: list[tuple[float, float]] = []
+    turns: list[tuple[Rate, Rate]] = []
     for _ in range(ROUNDS):
         base = await baseline(seconds / ROUNDS)
         turns.append((await measured(seconds / ROUNDS), base))
-    return statistics.median(m for m, _ in turns), statistics.median(b for _, b in turns)
+    return _median([m for m, _ in turns]), _median([b for _, b in turns])
 
 
-async def parse_rates(url: str, seconds: float) -> tuple[float, float]:
+def _median(rates: list[Rate]) -> Rate:
+    return Rate(*(statistics.median(values) for values in zip(*rates, strict=True)))
+
+
+async def parse_rates(url: str, seconds: float) -> tuple[Rate, Rate]:
     """(loader into a counting sink, raw receive loop) msg/s."""
     return await in_turns(partial(counted_rate, url), partial(raw_rate, url), seconds)
 
@@ -137,12 +151,16 @@ async def all_rates(url: str, seconds: float) -> dict[str, float]:
     loader, raw = await parse_rates(url, seconds)
     kafka_loader, bare = await kafka_rates(url, seconds)
     return {
-        "loader_msgs_per_s": round(loader),
-        "raw_msgs_per_s": round(raw),
-        "ratio": round(loader / raw, 3),
-        "kafka_loader_records_per_s": round(kafka_loader),
-        "kafka_bare_records_per_s": round(bare),
-        "kafka_ratio": round(kafka_loader / bare, 3),
+        "loader_msgs_per_s": round(loader.per_s),
+        "raw_msgs_per_s": round(raw.per_s),
+        "ratio": round(loader.per_s / raw.per_s, 3),
+        "loader_cpu_us": round(loader.cpu_us, 2),
+        "raw_cpu_us": round(raw.cpu_us, 2),
+        "kafka_loader_records_per_s": round(kafka_loader.per_s),
+        "kafka_bare_records_per_s": round(bare.per_s),
+        "kafka_ratio": round(kafka_loader.per_s / bare.per_s, 3),
+        "kafka_loader_cpu_us": round(kafka_loader.cpu_us, 2),
+        "kafka_bare_cpu_us": round(bare.cpu_us, 2),
     }
 
 

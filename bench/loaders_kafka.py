@@ -26,7 +26,7 @@ from app.config import KafkaSettings
 from app.logging import configure_logging
 from app.workers.binance.stream_names import normalizer_for
 from app.workers.kafka_sink import KafkaRecordSink
-from bench.loaders_binance import in_turns, loader_rate, measure
+from bench.loaders_binance import Rate, in_turns, loader_rate, measure
 from bench.loaders_feed import AggTradeFeed
 
 BATCH = 1000
@@ -40,7 +40,7 @@ def bare_messages() -> list[tuple[bytes, bytes]]:
     return [(record["symbol"].encode(), orjson.dumps(record)) for record in records]
 
 
-async def bare_rate(bus: KafkaBus, topic: str, seconds: float) -> float:
+async def bare_rate(bus: KafkaBus, topic: str, seconds: float) -> Rate:
     """The baseline: a bare producer sending acknowledged batches of the same records."""
     producer = AIOKafkaProducer(**bus.producer_config)
     await producer.start()
@@ -64,7 +64,7 @@ async def bare_rate(bus: KafkaBus, topic: str, seconds: float) -> float:
         await producer.stop()
 
 
-async def kafka_rates(url: str, seconds: float) -> tuple[float, float]:
+async def kafka_rates(url: str, seconds: float) -> tuple[Rate, Rate]:
     """(loader into the embedded broker, bare producer) records/s."""
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
@@ -89,7 +89,7 @@ async def kafka_rates(url: str, seconds: float) -> tuple[float, float]:
             await broker.stop()
 
 
-async def sink_rate(url: str, bus: KafkaBus, topic: str, seconds: float) -> float:
+async def sink_rate(url: str, bus: KafkaBus, topic: str, seconds: float) -> Rate:
     """The stream job writing through its KafkaRecordSink into `topic`."""
     sink = KafkaRecordSink(bus, topic)
     return await loader_rate(url, seconds, sink, lambda: sink.delivered)
