@@ -10,6 +10,7 @@ from datetime import datetime
 
 from app import naming
 from app.models.attempts import NO_RETRY, RetryPolicy
+from app.models.catalog import Target
 from app.models.health import Health, HealthState, one_line
 from app.models.queues import JobState, QueueState
 from app.models.status import Status, can_retry
@@ -47,11 +48,33 @@ def backoff_seconds(policy: RetryPolicy, failed_attempt: int) -> float:
 
 
 def retry_due(queue: QueueState, job: JobState, policy: RetryPolicy) -> bool:
-    """A failed running attempt is tried again unless the queue is being stopped or the
-    attempts are used up (a bad configuration never gets here: see the callers)."""
-    if queue.stop_requested or not can_retry(job.status):
+    """A failed running attempt is tried again unless the queue is being stopped, the
+    attempts are used up or what it reads from ended for good (a bad configuration never
+    gets here: see the callers)."""
+    if queue.stop_requested or not can_retry(job.status) or source_gone(queue, job):
         return False
     return job.attempt < max_attempts(policy)
+
+
+_GONE = frozenset({Status.ERROR, Status.STOPPED, Status.SKIPPED})
+
+
+def source_gone(queue: QueueState, job: JobState) -> bool:
+    """An upstream of the job (or, for a connector, the loader of its type, which it
+    starts with) failed for good or was stopped: another attempt would fail the same way."""
+    return any(
+        source.status in _GONE
+        for source in queue.jobs
+        if source.name in job.depends_on or _feeds(source, job)
+    )
+
+
+def _feeds(source: JobState, job: JobState) -> bool:
+    return (
+        job.target is Target.ARANGO_CONNECTOR
+        and source.target is Target.LOADER_PRODUCER
+        and source.type == job.type
+    )
 
 
 def is_due(job: JobState, now: datetime) -> bool:

@@ -256,3 +256,20 @@ def test_a_connectors_loader_watch_ignores_a_failure_that_is_retried() -> None:
     assert end(Status.ERROR, None, None) == LoaderEnd(Status.ERROR, "boom"), "an older job"
     assert end(Status.FINISHED, 2, 4) == LoaderEnd(Status.FINISHED, "boom")
     assert end(Status.STOPPED, 1, 4) == LoaderEnd(Status.STOPPED, "boom")
+
+
+def test_a_connector_whose_loader_failed_for_good_is_not_retried() -> None:
+    """Its source is gone: another attempt would end the same way, attempts later."""
+    q = queue({"limit": 0})
+    loader, connector = q.jobs
+    transitions.mark_job(q, loader.name, Status.ERROR, "exit code 1", rules=RULES)
+    assert loader.status is Status.ERROR
+    transitions.mark_job(q, connector.name, Status.ERROR, "source loader ended", rules=RULES)
+    assert connector.status is Status.ERROR and len(connector.attempts) == 1
+
+
+def test_a_connector_whose_loader_still_runs_is_retried() -> None:
+    q = queue()
+    connector = q.jobs[1]
+    transitions.mark_job(q, connector.name, Status.ERROR, "exit code 1", rules=RULES)
+    assert connector.status is Status.PENDING and connector.not_before is not None
