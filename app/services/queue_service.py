@@ -2,8 +2,8 @@
 
 Start records first and launches second (launch is idempotent by job name), so a crash
 between the two is settled by `recover` at the next start instead of leaving a queue stuck.
-A failed attempt that may retry waits in `pending` until its `not_before`; `launch_due`
-relaunches it (one wake-up per waiting attempt, armed again by `recover` after a restart).
+A failed attempt that may retry waits in `pending` until its `not_before`; the job
+scheduler (app/services/job_scheduler.py) launches it then, as it launches every job.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
 from typing import Protocol
@@ -191,7 +190,7 @@ class QueueService:
             if changed:
                 await self.feed.publish(trackers[queue_id].change_of(queue))
                 self._count_gaps(queue, trackers[queue_id])
-                self._arm_retries(queue, count=True)
+                self._count_retries(queue)
         return set(reports_by_queue) - set(results)
 
     def _count_gaps(self, queue: QueueState, tracker: _Tracker) -> None:
@@ -214,7 +213,8 @@ class QueueService:
         job = queue.job(outcome.name) or transitions.job_running_as(queue, outcome.name)
         if changed and job is not None and job.status is Status.ERROR:
             self.metrics.jobs_failed.labels(job.target).inc()
-        self._arm_retries(queue, count=changed)
+        if changed:
+            self._count_retries(queue)
 
     def _mark_outcome(
         self, queue: QueueState, outcome: JobOutcome, status: Status, message: str | None
@@ -230,56 +230,16 @@ class QueueService:
             rules=self.retry_rules,
         )
 
-    async def launch_due(self, queue_id: str) -> QueueState:
-        """Launch the queue's pending jobs whose retry wait is over, when no job scheduler
-        is wired (bare benchmarks); with one, its passes launch them."""
-        queue = await self.store.get(queue_id)
-        if queue.stop_requested or is_terminal(queue.status):
-            return queue
-        return await self._launch(queue, queue.jobs)
-
-    def _arm_retries(self, queue: QueueState, *, count: bool) -> None:
-        """One wake-up per job waiting to retry (per failed attempt); `count` it in
-        job_retries_total when the wait is new, not when a restart finds it."""
-        for job in queue.jobs:
-            key = (queue.id, job.name, job.attempt)
-            if job.status is not Status.PENDING or job.not_before is None or key in self._waits:
-                continue
-            self._waits.add(key)
-            if count:
+    def _count_retries(self, queue: QueueState) -> None:
+        """job_retries_total: once per wait (a job, the attempt that failed), however many
+        changes of the queue show it; waits that are over are forgotten. The job scheduler
+        launches the next attempt once `not_before` has passed (its one launching place)."""
+        waiting = _waits_of(queue)
+        for _, name, _ in waiting - self._waits:
+            job = queue.job(name)
+            if job is not None:
                 self.metrics.job_retries.labels(job.target).inc()
-            if self.admission is None:  # else the job scheduler wakes at not_before
-                wake = self._relaunch_when_due(key, job.not_before)
-                self._background.spawn(wake, f"retry-{job.name}-{job.attempt + 1}")
-        if self.admission is not None:
-            self._forget_waits(queue)
-
-    def _forget_waits(self, queue: QueueState) -> None:
-        """Drop the waits of `queue` that are over (no wake-up task drops them)."""
-        waiting = {
-            (queue.id, job.name, job.attempt)
-            for job in queue.jobs
-            if job.status is Status.PENDING and job.not_before is not None
-        }
-        self._waits = {key for key in self._waits if key[0] != queue.id or key in waiting}
-
-    async def _relaunch_when_due(self, key: RetryKey, due: datetime) -> None:
-        """Wait for `due`, then launch, until the wait is over for good (a sleep that
-        ends a little early waits the rest; a store or platform that is down is tried
-        again with capped backoff)."""
-        retry_in = RECORD_RETRY_FIRST_SECONDS
-        wake: datetime | None = due
-        try:
-            while wake is not None:
-                await asyncio.sleep(max((wake - utcnow()).total_seconds(), 0.0))
-                try:
-                    wake = _early(await self.launch_due(key[0]), key)
-                except DependencyUnavailable as error:
-                    log.warning("retry not launched yet", queue_id=key[0], error=error.message)
-                    retry_in = min(retry_in * 2, RECORD_RETRY_MAX_SECONDS)
-                    wake = utcnow() + timedelta(seconds=retry_in)
-        finally:
-            self._waits.discard(key)
+        self._waits = {key for key in self._waits if key[0] != queue.id} | waiting
 
     async def hold(self, queue_id: str, skips: dict[str, str], waiting: dict[str, str]) -> None:
         """Record a scheduling pass's skips and waiting sentences for one queue."""
@@ -505,9 +465,10 @@ class QueueService:
         current = await self.store.get(queue.id)
         if current.stop_requested:
             await self._halt_jobs(current)
-        elif self.admission is None:  # else the job scheduler launches them when due
-            current = await self._launch(current, current.jobs)
-            self._arm_retries(current, count=False)
+        else:
+            self._waits |= _waits_of(current)  # counted before the restart
+            if self.admission is None:  # else the job scheduler launches them when due
+                await self._launch(current, current.jobs)
 
     async def _mutate(
         self, queue_id: str, change: Callable[[QueueState], bool]
@@ -591,14 +552,12 @@ def _status_of(outcome: JobOutcome) -> tuple[Status, str | None]:
     return Status.ERROR, outcome.message or "the job failed"
 
 
-def _early(queue: QueueState, key: RetryKey) -> datetime | None:
-    """The job of `key` still waits after that failed attempt, and its time has not come
-    yet (the sleep ended early): when to try again. None when there is nothing to wait for."""
-    job = queue.job(key[1])
-    if job is None or job.status is not Status.PENDING or job.attempt != key[2]:
-        return None
-    due = job.not_before
-    return due if due is not None and due > utcnow() and not queue.stop_requested else None
+def _waits_of(queue: QueueState) -> set[RetryKey]:
+    return {
+        (queue.id, job.name, job.attempt)
+        for job in queue.jobs
+        if job.status is Status.PENDING and job.not_before is not None
+    }
 
 
 def _record_launches(
