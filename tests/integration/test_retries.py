@@ -176,6 +176,12 @@ async def test_used_up_attempts_end_in_error_with_every_attempt_listed(app_with:
         done = await qm.wait_for(queue_id, ended, within=30)
         logs = await qm.client.get(f"/queues/{queue_id}/logs", params={"job": "loader-producer"})
         retries = sample(qm.state.metrics, "job_retries_total", target="loader-producer")
+        events = await read_topic(
+            qm.state.settings.kafka_bootstrap_servers or "",
+            qm.state.settings.queue_events_topic,
+            lambda got: any(len(e.value["data"]["jobs"][0]["attempts"]) == 3 for e in got),
+            within=20,
+        )
     job = done["jobs"][0]
     assert (done["status"], job["status"], job["attempt"]) == ("error", "error", 3)
     assert [(a["attempt"], a["status"]) for a in job["attempts"]] == [
@@ -185,6 +191,10 @@ async def test_used_up_attempts_end_in_error_with_every_attempt_listed(app_with:
     ]
     assert all("exit code 1" in str(a["error_message"]) for a in job["attempts"])
     assert retries == 2
+    sentences = [e.value["data"]["jobs"][0]["waiting_for"] for e in events]
+    for upcoming in (2, 3):
+        said = f"retrying in 0 s (attempt {upcoming} of 3): exit code 1 (failed); last output:"
+        assert any(str(w).startswith(said) for w in sentences), sentences
     assert not any(v.status == "error" for v in versions[:-1]), "never error while retrying"
     assert logs.status_code == 200, logs.text
     pid_lines = [line for line in logs.json()["data"]["lines"] if "scripted job" in line]
