@@ -109,6 +109,21 @@ async def test_resume_from_iso_time_skips_loaded_candles(
     assert open_times(ctx) == list(range(DAY0 + 23 * 3_600_000 + 60_000, DAY0 + 86_400_000, 60_000))
 
 
+async def test_a_load_of_several_symbols_does_not_resume_and_loads_every_symbol_whole(
+    fake: FakeBinanceRest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Symbols load in turn under one last_loaded_timestamp: resuming from it would skip
+    the earlier hours of the symbols after the one that was loading."""
+    monkeypatch.setenv("RESUME_FROM", "2024-06-01T23:00:00Z")
+    env = job_env("api_candles_1h", "BTCUSDT,ETHUSDT", time_range="2024-06-01:2024-06-01")
+    ctx: Any = LocalJobContext(env.model_copy(update={"binance_rest_url": fake.url}))
+    await jobs.run(ctx, FAST)
+    by_symbol = {
+        s: [r for r in ctx.sink.records if r["symbol"] == s] for s in ("BTCUSDT", "ETHUSDT")
+    }
+    assert [len(rows) for rows in by_symbol.values()] == [24, 24]
+
+
 @pytest.mark.parametrize("status", [429, 418])
 async def test_retry_after_is_honoured(fake: FakeBinanceRest, status: int) -> None:
     fake.fail_next(status, retry_after=0.4)

@@ -113,8 +113,12 @@ class HistoryRun:
         self.client = RestClient(market.rest_url, tuning, ctx)
 
     def span(self) -> tuple[int, int]:
+        """The range, after RESUME_FROM when it says where this load stopped: only for one
+        symbol. Symbols load in turn and share one last_loaded_timestamp, so for several
+        it would skip the earlier hours of the symbols not yet loaded: they load it all
+        again (the connector's upserts keep each record once)."""
         start, end = parse_time_range(self.ctx.env.time_range)
-        resumed = resume_point()
+        resumed = resume_point() if len(self.ctx.env.symbol_list) == 1 else None
         return (max(start, resumed + 1) if resumed is not None else start), end
 
     async def emit(self, records: list[Any], last_ts: int) -> None:
