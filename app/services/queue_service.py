@@ -424,18 +424,18 @@ class QueueService:
         }
         if job.last_loaded_timestamp:
             env["RESUME_FROM"] = job.last_loaded_timestamp
-        env |= self._attempt_env(job)
+        env |= self._attempt_env(queue, job)
         name = env["JOB_RUN_NAME"]
         return JobSpec(queue.id, name, job.target, job.type, env, not is_stream(job.type))
 
-    def _attempt_env(self, job: JobState) -> dict[str, str]:
+    def _attempt_env(self, queue: QueueState, job: JobState) -> dict[str, str]:
         policy = self.retry_rules.policy_of(job)
         env = {
             "JOB_RUN_NAME": retrying.launch_name(job),
             "JOB_ATTEMPT": str(retrying.next_attempt(job)),
             "JOB_MAX_ATTEMPTS": str(retrying.max_attempts(policy)),
         }
-        if job.attempt and job.records_written:
+        if job.attempt and job.records_written and not retrying.loads_again(queue, job):
             env["RECORDS_BEFORE"] = str(job.records_written)
         return env
 

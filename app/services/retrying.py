@@ -10,7 +10,7 @@ from datetime import datetime
 
 from app import naming
 from app.models.attempts import NO_RETRY, RetryPolicy
-from app.models.catalog import Target
+from app.models.catalog import Target, is_stream
 from app.models.health import Health, HealthState, one_line
 from app.models.queues import JobState, QueueState
 from app.models.status import Status, can_retry
@@ -75,6 +75,13 @@ def _feeds(source: JobState, job: JobState) -> bool:
         and source.target is Target.LOADER_PRODUCER
         and source.type == job.type
     )
+
+
+def loads_again(queue: QueueState, job: JobState) -> bool:
+    """A history load of several symbols does not resume (they share one timestamp): its
+    next attempt loads, and counts, every record again (app/workers/binance/rest_history.py)."""
+    history = job.target is Target.LOADER_PRODUCER and not is_stream(job.type)
+    return history and len(queue.symbols) > 1
 
 
 def is_due(job: JobState, now: datetime) -> bool:

@@ -273,3 +273,11 @@ def test_a_connector_whose_loader_still_runs_is_retried() -> None:
     connector = q.jobs[1]
     transitions.mark_job(q, connector.name, Status.ERROR, "exit code 1", rules=RULES)
     assert connector.status is Status.PENDING and connector.not_before is not None
+
+
+def test_a_multi_symbol_history_load_counts_its_records_anew() -> None:
+    one, several = queue(), queue()
+    several.symbols = ["BTCUSDT", "ETHUSDT"]
+    assert not retrying.loads_again(one, one.jobs[0])
+    assert retrying.loads_again(several, several.jobs[0])
+    assert not retrying.loads_again(several, several.jobs[1]), "a connector resumes"
