@@ -6,8 +6,12 @@ process sends telemetry at a fixed rate with the send time in `stats.sent` (wall
 machine). For each row the same followers (same queues, same number of client processes)
 connect to the service and to the bare broadcaster; all of them and the raw consumer read
 the same produced messages at the same time, so a slow moment of the machine hits all.
-Only messages sent after a 1 s warm-up count; delivered = received / produced for the
-queues a client follows, and a client is complete when it got every one of them.
+Only messages sent after a 1 s warm-up count; after the producer stops the bench waits
+until every client has every message (at most DRAIN_CAP_S), so lateness shows in the
+latency and only loss (conflation) in delivered = received / produced for the queues a
+client follows; a client is complete when it got every one of them. The CPU time of the
+service and of the bare broadcaster over the same stretch is reported per 100,000
+messages: unlike the latencies, it hardly moves with the machine's load.
 
 Rows: 1 client following everything at 10,000 msg/s; 1,000 clients each following one of
 1,000 queues at 10,000 msg/s; 10,000 clients, ten per queue, at 1,000 msg/s. Targets:
