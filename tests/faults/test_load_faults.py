@@ -39,7 +39,11 @@ async def test_a_client_that_never_reads_stalls_nobody(served_with: Any) -> None
         await served.fanout_ready()
         async with (
             httpx.AsyncClient(base_url=served.url, timeout=10) as http,
-            connect(served.ws_url, max_queue=1, sock=tiny_socket(served.url)) as stalled,
+            # uncompressed frames: 12 MB fill every buffer on the stalled client's way (the
+            # pad compresses to nothing, and the server keeps up with a reading client)
+            connect(
+                served.ws_url, max_queue=1, sock=tiny_socket(served.url), compression=None
+            ) as stalled,
             listening(served.ws_url) as reader,
         ):
             assert stalled is not None
@@ -48,7 +52,7 @@ async def test_a_client_that_never_reads_stalls_nobody(served_with: Any) -> None
             sending = asyncio.create_task(
                 flood(
                     served.state.settings,
-                    [report("q-flood", s, stats_bytes=2000) for s in range(1, count + 1)],
+                    [report("q-flood", s, stats_bytes=4000) for s in range(1, count + 1)],
                     "q",
                 )
             )
