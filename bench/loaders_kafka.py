@@ -6,7 +6,7 @@ check, normalise, batch) and its KafkaRecordSink (encode, keyed send, acknowledg
 The baseline is an AIOKafkaProducer with the loader's producer settings (acks, linger,
 batch size, compression, idempotence: KafkaBus.producer_config) sending the same records,
 pre-encoded, in batches of the same size, each acknowledged before the next is sent, as
-the sink waits for its batch.
+the sink waits for its batch (one future at a time, as KafkaBus.send_many does).
 """
 
 from __future__ import annotations
@@ -52,7 +52,10 @@ async def bare_rate(bus: KafkaBus, topic: str, seconds: float) -> Rate:
             for first in range(0, len(messages), BATCH):
                 batch = messages[first : first + BATCH]
                 futures = [await producer.send(topic, v, key=k) for k, v in batch]
-                await asyncio.gather(*futures)
+                for future in futures:  # as KafkaBus.send_many waits: one at a time
+                    if not future.done():
+                        await asyncio.wait((future,))
+                    future.result()  # a failure ends the benchmark
                 sent += len(batch)
 
     task = asyncio.create_task(pour())

@@ -110,8 +110,8 @@ class KafkaBus:
         """Produce a batch at once; return the messages the broker did not acknowledge."""
         with broker_errors(f"send to {topic}"):
             futures = await self._enqueue((topic, k, v, None) for k, v in messages)
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        return [m for m, r in zip(messages, results, strict=True) if isinstance(r, Exception)]
+        await _settled(futures)
+        return [m for m, f in zip(messages, futures, strict=True) if _failed(f)]
 
     async def publish(self, records: Sequence[Record]) -> None:
         """Produce records in order, all or raise (the caller retries the whole batch)."""
@@ -159,6 +159,20 @@ class KafkaBus:
     ) -> AIOKafkaConsumer:
         """An unstarted consumer connecting like the producer; start it inside broker_errors."""
         return AIOKafkaConsumer(*topics, group_id=group_id, **self.options, **opts)
+
+
+async def _settled(futures: list[asyncio.Future[Any]]) -> None:
+    """Wait until every future is done, one at a time: the futures of a partition's batch
+    settle together, so nearly all are done when their turn comes. (gather's callback per
+    future cost a tenth of a stream loader's time into Kafka: bench loaders.)"""
+    for future in futures:
+        if not future.done():
+            await asyncio.wait((future,))
+
+
+def _failed(future: asyncio.Future[Any]) -> bool:
+    """Not acknowledged: failed or cancelled (its error is taken, so never logged)."""
+    return future.cancelled() or future.exception() is not None
 
 
 def _new_topic(name: str, partitions: int, replication: int) -> NewTopic:
