@@ -75,10 +75,10 @@ async def test_two_history_loaders_stay_together_under_the_budget(
         binance_rest_share_refresh_seconds=300,  # every message below is one the test caused
         telemetry_interval_seconds=0.2,
     ) as qm:
-        first = await qm.start(history("A", 150))
+        first = await qm.start(history("A", 200))
         await eventually(lambda: len(of(binance, "A")) >= 30, what="the first alone")
         second_started = binance.log[-1].at
-        second = await qm.start(history("B", 50))
+        second = await qm.start(history("B", 100))  # long enough to share under load
         shared = await qm.wait_for(first, sharing(2), within=20)
         assert shared["jobs"][0]["rest_weight"]["share"] == BUDGET // 2
         metrics = (await qm.client.get("/metrics")).text
@@ -97,6 +97,7 @@ async def test_two_history_loaders_stay_together_under_the_budget(
     assert max(per_window.values()) <= BUDGET, per_window
     first_log = of(binance, "A")
     alone = pace(first_log, first_log[0].at + 0.2, second_started)
+    assert second_ended > both + 1, "the second loader ended before both ran at their shares"
     together = pace(first_log, both, second_ended)
     assert together < alone * 0.7, (alone, together)  # its share halved: so did its pace
     assert all(entry.status == 200 for entry in binance.log)
