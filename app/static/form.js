@@ -259,7 +259,9 @@ function pipelineFields(n) {
         + "empty: from the data names"),
     h("details", { class: "retry-fields" },
       h("summary", {}, "Retries (empty: the target's default)"),
-      h("p", { class: "hint" }, `${retry.hint} A field left empty takes: ${defaults.join(", ")}.`),
+      h("p", { class: "hint" }, `${retry.hint} All empty: the target's own policy (loaders `
+        + "and the connector retry, the other targets do not, unless TARGETS_FILE says otherwise). "
+        + `Once one field is set, a field left empty takes: ${defaults.join(", ")}.`),
       h("div", { class: "retry-grid" }, retry.fields.map(({ name, label, min, max, hint }) =>
         field(`r${n}-retry-${name}`, label,
           h("input", { type: "number", name: `retry-${name}`, min, max, step: "any" }), hint)))),
