@@ -25,6 +25,7 @@ from app.config import Settings
 from app.launchers.base import JobOutcome
 from app.launchers.local import LocalLauncher
 from app.launchers.targets import TargetSpec
+from app.logging import configure_logging
 from app.metrics import Metrics
 from app.models.queues import QueueCreate
 from app.models.status import is_terminal
@@ -167,6 +168,7 @@ def _service(store: SqliteQueueStore, launcher: LocalLauncher) -> QueueService:
 
 
 async def measure(queues: int) -> list[Row]:
+    configure_logging("WARNING")
     with tempfile.TemporaryDirectory(prefix="bench-admission-") as tmp:
         root = Path(tmp)
         bare_rate, bare_most = await bare_launcher(root / "bare", queues)

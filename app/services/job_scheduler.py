@@ -63,6 +63,9 @@ class JobScheduler:
         self._holder = holder or str(uuid.uuid4())
         """Who holds the lease: the same service restarted (same host and DATA_DIR) takes
         it back at once; another replica waits for it to expire."""
+        self._known: dict[str, QueueState] = {}
+        """The active queues as last read, by id (a pass reads again only those whose
+        stored revision moved)."""
         self._settling: dict[str, QueueState | None] = {}
         """Queues a start waits for, with what the pass launched of them (the answer says
         what happened even when the store did not take the launch record yet)."""
@@ -114,23 +117,48 @@ class JobScheduler:
         self._metrics.admission_lease.set(1 if held else 0)
         if not held:
             return None
-        decided = plan(await store.active(), self._limits, utcnow())
-        results = await asyncio.gather(
-            *(self._apply(queue) for queue in decided.queues), return_exceptions=True
-        )
-        for queue, result in zip(decided.queues, results, strict=True):
-            if isinstance(result, Exception):
-                log.warning("scheduling a queue failed", queue_id=queue.queue.id, error=str(result))
+        decided = plan(await self._view(), self._limits, utcnow())
+        await self._launch([queue for queue in decided.queues if queue.launch])
+        holds = {q.queue.id: (q.skip, q.waiting) for q in decided.queues if q.writes}
+        if holds:
+            await self._service.hold(holds)
         self._report(decided)
         return decided.wake_at
 
-    async def _apply(self, decided: QueuePlan) -> None:
-        if decided.writes:
-            await self._service.hold(decided.queue.id, decided.skip, decided.waiting)
-        if decided.launch:
-            queue = await self._service.launch_admitted(decided.queue, decided.launch)
-            if queue.id in self._settling:
-                self._settling[queue.id] = queue
+    async def _view(self) -> list[QueueState]:
+        """The store's active queues: those unchanged since the last pass as read then,
+        the others read again (a queue that no longer reads is left out, logged)."""
+        store = self._service.store
+        revisions = await store.active_revisions()
+        stale = [
+            i
+            for i, rev in revisions.items()
+            if (q := self._known.get(i)) is None or q.revision != rev
+        ]
+        fresh = await asyncio.gather(*(store.get(i) for i in stale), return_exceptions=True)
+        self._known = {i: q for i, q in self._known.items() if i in revisions}
+        for queue_id, found in zip(stale, fresh, strict=True):
+            if isinstance(found, QueueState):
+                self._known[queue_id] = found
+            else:
+                self._known.pop(queue_id, None)
+                log.warning("scheduling: queue not read", queue_id=queue_id, error=str(found))
+        return list(self._known.values())
+
+    async def _launch(self, admitted: list[QueuePlan]) -> None:
+        """Launch first (the sentences of those still waiting are written after)."""
+        results = await asyncio.gather(
+            *(
+                self._service.launch_admitted(q.queue.model_copy(deep=True), q.launch)
+                for q in admitted
+            ),
+            return_exceptions=True,
+        )
+        for decided, result in zip(admitted, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("launch failed", queue_id=decided.queue.id, error=str(result))
+            elif result.id in self._settling:
+                self._settling[result.id] = result
 
     def _report(self, decided: Plan) -> None:
         for kind in REASON_KINDS:

@@ -59,6 +59,8 @@ PLATFORM_DOWN = "waiting for the job platform: "
 """A job the scheduler could not launch because the launcher is down (retried)."""
 RECORD_RETRY_FIRST_SECONDS = 0.5
 RECORD_RETRY_MAX_SECONDS = 30.0
+Hold = tuple[dict[str, str], dict[str, str]]
+"""A scheduling pass's word on one queue: skip reasons and waiting sentences, by job."""
 
 
 class Admission(Protocol):
@@ -241,16 +243,23 @@ class QueueService:
                 self.metrics.job_retries.labels(job.target).inc()
         self._waits = {key for key in self._waits if key[0] != queue.id} | waiting
 
-    async def hold(self, queue_id: str, skips: dict[str, str], waiting: dict[str, str]) -> None:
-        """Record a scheduling pass's skips and waiting sentences for one queue."""
-        queue, changed = await self._mutate(
-            queue_id, lambda q: transitions.hold_jobs(q, skips, waiting)
+    async def hold(self, holds: dict[str, Hold]) -> None:
+        """Record a scheduling pass's skips and waiting sentences, by queue id, in one
+        store call (one transaction where the store has them)."""
+        trackers = {queue_id: _Tracker(_hold_change(*hold)) for queue_id, hold in holds.items()}
+        results = await self.store.mutate_many(
+            {queue_id: tracker.run for queue_id, tracker in trackers.items()}
         )
-        if changed:
-            for name in skips:
-                job = queue.job(name)
-                if job is not None and job.status is Status.SKIPPED:
-                    self.metrics.jobs_skipped.labels(job.target).inc()
+        for queue_id, (queue, changed) in results.items():
+            if changed:
+                await self.feed.publish(trackers[queue_id].change_of(queue))
+                self._count_skips(queue, holds[queue_id][0])
+
+    def _count_skips(self, queue: QueueState, skips: dict[str, str]) -> None:
+        for name in skips:
+            job = queue.job(name)
+            if job is not None and job.status is Status.SKIPPED:
+                self.metrics.jobs_skipped.labels(job.target).inc()
 
     async def launch_admitted(self, queue: QueueState, names: list[str]) -> QueueState:
         """Launch jobs the scheduler admitted; the queue as recorded after it. A launcher
@@ -482,6 +491,10 @@ class QueueService:
 
 
 TrackedChange = Callable[[QueueState, list[Status]], bool]
+
+
+def _hold_change(skips: dict[str, str], waiting: dict[str, str]) -> TrackedChange:
+    return lambda queue, _: transitions.hold_jobs(queue, skips, waiting)
 
 
 class _Tracker:

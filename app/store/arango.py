@@ -57,6 +57,7 @@ RETURN LENGTH(FOR q IN queue_state
   RETURN 1)
 """
 ACTIVE_QUERY = "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN q"
+REVISIONS_QUERY = "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN [q._key, q.revision]"
 BY_STATUS_QUERY = "FOR q IN queue_state COLLECT s = q.status WITH COUNT INTO n RETURN [s, n]"
 
 
@@ -117,6 +118,11 @@ class ArangoQueueStore:
         ended = {"ended": [status.value for status in TERMINAL]}
         rows = await self._call("list active queues", lambda: self._aql(ACTIVE_QUERY, ended))
         return readable_queues(((row["_key"], row) for row in rows), _queue)
+
+    async def active_revisions(self) -> dict[str, int]:
+        ended = {"ended": [status.value for status in TERMINAL]}
+        rows = await self._call("list active revisions", lambda: self._aql(REVISIONS_QUERY, ended))
+        return {str(key): int(revision) for key, revision in rows}
 
     async def count_by_status(self) -> dict[Status, int]:
         rows = await self._call("count queues", lambda: self._aql(BY_STATUS_QUERY, {}))

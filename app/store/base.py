@@ -85,6 +85,10 @@ class QueueStore(Protocol):
     async def active(self) -> list[QueueState]:
         """Every queue not yet in a terminal status (restart recovery)."""
 
+    async def active_revisions(self) -> dict[str, int]:
+        """Every active queue's id and revision, without its document: a reader that keeps
+        parsed queues (the job scheduler) reads again only those that changed."""
+
     async def count_by_status(self) -> dict[Status, int]: ...
 
     async def hold_lease(self, name: str, holder: str, seconds: float) -> bool:

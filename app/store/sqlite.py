@@ -115,6 +115,9 @@ class SqliteQueueStore:
     async def active(self) -> list[QueueState]:
         return await self._read(_active)
 
+    async def active_revisions(self) -> dict[str, int]:
+        return await self._read(_active_revisions)
+
     async def count_by_status(self) -> dict[Status, int]:
         rows = await self._read(
             lambda db: db.execute("SELECT status, COUNT(*) FROM queues GROUP BY status").fetchall()
@@ -313,6 +316,15 @@ def _hold_lease(db: sqlite3.Connection, name: str, holder: str, seconds: float) 
     lease = orjson.dumps({"holder": holder, "expires_at": now + seconds}).decode()
     db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, lease))
     return True
+
+
+def _active_revisions(db: sqlite3.Connection) -> dict[str, int]:
+    placeholders = ",".join("?" for _ in TERMINAL)
+    rows = db.execute(
+        f"SELECT id, revision FROM queues WHERE status NOT IN ({placeholders})",
+        [s.value for s in TERMINAL],
+    ).fetchall()
+    return dict(rows)
 
 
 def _active(db: sqlite3.Connection) -> list[QueueState]:

@@ -198,3 +198,22 @@ async def test_a_lease_is_held_by_one_holder_until_it_expires(store: QueueStore)
     assert await store.hold_lease("admission", "a", -1)  # renewed as already expired
     assert await store.hold_lease("admission", "b", 30), "an expired lease is free"
     assert not await store.hold_lease("admission", "a", 30)
+
+
+async def test_active_revisions_name_every_active_queue_and_move_with_each_change(
+    store: QueueStore,
+) -> None:
+    running, ended = make(), make()
+    for queue in (running, ended):
+        await store.create(queue)
+    await store.mutate(ended.id, lambda q: transitions.request_stop(q, "done"))
+    before = await store.active_revisions()
+    assert set(before) >= {running.id} and ended.id not in before
+    changed, _ = await store.mutate(
+        running.id,
+        lambda q: transitions.hold_jobs(
+            q, {}, {q.jobs[0].name: "waiting for a slot: 1 of 1 jobs running"}
+        ),
+    )
+    after = await store.active_revisions()
+    assert after[running.id] == changed.revision > before[running.id]

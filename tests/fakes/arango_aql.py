@@ -40,6 +40,7 @@ RETURN LENGTH(FOR q IN queue_state
   RETURN 1)
 """
 ACTIVE = "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN q"
+REVISIONS = "FOR q IN queue_state FILTER q.status NOT IN @ended RETURN [q._key, q.revision]"
 BY_STATUS = "FOR q IN queue_state COLLECT s = q.status WITH COUNT INTO n RETURN [s, n]"
 SCHEDULES = "FOR s IN schedules SORT s.name RETURN s"
 COVERAGE_SERIES = """
@@ -94,6 +95,10 @@ def _active(collections: Collections, binds: Binds) -> list[Any]:
     return [q for q in _queues(collections) if q.get("status") not in binds["ended"]]
 
 
+def _revisions(collections: Collections, binds: Binds) -> list[Any]:
+    return [[q["_key"], q.get("revision")] for q in _active(collections, binds)]
+
+
 def _by_status(collections: Collections, binds: Binds) -> list[Any]:
     counts: dict[str, int] = {}
     for queue in _queues(collections):
@@ -137,6 +142,7 @@ QUERIES: dict[str, Callable[[Collections, Binds], list[Any]]] = {
     _normal(PAGE): _page,
     _normal(COUNT): _count,
     _normal(ACTIVE): _active,
+    _normal(REVISIONS): _revisions,
     _normal(BY_STATUS): _by_status,
     _normal(SCHEDULES): _schedules,
     _normal(COVERAGE_SERIES): _coverage_series,
