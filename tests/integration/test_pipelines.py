@@ -16,6 +16,8 @@ from app.bus.kafka import KafkaBus
 from app.models.examples import HISTORICAL, REALTIME
 from app.models.queries import QueueFilter
 from tests.fixtures.eventually import eventually
+from tests.fixtures.kafka_reader import read_topic
+from tests.fixtures.metrics import sample
 from tests.fixtures.timed_jobs import most_at_once, runs_of, timed_targets
 
 pytestmark = pytest.mark.timeout(120)
@@ -102,7 +104,17 @@ async def test_a_failed_upstream_skips_its_dependents_while_an_independent_branc
     async with app_with(targets=timed_targets(log, failing="api_trades")) as qm:
         queue_id = await qm.start(body)
         queue = await qm.wait_for(queue_id, ended, within=60)
-    assert queue["status"] == "error"
+        skipped = sample(qm.state.metrics, "jobs_skipped_total", target="graph-builder")
+        events = await read_topic(
+            qm.state.settings.kafka_bootstrap_servers or "",
+            qm.state.settings.queue_events_topic,
+            lambda got: any(e.value["status"] == "error" for e in got),
+            within=20,
+        )
+    assert queue["status"] == "error" and skipped == 1
+    said = [job_named(e.value["data"], "graph-builder", "gnn_graph") for e in events]
+    assert said[0]["waiting_for"] == "waiting for arango-connector · api_trades to finish"
+    assert said[-1]["status"] == "skipped", "queue-events carry the skip"
     builder = job_named(queue, "graph-builder", "gnn_graph")
     trainer = job_named(queue, "gnn-trainer", "gnn_train")
     assert builder["status"] == "skipped"
