@@ -242,6 +242,8 @@ def mark_job(
     job = job_running_as(queue, name)
     if job is None:
         return False
+    if status is Status.ERROR and retryable and job.status is Status.PENDING and not job.attempt:
+        _begin_unrecorded(job)
     if job.status is Status.STOPPING and is_terminal(status):
         status = Status.STOPPED
         error = "; ".join(part for part in (queue.stop_reason, error) if part) or None
@@ -253,6 +255,13 @@ def mark_job(
         return True
     changed = set_job_status(job, status, error)
     return refresh(queue) or changed
+
+
+def _begin_unrecorded(job: JobState) -> None:
+    """The launcher speaks of the first attempt before its launch record was written (a
+    process that failed at once): it ran, so it begins (as it starts), and a failure of it
+    is retried."""
+    set_job_status(job, Status.STARTING)
 
 
 def job_running_as(queue: QueueState, name: str) -> JobState | None:

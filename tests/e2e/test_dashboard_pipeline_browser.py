@@ -330,6 +330,19 @@ FAIL_ONCE = (
     "time.sleep(2)\n"
 )
 
+FAIL_ONCE_THEN_WAIT = (
+    "import pathlib, sys, time\n"
+    "mark, gate = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])\n"
+    "if not mark.exists():\n"
+    "    mark.touch()\n"
+    "    sys.exit('first attempt fails on purpose')\n"
+    "deadline = time.monotonic() + 120\n"
+    "while not gate.exists() and time.monotonic() < deadline:\n"
+    "    time.sleep(0.05)\n"
+)
+"""The second attempt runs until the test opens the gate: what the graph shows while the
+loader retries and runs is there for as long as the test looks."""
+
 
 @pytest.fixture
 def retrying(tmp_path: Path) -> Iterator[ServiceProcess]:
@@ -384,7 +397,7 @@ def job_row_status(driver: WebDriver) -> str:
     return text(driver, '#jobs tr[data-job$="api-trades"] td[data-label="Status"]')
 
 
-QUICK_RETRY = {"limit": 3, "backoff_seconds": 3, "factor": 1, "max_backoff_seconds": 3}
+QUICK_RETRY = {"limit": 3, "backoff_seconds": 8, "factor": 1, "max_backoff_seconds": 8}
 PIPELINE = {
     "symbol": "BTCUSDT",
     "time_range": "2024-06-01:2024-06-01",
@@ -411,7 +424,7 @@ PIPELINE = {
 @pytest.fixture
 def pipeline_service(tmp_path: Path) -> Iterator[ServiceProcess]:
     """A loader that fails once, a connector that fails for good, two ML steps that finish."""
-    loader = ["python", "-c", FAIL_ONCE, str(tmp_path / "failed-once")]
+    loader = ["python", "-c", FAIL_ONCE_THEN_WAIT, *gate_files(tmp_path)]
     targets = {
         "loader-producer": {"command": loader},
         "arango-connector": scripted("exit", "4"),
@@ -422,6 +435,10 @@ def pipeline_service(tmp_path: Path) -> Iterator[ServiceProcess]:
     env = {"DATA_DIR": str(tmp_path / "var"), "TARGETS_FILE": str(tmp_path / "targets.json")}
     with service(env, tmp_path / "service.log") as process:
         yield process
+
+
+def gate_files(tmp_path: Path) -> list[str]:
+    return [str(tmp_path / "failed-once"), str(tmp_path / "gate")]
 
 
 def box_of(driver: WebDriver, target: str) -> dict[str, Any]:
@@ -460,6 +477,7 @@ def test_a_real_pipeline_waits_retries_skips_and_finishes_in_the_graph(
             lambda d: (b := box_of(d, "visualizer"))["status"] == "skipped" and b
         )
         assert "arango-connector · api_candles_5m" in skipped["text"]
+        (tmp_path / "gate").touch()  # the loader's second attempt may finish now
         wait(driver, 40).until(lambda d: box_of(d, "graph-builder")["status"] == "finished")
         assert box_of(driver, "loader-producer")["status"] == "finished"
         assert box_of(driver, "arango-connector")["status"] == "error"

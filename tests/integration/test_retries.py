@@ -93,6 +93,9 @@ async def test_a_loader_failing_once_is_retried_and_resumes_after_its_stored_tim
         versions = watch(qm)
         queue_id = await qm.start(candles(QUICK))
         await eventually(lambda: binance.holding.is_set(), what="the loader between pages")
+        await qm.wait_for(  # its resume point is stored before the attempt fails
+            queue_id, lambda q: q["jobs"][0]["last_loaded_timestamp"] is not None, within=20
+        )
         binance.fail_next(400)
         binance.hold_after = None
         binance.release.set()

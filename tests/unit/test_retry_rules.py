@@ -281,3 +281,14 @@ def test_a_multi_symbol_history_load_counts_its_records_anew() -> None:
     assert not retrying.loads_again(one, one.jobs[0])
     assert retrying.loads_again(several, several.jobs[0])
     assert not retrying.loads_again(several, several.jobs[1]), "a connector resumes"
+
+
+def test_a_first_attempt_failing_before_its_launch_is_recorded_is_retried() -> None:
+    """Its exit can reach the service before the launch record: it ran all the same."""
+    q = new_queue(QueueCreate.model_validate(BASIC), "q-2")
+    job = q.jobs[0]
+    transitions.mark_job(q, job.name, Status.ERROR, "exit code 1", rules=RULES)
+    assert (job.status, job.attempt, job.not_before is not None) == (Status.PENDING, 1, True)
+    assert [(a.attempt, a.status) for a in job.attempts] == [(1, Status.ERROR)]
+    assert not transitions.launched(q, job.name, 1, "pid-1"), "the late record changes nothing"
+    assert retrying.launch_name(job) == f"{job.name}-a2"
