@@ -460,7 +460,7 @@ def test_a_real_pipeline_waits_retries_skips_and_finishes_in_the_graph(
         assert sorted(placed.values()) == [(1, 1), (1, 2), (2, 1), (2, 2)], placed
         assert len(arrows(driver)) == 2
         graph = wait(driver, 20).until(
-            lambda d: (b := box_of(d, "graph-builder")) and "waiting for" in b["text"] and b
+            lambda d: (b := box_of(d, "graph-builder")) and "to finish" in b["text"] and b
         )
         assert "waiting for loader-producer · api_trades to finish" in graph["text"]
         assert graph["status"] == "pending"

@@ -67,7 +67,7 @@ async def test_the_monitor_shows_waiting_attempts_skips_and_upstreams(
     try:
         await eventually(
             lambda: state,
-            seen("loader-producer", lambda j: bool(j.waiting_for)),
+            seen("loader-producer", lambda j: (j.waiting_for or "").startswith("retrying in")),
             within=30,
             what="the loader waiting to retry",
         )
@@ -78,6 +78,7 @@ async def test_the_monitor_shows_waiting_attempts_skips_and_upstreams(
             within=30,
             what="the visualizer skipped",
         )
+        (tmp_path / "gate").touch()  # the loader's second attempt may finish now
         await eventually(
             lambda: state,
             seen("graph-builder", lambda j: j.status == "finished"),
@@ -90,7 +91,7 @@ async def test_the_monitor_shows_waiting_attempts_skips_and_upstreams(
         await task
     (tmp_path / "monitor.txt").write_text(waiting + "\n\n" + ended)
     loader = line_of(waiting, "loader-producer")
-    assert "pending · attempt 2/4" in loader and "retrying in 3 s (attempt 2 of 4)" in loader
+    assert "pending · attempt 2/4" in loader and "retrying in 8 s (attempt 2 of 4)" in loader
     graph = line_of(waiting, "graph-builder")
     assert "pending" in graph and "loader·api_trades" in graph
     assert "waiting for loader-producer · api_trades to finish" in graph
