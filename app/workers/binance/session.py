@@ -21,6 +21,7 @@ from app.aio import cancel_and_wait
 from app.workers.binance.batcher import Batcher
 from app.workers.binance.errors import BinanceError, StreamProtocolError
 from app.workers.binance.handover import StreamHandler
+from app.workers.binance.inbox import Inbox
 from app.workers.binance.settings import BinanceTuning
 from app.workers.binance.wire import DECODE_ERRORS, Decode
 
@@ -98,25 +99,29 @@ class Session:
             raise StreamProtocolError(f"Binance sent a frame that is not JSON: {error}") from error
 
     async def _receive(self) -> None:
-        """The hot loop of a stream job: each message received as bytes (no text decoding),
-        decoded once by the handler's decoder (app/workers/binance/wire.py), its event
-        handed on with the time it arrived; what it uses is held in locals. A full batch is
-        handed off to be sent while the next is read."""
-        recv, seen, handler = self.ws.recv, self.seen, self.handler
+        """The hot loop of a stream job: the messages buffered so far taken at once
+        (app/workers/binance/inbox.py), each decoded once by the handler's decoder
+        (app/workers/binance/wire.py) and its event handed on with the time they were
+        taken; what it uses is held in locals. A full batch is handed off to be sent
+        while the next is read, and no more is taken than fills it."""
+        take, seen, handler = Inbox(self.ws).take, self.seen, self.handler
         decode: Decode = getattr(handler, "decode", orjson.loads)
         pending, size, hand_off = self.batcher.pending, self.batcher.size, self.batcher.hand_off
         while True:
-            message = decode(await recv(decode=False))
-            stream = message.get("stream")
-            if stream is None or stream == SHUTDOWN:
-                self._special(message)
-                continue
-            seen.add(stream)
-            route = self.route
-            if route is None:
-                handler(stream, message["data"], time_ns() // 1_000_000)
-            else:
-                route(stream, message["data"])
+            messages = await take(max(size - len(pending), 1))
+            now = time_ns() // 1_000_000
+            for raw in messages:
+                message = decode(raw)
+                stream = message.get("stream")
+                if stream is None or stream == SHUTDOWN:
+                    self._special(message)
+                    continue
+                seen.add(stream)
+                route = self.route
+                if route is None:
+                    handler(stream, message["data"], now)
+                else:
+                    route(stream, message["data"])
             if len(pending) >= size:
                 await hand_off()
 

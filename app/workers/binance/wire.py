@@ -14,8 +14,8 @@ from typing import Any, TypedDict
 import msgspec
 import orjson
 
-Decode = Callable[[bytes], Any]
-"""bytes -> the message as a dict (msgspec's TypedDicts are plain dicts)."""
+Decode = Callable[[bytes | bytearray], Any]
+"""A payload -> the message as a dict (msgspec's TypedDicts are plain dicts)."""
 DECODE_ERRORS = (orjson.JSONDecodeError, msgspec.DecodeError)
 """What a frame that is not a message raises (msgspec's ValidationError is a DecodeError)."""
 
