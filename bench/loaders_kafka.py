@@ -17,6 +17,7 @@ import uuid
 from functools import partial
 from pathlib import Path
 
+import msgspec
 import orjson
 from aiokafka import AIOKafkaProducer
 
@@ -25,6 +26,7 @@ from app.bus.kafka import KafkaBus
 from app.config import KafkaSettings
 from app.logging import configure_logging
 from app.workers.binance.stream_names import normalizer_for
+from app.workers.binance.wire import AggTradeEvent
 from app.workers.kafka_sink import KafkaRecordSink
 from bench.loaders_binance import Rate, in_turns, loader_rate, measure
 from bench.loaders_feed import AggTradeFeed
@@ -36,7 +38,8 @@ BATCH = 1000
 def bare_messages() -> list[tuple[bytes, bytes]]:
     """(key, value) of one round of the feed, normalised and encoded as the sink does."""
     normalize = normalizer_for("aggTrade")
-    records = [normalize("binance", event, 0) for event in AggTradeFeed().events()]
+    events = [msgspec.convert(event, AggTradeEvent) for event in AggTradeFeed().events()]
+    records = [normalize("binance", event, 0) for event in events]
     return [(record["symbol"].encode(), orjson.dumps(record)) for record in records]
 
 

@@ -7,10 +7,11 @@ import orjson
 import pytest
 
 from app.workers.binance.normalize import book_record, candle_from_row, ws_agg_trade
+from app.workers.binance.wire import AggTradeEvent
 from app.workers.kafka_sink import encode_record
 
 EXACT = "0.00000001"
-TRADE = {"E": 1, "s": "BTCUSDT", "a": 7, "p": "65000.10", "q": EXACT, "T": 1, "m": True}
+TRADE = AggTradeEvent(E=1, s="BTCUSDT", id=7, p="65000.10", q=EXACT, T=1, m=True)
 ROW = [1_717_200_000_000, "1.10", "2.0", "0.5", "1.5", "10", 1_717_200_059_999, None, 3]
 BOOK = book_record(
     "binance",

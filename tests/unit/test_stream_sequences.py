@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import msgspec
 import pytest
 
 from app.models.gaps import Gap
@@ -11,11 +12,24 @@ from app.workers.base import JobContext
 from app.workers.binance.batcher import Batcher
 from app.workers.binance.intervals import next_open, previous_open
 from app.workers.binance.sequence import IdSequence, KlineSequence, sequence_for
+from app.workers.binance.wire import AggTradeEvent, TradeEvent
 from app.workers.gaps import GapBook
-from tests.fakes.binance_events import agg_trade, kline_event, trade
+from tests.fakes import binance_events
 
 MINUTE = 60_000
 T0 = 1_717_200_000_000
+
+
+def trade(symbol: str, n: int, futures: bool) -> TradeEvent:
+    """A trade event as the stream's decoder makes it."""
+    return msgspec.convert(binance_events.trade(symbol, n, futures), TradeEvent)
+
+
+def agg_trade(symbol: str, n: int, futures: bool) -> AggTradeEvent:
+    return msgspec.convert(binance_events.agg_trade(symbol, n, futures), AggTradeEvent)
+
+
+kline_event = binance_events.kline_event
 
 
 def handler(suffix: str) -> tuple[Any, list[Gap]]:

@@ -14,14 +14,15 @@ from typing import Any, Protocol
 
 from app.workers.records import now_ms
 
-Event = dict[str, Any]
+Event = Any
+"""An event as the handler's decoder made it (a Struct on trade streams, else a dict)."""
 
 
 class StreamHandler(Protocol):
     """What a connection hands each event to (normalising, gap finding, order books).
 
     A handler may have a `decode` (app/workers/binance/wire.py) for its stream's messages;
-    without one they are decoded whole by orjson."""
+    without one they are decoded into an Envelope whose event is a dict."""
 
     def on_connect(self, streams: list[str]) -> None:
         """A new session after a failure: whatever depended on continuity must resync."""

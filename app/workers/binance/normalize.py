@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.workers.binance.wire import AggTradeEvent, TradeEvent
 from app.workers.records import (
     Book,
     Candle,
@@ -60,20 +61,20 @@ def agg_trade(exchange: str, symbol: str, data: dict[str, Any], now: int) -> Tra
     }
 
 
-def trade(exchange: str, data: dict[str, Any], now: int) -> Trade:
-    """A WS trade event (`e,E,s,t,p,q,T,m`)."""
-    symbol, number = data["s"], data["t"]
+def trade(exchange: str, data: TradeEvent, now: int) -> Trade:
+    """A WS trade event (app/workers/binance/wire.py)."""
+    symbol, number = data.s, str(data.id)
     return {
         "id": f"{exchange}:{symbol}:trade:{number}",
         "kind": "trade",
         "exchange": exchange,
         "symbol": symbol,
-        "event_time": data["E"],
+        "event_time": data.E,
         "received_time": now,
-        "trade_id": str(number),
-        "price": data["p"],
-        "quantity": data["q"],
-        "buyer_is_maker": data["m"],
+        "trade_id": number,
+        "price": data.p,
+        "quantity": data.q,
+        "buyer_is_maker": data.m,
     }
 
 
@@ -101,21 +102,22 @@ def historical_trades(
     ]
 
 
-def ws_agg_trade(exchange: str, data: dict[str, Any], now: int) -> Trade:
-    """A WS aggTrade event (always with `E`): agg_trade inlined, it runs for every event
-    of the busiest streams (bench loaders)."""
-    symbol, agg_id = data["s"], data["a"]
+def ws_agg_trade(exchange: str, data: AggTradeEvent, now: int) -> Trade:
+    """A WS aggTrade event (app/workers/binance/wire.py): the record agg_trade makes of a
+    REST row, made here from the Struct; it runs for every event of the busiest streams
+    (bench loaders)."""
+    symbol, trade_id = data.s, f"agg:{data.id}"
     return {
-        "id": f"{exchange}:{symbol}:trade:agg:{agg_id}",
+        "id": f"{exchange}:{symbol}:trade:{trade_id}",
         "kind": "trade",
         "exchange": exchange,
         "symbol": symbol,
-        "event_time": data["E"],
+        "event_time": data.E,
         "received_time": now,
-        "trade_id": f"agg:{agg_id}",
-        "price": data["p"],
-        "quantity": data["q"],
-        "buyer_is_maker": data["m"],
+        "trade_id": trade_id,
+        "price": data.p,
+        "quantity": data.q,
+        "buyer_is_maker": data.m,
     }
 
 

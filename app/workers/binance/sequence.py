@@ -16,52 +16,55 @@ from app.models.gaps import Gap, GapKey
 from app.workers.binance.batcher import Batcher
 from app.workers.binance.intervals import next_open, previous_open
 from app.workers.binance.stream_names import normalizer_for
-from app.workers.binance.wire import decoder_for
+from app.workers.binance.wire import AggTradeEvent, TradeEvent, decoder_for
 from app.workers.gaps import GapBook
 
 Event = dict[str, Any]
 OnGap = Callable[[Gap], None]
-ID_FIELDS: dict[str, tuple[str, GapKey]] = {"trade": ("t", "trade_id"), "aggTrade": ("a", "agg_id")}
+ID_KEYS: dict[str, GapKey] = {"trade": "trade_id", "aggTrade": "agg_id"}
+TradeEvents = TradeEvent | AggTradeEvent
 
 
 class IdSequence:
-    """StreamHandler for `@trade` and `@aggTrade`: the next id must be the last one + 1."""
+    """StreamHandler for `@trade` and `@aggTrade`: the next id must be the last one + 1.
+
+    Events are the decoder's Structs (app/workers/binance/wire.py): `id` is the trade id
+    or the aggregate trade id."""
 
     def __init__(
         self, exchange: str, suffix: str, batcher: Batcher, book: GapBook, on_gap: OnGap
     ) -> None:
         self.exchange, self.batcher, self.book, self.on_gap = exchange, batcher, book, on_gap
-        self.field, self.key = ID_FIELDS[suffix]
+        self.key = ID_KEYS[suffix]
         self.normalize = normalizer_for(suffix)
         self.decode = decoder_for(suffix)
         self.append = batcher.pending.append
-        self.previous: dict[str, Event] = {}
+        self.previous: dict[str, TradeEvents] = {}
         """The last event handled, by stream."""
         self.repeats = 0
 
     def on_connect(self, streams: list[str]) -> None:
         return None
 
-    def __call__(self, stream: str, data: Event, now: int) -> None:
-        field, previous_of = self.field, self.previous
-        previous = previous_of.get(stream)
-        if previous is not None and data[field] != previous[field] + 1:
-            if data[field] <= previous[field]:
+    def __call__(self, stream: str, data: TradeEvents, now: int) -> None:
+        previous = self.previous.get(stream)
+        if previous is not None and data.id != previous.id + 1:
+            if data.id <= previous.id:
                 self.repeats += 1
                 return
             self._gap(stream, previous, data)
-        previous_of[stream] = data
+        self.previous[stream] = data
         self.append(self.normalize(self.exchange, data, now))
 
-    def continues(self, stream: str, data: Event) -> bool:
+    def continues(self, stream: str, data: TradeEvents) -> bool:
         """True when `data` leaves no hole after what was handled on `stream`."""
         previous = self.previous.get(stream)
-        return previous is None or data[self.field] <= previous[self.field] + 1
+        return previous is None or data.id <= previous.id + 1
 
-    def _gap(self, stream: str, previous: Event, data: Event) -> None:
-        first, last = previous[self.field] + 1, data[self.field] - 1
-        times = (previous["T"], data["T"])
-        self.on_gap(self.book.found(data["s"], stream, self.key, first, last, times))
+    def _gap(self, stream: str, previous: TradeEvents, data: TradeEvents) -> None:
+        first, last = previous.id + 1, data.id - 1
+        times = (previous.T, data.T)
+        self.on_gap(self.book.found(data.s, stream, self.key, first, last, times))
 
 
 class KlineSequence:

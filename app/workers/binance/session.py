@@ -23,10 +23,10 @@ from app.workers.binance.errors import BinanceError, StreamProtocolError
 from app.workers.binance.handover import StreamHandler
 from app.workers.binance.inbox import Inbox
 from app.workers.binance.settings import BinanceTuning
-from app.workers.binance.wire import DECODE_ERRORS, Decode
+from app.workers.binance.wire import DECODE_ERRORS, Decode, Envelope, decoder_for
 
 SHUTDOWN = "!serverShutdown"
-Route = Callable[[str, dict[str, Any]], None]
+Route = Callable[[str, Any], None]
 
 
 class Session:
@@ -105,31 +105,31 @@ class Session:
         taken; what it uses is held in locals. A full batch is handed off to be sent
         while the next is read, and no more is taken than fills it."""
         take, seen, handler = Inbox(self.ws).take, self.seen, self.handler
-        decode: Decode = getattr(handler, "decode", orjson.loads)
+        decode: Decode = getattr(handler, "decode", None) or decoder_for("")
         pending, size, hand_off = self.batcher.pending, self.batcher.size, self.batcher.hand_off
         while True:
             messages = await take(max(size - len(pending), 1))
             now = time_ns() // 1_000_000
             for raw in messages:
                 message = decode(raw)
-                stream = message.get("stream")
+                stream = message.stream
                 if stream is None or stream == SHUTDOWN:
                     self._special(message)
                     continue
                 seen.add(stream)
                 route = self.route
                 if route is None:
-                    handler(stream, message["data"], now)
+                    handler(stream, message.data, now)
                 else:
-                    route(stream, message["data"])
+                    route(stream, message.data)
             if len(pending) >= size:
                 await hand_off()
 
-    def _special(self, message: dict[str, Any]) -> None:
+    def _special(self, message: Envelope) -> None:
         """A control answer (a refusal is an error), or Binance announcing a shutdown."""
-        if message.get("stream") == SHUTDOWN:
+        if message.stream == SHUTDOWN:
             self.shutdown.set()
-        elif "code" in message:
+        elif message.code is not None:
             raise StreamProtocolError(f"Binance refused a control message: {message}")
 
 

@@ -11,7 +11,8 @@ from app.models.catalog import interval_of, is_stream
 from app.workers.binance import normalize
 from app.workers.binance.market import Market
 
-Normalizer = Callable[[str, dict[str, Any], int], Any]
+Normalizer = Callable[[str, Any, int], Any]
+"""(exchange, event as the stream's decoder made it, received ms) -> a record."""
 
 
 def stream_suffix(job_type: str, market: Market) -> str:
