@@ -5,8 +5,9 @@ so a client without a token could hold megabytes per connection, or a connection
 This subclass feeds the parser at most `max_head_bytes` of a head, counts the headers,
 bounds the URL and the time the head may take, and answers 431, 414 or 408 in the
 envelope, then closes. The WebSocket protocol is also fixed: websockets queues its own
-414/431 refusal of a handshake it cannot parse, which uvicorn never writes; and it writes
-through a CoalescingTransport (one socket write per loop turn).
+414/431 refusal of a handshake it cannot parse, which uvicorn never writes; it writes
+through a CoalescingTransport (one socket write per loop turn); and it offers the app a
+synchronous `send_now` in the scope's extensions.
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ import orjson
 import structlog
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+from websockets.http11 import Request
 
 from app.config import Settings
 from app.write_coalescing import CoalescingTransport
 
 log = structlog.get_logger(__name__)
+SEND_NOW_EXTENSION = "streamforge.websocket.send_now"
+"""The scope extension under which the WebSocket protocol offers `send_now(text) -> bool`."""
 LINGER_SECONDS = 1.0
 """After a refusal we read and discard this long, so the client gets the answer instead
 of a reset for the bytes it is still sending."""
@@ -208,6 +213,28 @@ class AnsweringWebSocketProtocol(WebSocketsSansIOProtocol):
         """Frames written in one loop turn leave in one socket write (app/write_coalescing.py)."""
         coalescing = CoalescingTransport(transport, asyncio.get_running_loop())
         super().connection_made(cast(asyncio.Transport, coalescing))
+
+    def handle_connect(self, event: Request) -> None:
+        """Offer the app `send_now` through the scope (an ASGI extension), before its task
+        first runs."""
+        super().handle_connect(event)
+        if self.handshake_initiated and not self.close_sent:
+            self.scope["extensions"][SEND_NOW_EXTENSION] = self.send_now  # type: ignore[index]
+
+    def send_now(self, text: str) -> bool:
+        """Write one text frame at once, no task, no await: False (nothing written) unless
+        the connection is open and its buffer below the high-water mark. The fan-out's
+        fast path (app/control/hub.py): the ASGI send costs a coroutine chain per frame."""
+        if self.close_sent or self.disconnected or not self.handshake_complete:
+            return False
+        if not self.writable.is_set() or self.transport.is_closing():
+            return False
+        try:
+            self.conn.send_text(text.encode())
+        except InvalidState:
+            return False
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)

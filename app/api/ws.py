@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from app.api.auth import Protected
 from app.api.deps import HubDep, MetricsDep, SettingsDep
 from app.control.hub import TRY_AGAIN_LATER, Client, Hub
+from app.http_limits import SEND_NOW_EXTENSION
 
 router = APIRouter()
 MAX_FOLLOWED = 1000
@@ -52,6 +53,7 @@ async def topic(
         queue_ids=set(queue_id) if queue_id else None,
     )
     await welcome(hub, client, _hello(client, settings.ws_heartbeat_seconds))
+    client.send_now = websocket.scope.get("extensions", {}).get(SEND_NOW_EXTENSION)
     metrics.ws_clients.inc()
     try:
         await _serve(websocket, hub, client)

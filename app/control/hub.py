@@ -1,7 +1,9 @@
 """WebSocket fan-out: rooms per queue, a bounded outbox per client, conflation for slow ones.
 
 `offer` is synchronous and O(1) per client, so a slow client never delays the others or
-the consumer feeding the hub. Lifecycle events queue up (bounded); telemetry and progress
+the consumer feeding the hub. A client whose connection can take a frame now, with nothing
+queued before it, gets it at once (`send_now`, no task woken); otherwise the message waits
+in its outbox for its pump. Lifecycle events queue up (bounded); telemetry and progress
 are conflated to the latest per key, and the client is told how many it missed. A client
 whose lifecycle queue overflows is closed with 1013 (try again later).
 """
@@ -12,6 +14,7 @@ import asyncio
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 
 import orjson
 
@@ -41,6 +44,15 @@ class HubMessage:
 
 
 Sender = Callable[[str], Awaitable[None]]
+SendNow = Callable[[str], bool]
+"""Writes one frame at once if the connection can take it; False (nothing written) if not."""
+
+
+class Offered(Enum):
+    SENT = "sent"
+    QUEUED = "queued"
+    CONFLATED = "conflated"
+    """It replaced an unsent message of the same key."""
 
 
 @dataclass(eq=False)
@@ -50,6 +62,8 @@ class Client:
     text_format: bool = False
     queue_ids: set[str] | None = None
     """None follows every queue."""
+    send_now: SendNow | None = None
+    """Set once the hello is out, where the server offers it (app/http_limits.py)."""
     events: deque[HubMessage] = field(default_factory=deque)
     latest: dict[str, HubMessage] = field(default_factory=dict)
     missed: Counter[str] = field(default_factory=Counter)
@@ -98,10 +112,18 @@ class Client:
         if hub is not None:
             hub._file(self)
 
-    def offer(self, message: HubMessage) -> bool:
-        """Queue a message; False when it replaced an unsent one (conflated). Conflation
-        starts only once the client is behind (half its queue used): a client that keeps
-        up sees every update."""
+    def offer(self, message: HubMessage) -> Offered:
+        """Send at once when the connection takes it and nothing waits before it (in order:
+        the pump is idle, the outbox empty); else queue it for the pump."""
+        send_now = self.send_now
+        if send_now is not None and not (self.sending or self.events or self.latest):
+            if send_now(message.text if self.text_format else message.json):
+                return Offered.SENT
+        return self.queue(message)
+
+    def queue(self, message: HubMessage) -> Offered:
+        """Into the outbox, for the pump. Conflation starts only once the client is behind
+        (half its queue used): a client that keeps up sees every update."""
         key = message.conflation_key
         if key is not None and (key in self.latest or len(self.events) >= self.limit // 2):
             conflated = self.latest.pop(key, None) is not None
@@ -109,11 +131,11 @@ class Client:
                 self.missed[message.queue_id or ""] += 1
             self.latest[key] = message
             self.ready.set()
-            return not conflated
+            return Offered.CONFLATED if conflated else Offered.QUEUED
         self.events.append(message)
         self.overflowed = self.overflowed or len(self.events) > self.limit
         self.ready.set()
-        return True
+        return Offered.QUEUED
 
     def take(self) -> list[HubMessage]:
         """Everything pending, lifecycle events first, then the latest of each key."""
@@ -149,9 +171,15 @@ class Hub:
             self._offer(room, message)
 
     def _offer(self, clients: set[Client], message: HubMessage) -> None:
+        sent = 0
         for client in clients:
-            if not client.offer(message):
+            offered = client.offer(message)
+            if offered is Offered.SENT:
+                sent += 1
+            elif offered is Offered.CONFLATED:
                 self._on_dropped("conflated")
+        if sent:
+            self._on_sent(sent)
 
     def _file(self, client: Client) -> None:
         if client.queue_ids is None:

@@ -43,6 +43,13 @@ class Peer:
             self.received.append(text)
             self._arrived.notify_all()
 
+    def send_now(self, text: str) -> bool:
+        """The server's synchronous write: takes the frame only while the peer reads."""
+        if not self.reading.is_set():
+            return False
+        self.received.append(text)
+        return True
+
     async def until(self, condition: Callable[[list[str]], bool]) -> list[str]:
         """Wait until what arrived satisfies `condition`."""
         async with self._arrived:
@@ -142,4 +149,45 @@ async def test_rooms_filter_by_queue() -> None:
     hub.publish(telemetry(1, "b"))
     hub.publish(telemetry(2, "a"))
     assert seqs(await peer.until_count(1)) == [2]
+    await stop(task)
+
+
+async def test_a_connection_that_takes_frames_gets_them_at_once_without_its_pump() -> None:
+    sent: list[int] = []
+    hub, peer = Hub(on_sent=sent.append), Peer()
+    client = Client(peer.send, limit=10, send_now=peer.send_now)
+    hub.join(client)  # no pump at all
+    for seq in range(3):
+        hub.publish(telemetry(seq))
+    assert seqs(peer.received) == [0, 1, 2] and sent == [1, 1, 1]
+    assert not client.ready.is_set(), "nothing waits in the outbox"
+
+
+async def test_a_connection_that_cannot_take_a_frame_keeps_the_order_through_the_pump() -> None:
+    hub, peer = Hub(), Peer()
+    client = Client(peer.send, limit=10, send_now=peer.send_now)
+    hub.join(client)
+    peer.reading.clear()
+    hub.publish(lifecycle(1))  # refused at once: queued
+    peer.reading.set()
+    hub.publish(lifecycle(2))  # writable again, but 1 waits: 2 queues behind it
+    assert peer.received == [] and len(client.events) == 2
+    task = asyncio.create_task(hub.serve(client))
+    await peer.until_count(2)
+    hub.publish(lifecycle(3))  # the outbox is empty again: at once
+    assert [orjson.loads(t)["event"] for t in peer.received] == ["e1", "e2", "e3"]
+    await stop(task)
+
+
+async def test_a_connection_that_falls_behind_is_conflated_and_told() -> None:
+    hub, peer = Hub(), Peer()
+    client = Client(peer.send, limit=4, send_now=peer.send_now)
+    peer.reading.clear()
+    task = pump(hub, client)
+    for seq in range(50):
+        hub.publish(telemetry(seq))
+    peer.reading.set()
+    received = await peer.until(lambda got: any(orjson.loads(t).get("seq") == 49 for t in got))
+    notice = next(orjson.loads(t) for t in received if "missed" in t)
+    assert notice["count"] > 40 and len(received) < 10
     await stop(task)
