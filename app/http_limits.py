@@ -23,15 +23,26 @@ import orjson
 import structlog
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.exceptions import InvalidState
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from app.config import Settings
 from app.write_coalescing import CoalescingTransport
+from app.ws_frames import COMPRESS_SETTINGS, SharedFrames, shared_window_bits
 
 log = structlog.get_logger(__name__)
 SEND_NOW_EXTENSION = "streamforge.websocket.send_now"
-"""The scope extension under which the WebSocket protocol offers `send_now(text) -> bool`."""
+"""The scope extension under which the WebSocket protocol offers `send_now(frames) -> bool`."""
+SHARED_FRAMES_DEFLATE = ServerPerMessageDeflateFactory(
+    server_max_window_bits=12,
+    client_max_window_bits=12,
+    server_no_context_takeover=True,
+    compress_settings=COMPRESS_SETTINGS,
+)
+"""uvicorn's compression settings, except that the server keeps no context between
+messages: a message compressed once then serves every connection (app/ws_frames.py)."""
 LINGER_SECONDS = 1.0
 """After a refusal we read and discard this long, so the client gets the answer instead
 of a reset for the bytes it is still sending."""
@@ -214,26 +225,37 @@ class AnsweringWebSocketProtocol(WebSocketsSansIOProtocol):
         coalescing = CoalescingTransport(transport, asyncio.get_running_loop())
         super().connection_made(cast(asyncio.Transport, coalescing))
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.window_bits: int | None = None
+        """The deflate window of this connection's shared frames (app/ws_frames.py)."""
+        if self.config.ws_per_message_deflate:
+            self.conn = ServerProtocol(
+                extensions=[SHARED_FRAMES_DEFLATE],
+                max_size=self.config.ws_max_size,
+                logger=self.conn.logger,
+            )
+
     def handle_connect(self, event: Request) -> None:
         """Offer the app `send_now` through the scope (an ASGI extension), before its task
         first runs."""
         super().handle_connect(event)
+        self.window_bits = shared_window_bits(self.conn.extensions)
         if self.handshake_initiated and not self.close_sent:
             self.scope["extensions"][SEND_NOW_EXTENSION] = self.send_now  # type: ignore[index]
 
-    def send_now(self, text: str) -> bool:
-        """Write one text frame at once, no task, no await: False (nothing written) unless
-        the connection is open and its buffer below the high-water mark. The fan-out's
-        fast path (app/control/hub.py): the ASGI send costs a coroutine chain per frame."""
+    def send_now(self, frames: SharedFrames) -> bool:
+        """Write a message's frame at once, no task, no await: False (nothing written)
+        unless the connection is open and its buffer below the high-water mark. The
+        fan-out's fast path (app/control/hub.py): the ASGI send costs a coroutine chain
+        and an encoding per frame and connection."""
         if self.close_sent or self.disconnected or not self.handshake_complete:
             return False
-        if not self.writable.is_set() or self.transport.is_closing():
+        if not self.writable.is_set() or self.conn.state is not State.OPEN:
             return False
-        try:
-            self.conn.send_text(text.encode())
-        except InvalidState:
+        if self.transport.is_closing():
             return False
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.write(frames.frame(self.window_bits))
         return True
 
     def data_received(self, data: bytes) -> None:

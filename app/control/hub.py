@@ -18,6 +18,8 @@ from enum import Enum
 
 import orjson
 
+from app.ws_frames import SharedFrames
+
 TRY_AGAIN_LATER = 1013
 SEND_TIMEOUT_SECONDS = 5.0
 WATCH_STEPS = 4
@@ -35,6 +37,8 @@ class HubMessage:
     when the first such client takes the message (most messages never meet one)."""
     conflation_key: str | None = None
     """Messages with the same key replace each other in a slow client's outbox."""
+    _frames: SharedFrames | None = None
+    _text_frames: SharedFrames | None = None
 
     @property
     def text(self) -> str:
@@ -42,10 +46,21 @@ class HubMessage:
             self.line = self.line()
         return self.line
 
+    def frames(self, text_format: bool) -> SharedFrames:
+        """Its WebSocket frames, made once for every client that takes them at once."""
+        if text_format:
+            if self._text_frames is None:
+                self._text_frames = SharedFrames(self.text)
+            return self._text_frames
+        if self._frames is None:
+            self._frames = SharedFrames(self.json)
+        return self._frames
+
 
 Sender = Callable[[str], Awaitable[None]]
-SendNow = Callable[[str], bool]
-"""Writes one frame at once if the connection can take it; False (nothing written) if not."""
+SendNow = Callable[[SharedFrames], bool]
+"""Writes a message's frame at once if the connection can take it; False (nothing written)
+if not."""
 
 
 class Offered(Enum):
@@ -117,7 +132,7 @@ class Client:
         the pump is idle, the outbox empty); else queue it for the pump."""
         send_now = self.send_now
         if send_now is not None and not (self.sending or self.events or self.latest):
-            if send_now(message.text if self.text_format else message.json):
+            if send_now(message.frames(self.text_format)):
                 return Offered.SENT
         return self.queue(message)
 

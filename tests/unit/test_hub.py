@@ -12,6 +12,8 @@ from collections.abc import Callable
 import orjson
 
 from app.control.hub import Client, Hub, HubMessage
+from app.ws_frames import SharedFrames
+from tests.unit.test_ws_frames import text
 
 WITHIN = 2.0
 
@@ -43,11 +45,11 @@ class Peer:
             self.received.append(text)
             self._arrived.notify_all()
 
-    def send_now(self, text: str) -> bool:
+    def send_now(self, frames: SharedFrames) -> bool:
         """The server's synchronous write: takes the frame only while the peer reads."""
         if not self.reading.is_set():
             return False
-        self.received.append(text)
+        self.received.append(text(frames.frame(None)))
         return True
 
     async def until(self, condition: Callable[[list[str]], bool]) -> list[str]:
