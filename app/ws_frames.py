@@ -27,7 +27,7 @@ COMPRESS_SETTINGS = {"memLevel": 5}
 class SharedFrames:
     """One text message's frames, each made the first time a connection needs it."""
 
-    __slots__ = ("_payload", "_plain", "_deflated")
+    __slots__ = ("_deflated", "_payload", "_plain")
 
     def __init__(self, text: str) -> None:
         self._payload = text.encode()
