@@ -242,7 +242,8 @@ class AnsweringWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         self.window_bits = shared_window_bits(self.conn.extensions)
         if self.handshake_initiated and not self.close_sent:
-            self.scope["extensions"][SEND_NOW_EXTENSION] = self.send_now  # type: ignore[index]
+            extensions: dict[str, Any] = self.scope["extensions"]
+            extensions[SEND_NOW_EXTENSION] = self.send_now
 
     def send_now(self, frames: SharedFrames) -> bool:
         """Write a message's frame at once, no task, no await: False (nothing written)

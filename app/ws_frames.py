@@ -14,6 +14,9 @@ bytes serve every connection whose negotiated parameters match:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from websockets.extensions import Extension
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 
@@ -62,7 +65,7 @@ def _one_message_deflate(window_bits: int) -> PerMessageDeflate:
     )
 
 
-def shared_window_bits(extensions: list[object]) -> int | None:
+def shared_window_bits(extensions: Sequence[Extension]) -> int | None:
     """The deflate window to compress a connection's shared frames with; None (send them
     uncompressed) when it does not compress, or keeps a context between messages."""
     for extension in extensions:

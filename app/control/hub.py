@@ -131,9 +131,9 @@ class Client:
         """Send at once when the connection takes it and nothing waits before it (in order:
         the pump is idle, the outbox empty); else queue it for the pump."""
         send_now = self.send_now
-        if send_now is not None and not (self.sending or self.events or self.latest):
-            if send_now(message.frames(self.text_format)):
-                return Offered.SENT
+        waiting = self.sending or self.events or self.latest
+        if send_now is not None and not waiting and send_now(message.frames(self.text_format)):
+            return Offered.SENT
         return self.queue(message)
 
     def queue(self, message: HubMessage) -> Offered:
