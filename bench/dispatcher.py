@@ -35,8 +35,7 @@ from app.aio import Supervisor
 from app.bus.embedded import EmbeddedBroker
 from app.bus.kafka import KafkaBus
 from app.config import Settings
-from app.control.consuming import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES
-from app.control.dispatcher import MAX_POLL_RECORDS
+from app.control.dispatcher import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, MAX_POLL_RECORDS
 from app.control.plane import ControlPlane
 from app.launchers.local import LocalLauncher
 from app.launchers.targets import default_registry
