@@ -13,18 +13,50 @@ still pauses the protocol once its buffer passes the high-water mark.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
+
+
+class _TurnEnd:
+    """The transports of one loop that gathered writes this turn, flushed by one callback:
+    with 1,000 clients a callback per connection cost more than its flush."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._gathering: list[CoalescingTransport] = []
+
+    def add(self, transport: CoalescingTransport) -> None:
+        if not self._gathering:
+            self._loop.call_soon(self._flush_all)
+        self._gathering.append(transport)
+
+    def _flush_all(self) -> None:
+        gathering, self._gathering = self._gathering, []
+        for transport in gathering:
+            transport.flush()
+
+
+_TURN_ENDS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _TurnEnd] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _turn_end(loop: asyncio.AbstractEventLoop) -> _TurnEnd:
+    turn_end = _TURN_ENDS.get(loop)
+    if turn_end is None:
+        turn_end = _TURN_ENDS[loop] = _TurnEnd(loop)
+    return turn_end
 
 
 class CoalescingTransport:
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
-        self._loop = loop
+        self._turn_end = _turn_end(loop)
         self._gathered: list[bytes] = []
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._gathered:
-            self._loop.call_soon(self.flush)
+            self._turn_end.add(self)
         self._gathered.append(bytes(data))
 
     def writelines(self, lines: Any) -> None:
@@ -35,7 +67,7 @@ class CoalescingTransport:
         """Hand everything gathered to the real transport, as one write."""
         if not self._gathered:
             return
-        data = b"".join(self._gathered)
+        data = self._gathered[0] if len(self._gathered) == 1 else b"".join(self._gathered)
         self._gathered.clear()
         if not self._transport.is_closing():
             self._transport.write(data)

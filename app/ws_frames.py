@@ -14,6 +14,7 @@ bytes serve every connection whose negotiated parameters match:
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 
 from websockets.extensions import Extension
@@ -23,6 +24,7 @@ from websockets.frames import Frame, Opcode
 COMPRESS_FROM_BYTES = 1024
 """Below this, deflate without a shared context gains a few dozen bytes for the cost of a
 compression per message: not worth it."""
+FINAL_TEXT = 0x81
 COMPRESS_SETTINGS = {"memLevel": 5}
 """As uvicorn's per-connection compression."""
 
@@ -50,9 +52,22 @@ class SharedFrames:
 
 
 def _serialize(payload: bytes, window_bits: int | None) -> bytes:
-    """websockets' own framing and compression, with a one-message deflate context."""
-    extensions = [] if window_bits is None else [_one_message_deflate(window_bits)]
-    return Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=extensions)
+    """websockets' own framing and compression, with a one-message deflate context; an
+    uncompressed frame's header is packed here (websockets' serializer cost more than the
+    rest of a send)."""
+    if window_bits is None:
+        return _text_header(len(payload)) + payload
+    deflate = _one_message_deflate(window_bits)
+    return Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[deflate])
+
+
+def _text_header(length: int) -> bytes:
+    """FIN and opcode 1 (text), unmasked, with RFC 6455's three length forms."""
+    if length < 126:
+        return struct.pack("!BB", FINAL_TEXT, length)
+    if length < 65536:
+        return struct.pack("!BBH", FINAL_TEXT, 126, length)
+    return struct.pack("!BBQ", FINAL_TEXT, 127, length)
 
 
 def _one_message_deflate(window_bits: int) -> PerMessageDeflate:

@@ -33,6 +33,18 @@ async def test_one_turns_writes_leave_together_in_order() -> None:
     coalescing.close()
 
 
+async def test_many_connections_writes_of_a_turn_leave_in_the_next() -> None:
+    pairs = [await pair() for _ in range(3)]
+    for n, (coalescing, _, _) in enumerate(pairs):
+        coalescing.write(f"to-{n};".encode())
+        coalescing.write(b"more;")
+    await asyncio.sleep(0)  # one turn: one callback flushed them all
+    for n, (coalescing, real, reader) in enumerate(pairs):
+        assert coalescing.get_write_buffer_size() == real.get_write_buffer_size()
+        assert await reader.readexactly(10) == f"to-{n};more;".encode()
+        coalescing.close()
+
+
 async def test_close_flushes_what_was_gathered_first() -> None:
     coalescing, _, reader = await pair()
     coalescing.write(b"last words")

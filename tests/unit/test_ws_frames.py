@@ -65,3 +65,9 @@ def test_only_a_context_free_deflate_shares_compressed_frames() -> None:
     assert shared_window_bits([shared]) == 10
     assert shared_window_bits([kept]) is None
     assert shared_window_bits([]) is None
+
+
+def test_every_length_form_of_a_plain_frame_parses() -> None:
+    for size in (0, 125, 126, 65535, 65536):
+        message = "x" * size
+        assert text(SharedFrames(message).frame(None)) == message
