@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -63,14 +63,16 @@ def test_chromium_reads_small_and_compressed_once_frames(
     assert "permessage-deflate" in extensions and "server_no_context_takeover" in extensions
     answer = httpx.post(f"{running.url}/queues/start", json=MANY_REQUESTS, timeout=10)
     assert answer.status_code == 200, answer.text
-    got = WebDriverWait(browser, 15).until(lambda d: _large_event(d.execute_script("return got")))
+    got: list[str] = WebDriverWait(browser, 15).until(
+        lambda d: _large_event(d.execute_script("return got"))
+    )
     assert not [m for m in got if m.startswith("closed")], got
     sizes = [len(m.encode()) for m in got]
     assert min(sizes) < COMPRESS_FROM_BYTES <= max(sizes), sizes
     assert all(json.loads(m) for m in got)
 
 
-def _large_event(got: list[Any]) -> list[str] | None:
+def _large_event(got: list[Any]) -> list[str] | Literal[False]:
     """All messages once a queue event over the compression threshold arrived."""
     large = [m for m in got if len(str(m).encode()) >= COMPRESS_FROM_BYTES]
-    return [str(m) for m in got] if large else None
+    return [str(m) for m in got] if large else False
