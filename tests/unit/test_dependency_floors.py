@@ -14,6 +14,7 @@ FLOORS = {
     "kubernetes": Version("30"),
     "python-arango": Version("8.1"),  # http_client= and overwrite_mode= (store adapters)
     "cronsim": Version("2.8"),  # seconds as the first of six fields, explain() (schedules)
+    "aiohttp": Version("3.11"),  # ClientWSTimeout (binance/session.py)
 }
 
 
