@@ -521,11 +521,12 @@ class _Tracker:
 def _telemetry_change(
     reports: list[Telemetry], stall_after: float | None = None, rules: RetryRules = NO_RULES
 ) -> TrackedChange:
-    coalesced = coalesce(reports)
+    """Coalesces when it runs: in the store's writer (SQLite's thread, not the event loop
+    that serves the live fan-out) and only for a queue that exists."""
 
     def change(queue: QueueState, passed: list[Status]) -> bool:
         changed = False
-        for report in coalesced:
+        for report in coalesce(reports):
             if transitions.apply_telemetry(queue, report, stall_after, rules):
                 changed = True
                 passed.append(queue.status)
