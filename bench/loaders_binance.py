@@ -1,5 +1,10 @@
 """Binance stream loader throughput next to a raw `websockets` receive loop, same feed, same run.
 
+The baseline stays the bare `websockets` loop the issue set; the loader itself receives
+through aiohttp's WebSocket client (app/workers/binance/session.py), whose compiled frame
+reader costs about a third of websockets' per message. So a bare aiohttp loop is measured
+too, in the same turns: what the loader adds over its own receive layer.
+
 The feed (bench/loaders_feed.py: aggTrade of 10 symbols on one combined stream, ids always
 advancing) runs in its own process and pours pre-framed rounds as fast as the socket takes
 them, so it is not the bottleneck. The loader path is the real one: receive, parse, gap
@@ -15,9 +20,9 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
 from typing import Any, NamedTuple, cast
 
+import aiohttp
 import orjson
 from websockets.asyncio.client import connect
 
@@ -96,6 +101,25 @@ async def raw_rate(url: str, seconds: float) -> Rate:
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def aiohttp_rate(url: str, seconds: float) -> Rate:
+    """A bare aiohttp loop on the same stream: the loader's receive layer alone."""
+    received = 0
+
+    async def receive() -> None:
+        nonlocal received
+        path = f"{url}/stream?streams={'/'.join(streams())}"
+        async with aiohttp.ClientSession() as http, http.ws_connect(path) as ws:
+            while (await ws.receive()).type is aiohttp.WSMsgType.TEXT:
+                received += 1
+
+    task = asyncio.create_task(receive())
+    try:
+        return await measure(lambda: received, seconds)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def loader_rate(
     url: str, seconds: float, sink: RecordSink, counter: Callable[[], int]
 ) -> Rate:
@@ -133,9 +157,16 @@ def _median(rates: list[Rate]) -> Rate:
     return Rate(*(statistics.median(values) for values in zip(*rates, strict=True)))
 
 
-async def parse_rates(url: str, seconds: float) -> tuple[Rate, Rate]:
-    """(loader into a counting sink, raw receive loop) msg/s."""
-    return await in_turns(partial(counted_rate, url), partial(raw_rate, url), seconds)
+async def parse_rates(url: str, seconds: float) -> tuple[Rate, Rate, Rate]:
+    """(loader into a counting sink, raw websockets loop, raw aiohttp loop) msg/s: medians
+    of ROUNDS turns of the three, `seconds` in all for each."""
+    turns: list[tuple[Rate, Rate, Rate]] = []
+    for _ in range(ROUNDS):
+        raw = await raw_rate(url, seconds / ROUNDS)
+        loader = await counted_rate(url, seconds / ROUNDS)
+        turns.append((loader, raw, await aiohttp_rate(url, seconds / ROUNDS)))
+    loader, raw, bare_aiohttp = (_median(list(column)) for column in zip(*turns, strict=True))
+    return loader, raw, bare_aiohttp
 
 
 def feed_server() -> tuple[multiprocessing.Process, str]:
@@ -148,7 +179,7 @@ def feed_server() -> tuple[multiprocessing.Process, str]:
 async def all_rates(url: str, seconds: float) -> dict[str, float]:
     from bench.loaders_kafka import kafka_rates
 
-    loader, raw = await parse_rates(url, seconds)
+    loader, raw, bare_aiohttp = await parse_rates(url, seconds)
     kafka_loader, bare = await kafka_rates(url, seconds)
     return {
         "loader_msgs_per_s": round(loader.per_s),
@@ -156,6 +187,8 @@ async def all_rates(url: str, seconds: float) -> dict[str, float]:
         "ratio": round(loader.per_s / raw.per_s, 3),
         "loader_cpu_us": round(loader.cpu_us, 2),
         "raw_cpu_us": round(raw.cpu_us, 2),
+        "aiohttp_msgs_per_s": round(bare_aiohttp.per_s),
+        "aiohttp_cpu_us": round(bare_aiohttp.cpu_us, 2),
         "kafka_loader_records_per_s": round(kafka_loader.per_s),
         "kafka_bare_records_per_s": round(bare.per_s),
         "kafka_ratio": round(kafka_loader.per_s / bare.per_s, 3),

@@ -107,11 +107,15 @@ class KafkaBus:
         await self.send(topic, key, encode_json(obj))
 
     async def send_many(self, topic: str, messages: Sequence[Message]) -> list[Message]:
-        """Produce a batch at once; return the messages the broker did not acknowledge."""
+        """Produce a batch at once; return the messages the broker did not acknowledge.
+        One loop, no per-message helper calls: a stream loader sends every record here."""
         with broker_errors(f"send to {topic}"):
-            futures = await self._enqueue((topic, k, v, None) for k, v in messages)
+            send = self.producer.send
+            futures = [
+                await send(topic, v, key=k.encode() if k is not None else None) for k, v in messages
+            ]
         await _settled(futures)
-        return [m for m, f in zip(messages, futures, strict=True) if _failed(f)]
+        return [m for m, f in zip(messages, futures, strict=True) if f.cancelled() or f.exception()]
 
     async def publish(self, records: Sequence[Record]) -> None:
         """Produce records in order, all or raise (the caller retries the whole batch)."""
@@ -168,11 +172,6 @@ async def _settled(futures: list[asyncio.Future[Any]]) -> None:
     for future in futures:
         if not future.done():
             await asyncio.wait((future,))
-
-
-def _failed(future: asyncio.Future[Any]) -> bool:
-    """Not acknowledged: failed or cancelled (its error is taken, so never logged)."""
-    return future.cancelled() or future.exception() is not None
 
 
 def _new_topic(name: str, partitions: int, replication: int) -> NewTopic:
