@@ -347,10 +347,22 @@ class QueueService:
             *(self._launch_one(queue, job, extra.get(job.name, {})) for job in pending)
         )
         queue = await self._record(queue, results, hold_unavailable)
+        self._count_failed_launches(pending, results, hold_unavailable)
         unavailable = [r for _, _, r in results if isinstance(r, DependencyUnavailable)]
         if unavailable and len(unavailable) == len(results) and not hold_unavailable:
             raise unavailable[0]
         return queue, [name for name, _, r in results if not isinstance(r, QueueManagerError)]
+
+    def _count_failed_launches(
+        self, jobs: list[JobState], results: list[Launched], held: bool
+    ) -> None:
+        """A launch refused fails its job; one held while the platform is down does not."""
+        targets = {job.name: job.target for job in jobs}
+        for name, _, result in results:
+            if isinstance(result, QueueManagerError) and not (
+                held and isinstance(result, DependencyUnavailable)
+            ):
+                self.metrics.jobs_failed.labels(targets[name]).inc()
 
     async def _record(
         self, queue: QueueState, results: list[Launched], hold_unavailable: bool = False
@@ -404,7 +416,6 @@ class QueueService:
         try:
             reference = await self.launcher.launch(self.job_spec(queue, job, extra))
         except QueueManagerError as error:
-            self.metrics.jobs_failed.labels(job.target).inc()
             return job.name, attempt, error
         self.metrics.jobs_launched.labels(job.target).inc()
         return job.name, attempt, reference

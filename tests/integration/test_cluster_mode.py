@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from app.services.queue_service import PLATFORM_DOWN
 from tests.fixtures.certificates import write_self_signed_ca
 from tests.fixtures.kube import KubeEmulator
 from tests.fixtures.pods import container_argv, pod_environment
@@ -19,21 +21,19 @@ from tests.seed_examples import BASIC, BASIC_NO_RETRY
 @pytest.fixture
 def kubeconfig(kube: KubeEmulator, tmp_path: Path) -> Path:
     path = tmp_path / "kubeconfig"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "emulator",
-                "clusters": [{"name": "emulator", "cluster": {"server": kube.url}}],
-                "users": [{"name": "me", "user": {"token": "unused"}}],
-                "contexts": [
-                    {"name": "emulator", "context": {"cluster": "emulator", "user": "me"}}
-                ],
-            }
-        )
-    )
+    path.write_text(yaml.safe_dump(_kubeconfig(kube.url)))
     return path
+
+
+def _kubeconfig(server: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "emulator",
+        "clusters": [{"name": "emulator", "cluster": {"server": server}}],
+        "users": [{"name": "me", "user": {"token": "unused"}}],
+        "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "me"}}],
+    }
 
 
 def cluster(app_with: Any, kube: KubeEmulator, kubeconfig: Path) -> Any:
@@ -128,3 +128,27 @@ async def run_to_end(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
     output, _ = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode is not None
     return process.returncode, output.decode()
+
+
+async def test_a_cluster_that_cannot_be_reached_holds_jobs_without_failing_them(
+    app_with: Any, kube: KubeEmulator, tmp_path: Path
+) -> None:
+    """A launch held while the API is down is not a failed job: jobs_failed_total stays 0."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    config = tmp_path / "unreachable"
+    config.write_text(yaml.safe_dump(_kubeconfig(closed)))
+    async with app_with(
+        job_launcher="kubernetes", k8s_namespace=kube.namespace, kubeconfig=config
+    ) as qm:
+        queue_id = await qm.start(BASIC)
+        held = await qm.wait_for(
+            queue_id,
+            lambda q: all(
+                (j.get("waiting_for") or "").startswith(PLATFORM_DOWN) for j in q["jobs"]
+            ),
+        )
+        assert all(job["status"] == "pending" for job in held["jobs"])
+        metrics = (await qm.client.get("/metrics")).text
+        assert "jobs_failed_total{" not in metrics, "a held launch is no failure"
