@@ -1,5 +1,5 @@
 """Shared fixtures: the embedded broker (session), apps on SQLite, jobs, the Kubernetes
-emulator."""
+emulator, the fake Binance REST server."""
 
 pytest_plugins = [
     "tests.fixtures.broker",
@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.jobs",
     "tests.fixtures.arango",
+    "tests.fixtures.binance",
 ]

@@ -14,6 +14,7 @@ import pytest
 
 from app.bus.embedded import free_port
 from tests.fakes.binance_rest import FakeBinanceRest, TradeTape
+from tests.fixtures.binance import serving_binance
 from tests.fixtures.documents import DAY0, table_rows
 from tests.fixtures.eventually import eventually
 
@@ -38,11 +39,10 @@ def pipeline(job_type: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def binance() -> AsyncIterator[FakeBinanceRest]:
-    server = FakeBinanceRest(tape=TradeTape(origin_ms=DAY0 - DAY, per_ms=1, gap_ms=MINUTE))
-    await server.start()
-    yield server
-    server.release.set()
-    await server.stop()
+    tape = TradeTape(origin_ms=DAY0 - DAY, per_ms=1, gap_ms=MINUTE)
+    async with serving_binance(tape=tape) as server:
+        yield server
+        server.release.set()
 
 
 async def coverage(client: httpx.AsyncClient, data_type: str) -> dict[str, Any]:

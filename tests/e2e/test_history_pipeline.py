@@ -5,7 +5,7 @@ loader reads the local Binance REST fake, and the candles land in SQLite documen
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,6 @@ PIPELINE = {
 }
 COLLECTION = "btc_candles_5m_20240601_20240602"
 FIELDS = ("open", "high", "low", "close", "volume", "close_time", "quote_volume", "trades")
-
-
-@pytest.fixture
-async def binance() -> AsyncIterator[FakeBinanceRest]:
-    server = FakeBinanceRest()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def served_candles() -> dict[str, dict[str, Any]]:

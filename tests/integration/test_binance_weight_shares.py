@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.binance_rest import FakeBinanceRest, Logged
+from tests.fixtures.binance import serving_binance
 from tests.fixtures.eventually import eventually
 
 pytestmark = pytest.mark.timeout(90)
@@ -37,10 +38,8 @@ def history(prefix: str, tickers: int) -> dict[str, Any]:
 
 @pytest.fixture
 async def binance() -> AsyncIterator[FakeBinanceRest]:
-    server = FakeBinanceRest(weight_window_s=WINDOW)
-    await server.start()
-    yield server
-    await server.stop()
+    async with serving_binance(weight_window_s=WINDOW) as server:
+        yield server
 
 
 def of(binance: FakeBinanceRest, prefix: str) -> list[Logged]:

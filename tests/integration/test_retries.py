@@ -5,7 +5,7 @@ test targets registered through TARGETS_FILE."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,14 +58,6 @@ def one_job(retry: dict[str, Any]) -> dict[str, Any]:
     """BASIC with only its loader (a target of TARGETS_FILE), with a retry policy."""
     loader = {"target": "loader-producer", "type": "api_candles_1m", "retry": retry}
     return {**BASIC, "requests": [loader]}
-
-
-@pytest.fixture
-async def binance() -> AsyncIterator[FakeBinanceRest]:
-    server = FakeBinanceRest()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def watch(qm: Running) -> list[QueueState]:
