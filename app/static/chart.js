@@ -1,18 +1,11 @@
 // Records over time as a hand-drawn SVG line (no library).
 
+import { svg as el } from "./dom.js";
 import { count, dateTime } from "./format.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 600;
 const HEIGHT = 160;
 const PAD = { left: 56, right: 12, top: 12, bottom: 24 };
-
-function el(tag, attrs, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 export function drawChart(container, points) {
   const svg = el("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", class: "chart-svg" });
