@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.config import Settings
-from app.http_limits import AnsweringWebSocketProtocol, HeadLimits, limited_http
+from app.http_limits import HeadLimits, limited_http
 from app.metrics import Metrics
+from app.ws_protocol import AnsweringWebSocketProtocol
 
 WS_MAX_MESSAGE_BYTES = 65_536
 """Frames above this close the socket (1009) before our own 16 KiB message check reads them."""

@@ -9,7 +9,7 @@ bytes serve every connection whose negotiated parameters match:
   bit says per message whether it is compressed, so an endpoint may choose);
 - a larger one is compressed once per window size in use. That needs every connection to
   compress without context takeover, which the server declares whatever the client
-  offered (RFC 7692 §7.1.1.1; app/http_limits.py does).
+  offered (RFC 7692 §7.1.1.1; app/ws_protocol.py does).
 """
 
 from __future__ import annotations

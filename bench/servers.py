@@ -42,7 +42,7 @@ SERVICE_PROTOCOLS = [
     "--http",
     "app.http_limits:LimitedHttpProtocol",
     "--ws",
-    "app.http_limits:AnsweringWebSocketProtocol",
+    "app.ws_protocol:AnsweringWebSocketProtocol",
 ]
 """As `queue-manager serve` runs (app/server.py): head limits at the protocol layer."""
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from app.api.auth import Protected
 from app.api.deps import HubDep, MetricsDep, SettingsDep
 from app.control.hub import TRY_AGAIN_LATER, Client, Hub
-from app.http_limits import SEND_NOW_EXTENSION
+from app.ws_protocol import SEND_NOW_EXTENSION
 
 router = APIRouter()
 MAX_FOLLOWED = 1000

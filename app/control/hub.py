@@ -78,7 +78,7 @@ class Client:
     queue_ids: set[str] | None = None
     """None follows every queue."""
     send_now: SendNow | None = None
-    """Set once the hello is out, where the server offers it (app/http_limits.py)."""
+    """Set once the hello is out, where the server offers it (app/ws_protocol.py)."""
     events: deque[HubMessage] = field(default_factory=deque)
     latest: dict[str, HubMessage] = field(default_factory=dict)
     missed: Counter[str] = field(default_factory=Counter)
