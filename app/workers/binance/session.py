@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from time import time_ns
 from typing import Any
 
@@ -33,7 +34,8 @@ CLEAN_CLOSE_CODES = frozenset({1000, 1001})
 CLOSE_TIMEOUT_S = 1.0
 MAX_MESSAGE_BYTES = 2**20
 """A larger message fails the connection (websockets' limit before, far above Binance's)."""
-DATA = frozenset({aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY})
+TEXT = aiohttp.WSMsgType.TEXT
+DATA = frozenset({TEXT, aiohttp.WSMsgType.BINARY})
 Route = Callable[[str, Any], None]
 Socket = aiohttp.ClientWebSocketResponse
 
@@ -117,10 +119,14 @@ class Session:
         arrived; what it uses is held in locals. A full batch is handed off to be sent
         while the next is read. Returns when the server closed the connection cleanly."""
         receive, seen, handler = self.ws.receive, self.seen, self.handler
+        read, buffered = _message_queue(self.ws)
         decode: Decode = getattr(handler, "decode", None) or decoder_for("")
         pending, size, hand_off = self.batcher.pending, self.batcher.size, self.batcher.hand_off
         while True:
-            received = await receive()
+            if buffered and buffered[0][0].type is TEXT:
+                received = await read()  # already here: returned without suspending
+            else:
+                received = await receive()
             if received.type not in DATA:
                 return _ended(self.ws, received)
             message = decode(received.data)
@@ -143,6 +149,18 @@ class Session:
             self.shutdown.set()
         elif message.code is not None:
             raise StreamProtocolError(f"Binance refused a control message: {message}")
+
+
+def _message_queue(ws: Socket) -> tuple[Callable[[], Awaitable[Any]], deque[Any] | None]:
+    """aiohttp's queue of received messages: its `read` and its buffer, so a text message
+    already received is taken without `receive`'s checks (1 us a message: its loop, flags
+    and type tests, for a message that needs none of them). Anything else (control frames,
+    the end) goes through `receive` as always. (ws.receive, None) where the queue differs."""
+    queue = getattr(ws, "_reader", None)
+    buffered = getattr(queue, "_buffer", None)
+    if queue is None or not isinstance(buffered, deque):
+        return ws.receive, None
+    return queue.read, buffered
 
 
 def _ended(ws: Socket, received: aiohttp.WSMessage) -> None:
