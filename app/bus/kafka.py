@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from app.bus.base import Message, Record
 from app.bus.errors import broker_errors
 from app.bus.options import BROKER_DEFAULT, client_options, producer_options, topic_sizing
+from app.bus.partitions import KeyPartitions
 from app.config import KafkaSettings
 from app.errors import BrokerUnavailable
 
@@ -54,6 +55,8 @@ class KafkaBus:
             "request_timeout_ms": request_timeout_ms,
         }
         self._producer: AIOKafkaProducer | None = None
+        self._partitions = KeyPartitions()
+        """send_many's keyed partitions, once per key (app/bus/partitions.py)."""
         self.last_error: str | None = None
         """Why the last start failed (readiness names it while we are not connected)."""
 
@@ -111,9 +114,9 @@ class KafkaBus:
         One loop, no per-message helper calls: a stream loader sends every record here."""
         with broker_errors(f"send to {topic}"):
             send = self.producer.send
-            futures = [
-                await send(topic, v, key=k.encode() if k is not None else None) for k, v in messages
-            ]
+            choose = self._partitions.chooser(topic, await self.producer.partitions_for(topic))
+            keyed = [(k.encode() if k is not None else None, v) for k, v in messages]
+            futures = [await send(topic, v, key=k, partition=choose(k)) for k, v in keyed]
         await _settled(futures)
         return [m for m, f in zip(messages, futures, strict=True) if f.cancelled() or f.exception()]
 

@@ -66,6 +66,23 @@ async def test_send_many_keeps_one_keys_order_in_one_partition(
         assert [m.value["n"] for m in mine] == sorted(m.value["n"] for m in mine)
 
 
+async def test_send_many_puts_each_key_where_the_default_partitioner_does(
+    bus: KafkaBus, topic_prefix: str
+) -> None:
+    """send_many picks each key's partition once (app/bus/partitions.py): the same one
+    aiokafka's own partitioner gives, as send() of the same key does."""
+    topic = topic_prefix + "placed"
+    await bus.ensure_topics([topic], partitions=3)
+    keys = [f"SYM{i}USDT" for i in range(12)]
+    assert await bus.send_many(topic, [(key, b'{"via": "many"}') for key in keys]) == []
+    for key in keys:
+        await bus.send_json(topic, key, {"via": "one"})
+    got = await read_topic(bootstrap_of(bus), topic, lambda m: len(m) >= 2 * len(keys))
+    for key in keys:
+        assert len({m.partition for m in got if m.key == key}) == 1, key
+    assert len({m.partition for m in got}) > 1, "the keys spread over the partitions"
+
+
 async def test_topics_we_create_take_the_configured_sizes_else_the_brokers(
     broker: RunningBroker, topic_prefix: str
 ) -> None:
