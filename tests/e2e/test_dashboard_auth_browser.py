@@ -44,12 +44,6 @@ def guarded(tmp_path: Path) -> Iterator[ServiceProcess]:
         yield process
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    with chromium(tmp_path / "profile") as driver:
-        yield driver
-
-
 def focused_id(driver: WebDriver) -> str:
     return str(driver.switch_to.active_element.get_attribute("id"))
 

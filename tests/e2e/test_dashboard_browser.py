@@ -44,12 +44,6 @@ def running(tmp_path: Path) -> Iterator[ServiceProcess]:
         yield process
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    with chromium(tmp_path / "profile") as driver:
-        yield driver
-
-
 def wait(driver: WebDriver, seconds: float = WAIT) -> WebDriverWait[WebDriver]:
     return WebDriverWait(driver, seconds)
 

@@ -18,7 +18,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.e2e.browser import chromium, screenshot
+from tests.e2e.browser import screenshot
 from tests.fakes.binance_rest import FakeBinanceRest
 from tests.fixtures.eventually import eventually_sync
 from tests.fixtures.service import ServiceProcess, service
@@ -64,12 +64,6 @@ def running(tmp_path: Path) -> Iterator[ServiceProcess]:
         }
         with service(env, tmp_path / "service.log") as process:
             yield process
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    with chromium(tmp_path / "profile") as driver:
-        yield driver
 
 
 def load_one_day(url: str) -> None:

@@ -14,7 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.e2e.browser import chromium, screenshot
+from tests.e2e.browser import screenshot
 from tests.fixtures.app import scripted
 from tests.fixtures.service import ServiceProcess, service
 
@@ -34,12 +34,6 @@ def running(tmp_path: Path) -> Iterator[ServiceProcess]:
     }
     with service(env, tmp_path / "service.log") as process:
         yield process
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    with chromium(tmp_path / "profile") as driver:
-        yield driver
 
 
 def wait(driver: WebDriver) -> WebDriverWait[WebDriver]:

@@ -15,7 +15,6 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app.ws_frames import COMPRESS_FROM_BYTES
-from tests.e2e.browser import chromium
 from tests.fixtures.app import scripted
 from tests.fixtures.service import ServiceProcess, service
 
@@ -46,12 +45,6 @@ def running(tmp_path: Path) -> Iterator[ServiceProcess]:
     env = {"DATA_DIR": str(tmp_path / "var"), "TARGETS_FILE": str(tmp_path / "targets.json")}
     with service(env, tmp_path / "service.log") as process:
         yield process
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    with chromium(tmp_path / "profile") as driver:
-        yield driver
 
 
 def test_chromium_reads_small_and_compressed_once_frames(
